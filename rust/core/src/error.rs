@@ -1,0 +1,108 @@
+//! Errors of the engine. Every input path returns one of these instead of
+//! panicking; at the C boundary each maps to an errno.
+
+use core::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Error {
+    // Wire input.
+    /// A datagram shorter or longer than its message type allows.
+    BadLength,
+    /// A datagram whose type field is not one of the four message types.
+    UnknownMessageType,
+    /// MAC1 did not verify: the sender does not know our public key.
+    BadMac1,
+    /// MAC2 missing or wrong while under load.
+    BadMac2,
+    /// An AEAD tag did not verify.
+    DecryptFailed,
+    /// A public key gives the zero point under X25519.
+    BadPublicKey,
+    /// The initiation's static key is not one of our peers.
+    UnknownPeer,
+    /// No session or handshake holds this receiver index.
+    UnknownIndex,
+    /// A handshake message that does not fit the handshake's state.
+    UnexpectedMessage,
+    /// A TAI64N timestamp not newer than the last one from this peer.
+    ReplayedTimestamp,
+    /// Initiations from this peer arrive faster than allowed.
+    InitiationFlood,
+    /// A data counter already seen, or too old for the window.
+    ReplayedCounter,
+    /// The session is past REJECT_AFTER_TIME or REJECT_AFTER_MESSAGES.
+    SessionExpired,
+    /// The decrypted packet's source address is not allowed for its peer.
+    SourceNotAllowed,
+    /// The decrypted packet is not a valid IPv4 or IPv6 packet.
+    BadInnerPacket,
+    /// No peer has an allowed IP that covers the packet's destination.
+    NoRoute,
+    /// The peer has no endpoint to send to.
+    NoEndpoint,
+    /// The caller's buffer lacks head- or tailroom for the transform.
+    BufferTooSmall,
+
+    // Configuration and resources.
+    /// A value out of range or of the wrong shape.
+    Invalid,
+    /// A limit (peers, allowed IPs, size) would be exceeded.
+    TooBig,
+    /// No such peer.
+    NotFound,
+    /// Already present.
+    Exists,
+    /// The allocator said no.
+    NoMemory,
+    /// The output does not fit the buffer the caller gave.
+    NoSpace,
+    /// Malformed serialized configuration (nvlist, UAPI text).
+    BadMessage,
+}
+
+impl Error {
+    /// The errno a FreeBSD or POSIX caller expects for this error.
+    pub fn errno(self) -> i32 {
+        use Error::*;
+        // FreeBSD's values; Linux agrees on all but EBADMSG (74 there).
+        const EPERM: i32 = 1;
+        const ENOENT: i32 = 2;
+        const E2BIG: i32 = 7;
+        const ENOMEM: i32 = 12;
+        const EEXIST: i32 = 17;
+        const EINVAL: i32 = 22;
+        const ENOSPC: i32 = 28;
+        const EMSGSIZE: i32 = 40;
+        const ENOBUFS: i32 = 55;
+        const EHOSTUNREACH: i32 = 65;
+        const EDESTADDRREQ: i32 = 39;
+        const EBADMSG: i32 = 89;
+        const EAUTH: i32 = 80;
+        match self {
+            BadLength | UnknownMessageType | BadInnerPacket => EINVAL,
+            BadMac1 | BadMac2 | DecryptFailed | BadPublicKey | UnknownPeer => EAUTH,
+            UnknownIndex | UnexpectedMessage | ReplayedTimestamp | ReplayedCounter => EAUTH,
+            InitiationFlood => ENOBUFS,
+            SessionExpired => EAUTH,
+            SourceNotAllowed => EPERM,
+            NoRoute => EHOSTUNREACH,
+            NoEndpoint => EDESTADDRREQ,
+            BufferTooSmall => EMSGSIZE,
+            Invalid => EINVAL,
+            TooBig => E2BIG,
+            NotFound => ENOENT,
+            Exists => EEXIST,
+            NoMemory => ENOMEM,
+            NoSpace => ENOSPC,
+            BadMessage => EBADMSG,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+pub type Result<T> = core::result::Result<T, Error>;
