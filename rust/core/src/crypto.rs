@@ -89,10 +89,7 @@ pub fn kdf2(key: &[u8; KEY_LEN], input: &[u8]) -> ([u8; KEY_LEN], [u8; KEY_LEN])
 }
 
 /// KDF3(key, input): three chained outputs.
-pub fn kdf3(
-    key: &[u8; KEY_LEN],
-    input: &[u8],
-) -> ([u8; KEY_LEN], [u8; KEY_LEN], [u8; KEY_LEN]) {
+pub fn kdf3(key: &[u8; KEY_LEN], input: &[u8]) -> ([u8; KEY_LEN], [u8; KEY_LEN], [u8; KEY_LEN]) {
     let mut prk = hmac(key, &[input]);
     let t1 = hmac(&prk, &[&[0x1]]);
     let t2 = hmac(&prk, &[&t1, &[0x2]]);
@@ -213,7 +210,12 @@ mod soft {
     use chacha20poly1305::aead::{AeadInPlace, KeyInit};
     use chacha20poly1305::ChaCha20Poly1305;
 
-    pub fn seal(key: &[u8; KEY_LEN], nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+    pub fn seal(
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> [u8; TAG_LEN] {
         let cipher = ChaCha20Poly1305::new(key.into());
         match cipher.encrypt_in_place_detached(nonce.into(), aad, buf) {
             Ok(tag) => tag.into(),
@@ -245,14 +247,25 @@ mod backend {
     use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
 
     fn key_of(key: &[u8; KEY_LEN]) -> Option<LessSafeKey> {
-        UnboundKey::new(&CHACHA20_POLY1305, key).ok().map(LessSafeKey::new)
+        UnboundKey::new(&CHACHA20_POLY1305, key)
+            .ok()
+            .map(LessSafeKey::new)
     }
 
-    pub fn seal(key: &[u8; KEY_LEN], nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+    pub fn seal(
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> [u8; TAG_LEN] {
         let Some(k) = key_of(key) else {
             return super::soft::seal(key, nonce, aad, buf);
         };
-        match k.seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), buf) {
+        match k.seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(*nonce),
+            Aad::from(aad),
+            buf,
+        ) {
             Ok(tag) => {
                 let mut out = [0u8; TAG_LEN];
                 out.copy_from_slice(tag.as_ref());
@@ -299,10 +312,12 @@ mod tests {
         let nonce: [u8; 12] = h("070000004041424344454647").try_into().unwrap();
         let aad = h("50515253c0c1c2c3c4c5c6c7");
         let pt = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
-        let ct = h("d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6
+        let ct = h(
+            "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6
             3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36
             92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc
-            3ff4def08e4b7a9de576d26586cec64b6116");
+            3ff4def08e4b7a9de576d26586cec64b6116",
+        );
         let tag = h("1ae10b594f09e26a7e902ecbd0600691");
         for use_portable in [false, true] {
             let mut buf = pt.to_vec();
@@ -324,7 +339,10 @@ mod tests {
     /// The WireGuard nonce layout: the counter in the last 8 bytes, LE.
     #[test]
     fn counter_nonce_layout() {
-        assert_eq!(nonce(0x0102030405060708), [0, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1]);
+        assert_eq!(
+            nonce(0x0102030405060708),
+            [0, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1]
+        );
     }
 
     /// draft-irtf-cfrg-xchacha-03 appendix A.3.1.
@@ -338,10 +356,12 @@ mod tests {
             .unwrap();
         let aad = h("50515253c0c1c2c3c4c5c6c7");
         let pt = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
-        let ct = h("bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb
+        let ct = h(
+            "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb
             731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b452
             2f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9
-            21f9664c97637da9768812f615c68b13b52e");
+            21f9664c97637da9768812f615c68b13b52e",
+        );
         let tag = h("c0875924c1c7987947deafd8780acf49");
         let mut buf = pt.to_vec();
         let t = xaead_seal(&key, &nonce, &aad, &mut buf);
@@ -372,8 +392,14 @@ mod tests {
             .unwrap();
         let pa = public_key(&a);
         let pb = public_key(&b);
-        assert_eq!(pa.to_vec(), h("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"));
-        assert_eq!(pb.to_vec(), h("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"));
+        assert_eq!(
+            pa.to_vec(),
+            h("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+        );
+        assert_eq!(
+            pb.to_vec(),
+            h("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+        );
         let shared = h("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
         assert_eq!(dh(&a, &pb).unwrap().to_vec(), shared);
         assert_eq!(dh(&b, &pa).unwrap().to_vec(), shared);
