@@ -4,6 +4,7 @@
 //! engine bytes, the time and randomness; it answers with what to do. It never
 //! sends, sleeps, reads a clock or allocates on the data path, which is what
 //! lets one body of code run in the kernel, in userspace and in a simulator.
+//! [`device::Device`] is the entry point; the other modules are its parts.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -12,12 +13,23 @@ extern crate alloc;
 extern crate std;
 
 pub mod allowedips;
+pub mod config;
 pub mod consts;
 pub mod cookie;
 pub mod crypto;
+pub mod device;
+pub mod endpoint;
 pub mod error;
+pub mod index;
+pub mod ip;
+pub mod keypair;
 pub mod messages;
 pub mod noise;
 pub mod replay;
+#[cfg(any(test, feature = "std"))]
+pub mod testutil;
+pub mod timers;
 
+pub use device::{Decap, Device, Encap, PeerAction, PeerId, Received, Time};
+pub use endpoint::Endpoint;
 pub use error::{Error, Result};

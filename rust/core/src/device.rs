@@ -1,0 +1,1135 @@
+//! The device: one WireGuard interface's whole protocol state machine.
+//!
+//! A host drives it with four calls, each handing in the time:
+//! - [`Device::encapsulate`] an IP packet from the tunnel: route it to a
+//!   peer and seal it in place, or tell the host to stage it while a
+//!   handshake runs;
+//! - [`Device::decapsulate`] a datagram from the network: a handshake
+//!   message (answered into `out`), a cookie reply, or data opened in place;
+//! - [`Device::poll_peer`] whenever a result says so or a peer's deadline
+//!   passes: it returns one thing to do (send this, flush or drop staged
+//!   packets) or `Idle` with the next deadline;
+//! - [`Device::set_config`] / [`Device::config`] for configuration.
+//!
+//! Locking: configuration takes the table lock for writing; every packet
+//! takes it for reading and then the one peer's lock, so packets of
+//! different peers never contend and configuration never sees a half-done
+//! packet. Nothing on the packet paths allocates.
+
+use crate::allowedips::{AllowedIps, IpAddrBytes};
+use crate::config::{DeviceInfo, DeviceUpdate, Key, Limits, PeerInfo, PeerUpdate};
+use crate::consts::{
+    KEEPALIVE_TIMEOUT, NSEC, REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME,
+    REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX,
+};
+use crate::cookie::{CookieChecker, CookieMaker};
+use crate::crypto;
+use crate::endpoint::Endpoint;
+use crate::index::{IndexCodec, MAX_SLOTS, TAG_MASK};
+use crate::keypair::{KeyRing, Keypair, Slot};
+use crate::messages::{self, MessageType};
+use crate::noise::{Handshake, StaticIdentity};
+use crate::timers::{TimerEvent, Timers, MAX_TIMER_HANDSHAKES};
+use crate::{ip, Error, Result};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use zeroize::Zeroize;
+
+/// Bytes a host leaves before an IP packet handed to `encapsulate`: the
+/// data message header is written there.
+pub const DATA_HEADROOM: usize = messages::DATA_HEADER_LEN;
+/// Bytes a host leaves after it: up to 15 of padding and the 16-byte tag.
+pub const DATA_TAILROOM: usize = 15 + messages::DATA_TAG_LEN;
+/// The largest handshake message, hence the size of an `out` buffer.
+pub const MAX_HANDSHAKE_LEN: usize = messages::INITIATION_LEN;
+
+/// Randomness, from the host (arc4random in the kernel, getrandom in
+/// userspace, a seeded generator in simulations).
+pub trait Rng: Send + Sync {
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// The time, as the host reads it: monotonic for every timer, real (since
+/// the Unix epoch) for handshake timestamps and `latest handshake`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Time {
+    pub mono: u64,
+    pub real: u64,
+}
+
+impl Time {
+    pub fn new(mono: u64, real: u64) -> Self {
+        Time { mono, real }
+    }
+
+    pub fn plus(self, ns: u64) -> Self {
+        Time {
+            mono: self.mono + ns,
+            real: self.real + ns,
+        }
+    }
+}
+
+/// A peer as hosts name it: stable while the peer exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u32);
+
+/// What to do with a packet given to [`Device::encapsulate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encap {
+    /// `buf[..len]` is a data message: send it to `endpoint`.
+    Send {
+        peer: PeerId,
+        endpoint: Endpoint,
+        len: usize,
+    },
+    /// No usable session: keep the packet for this peer (at most
+    /// `consts::MAX_STAGED_PACKETS`, dropping the oldest) and poll the peer;
+    /// it will say when to hand the staged packets back.
+    Staged { peer: PeerId },
+}
+
+/// What to do with a datagram given to [`Device::decapsulate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decap {
+    /// Consumed (a keepalive, a cookie reply).
+    Done,
+    /// Send `out[..len]` back to the datagram's source.
+    Reply { len: usize },
+    /// `buf[offset..offset + len]` is an IP packet from the peer: deliver it.
+    Tunnel { offset: usize, len: usize },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub action: Decap,
+    /// The peer the datagram authenticated as, if any.
+    pub peer: Option<PeerId>,
+    /// The peer has work: call [`Device::poll_peer`] for it.
+    pub poll: bool,
+}
+
+/// One thing a peer needs done, from [`Device::poll_peer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerAction {
+    /// Send `out[..len]` to `endpoint`.
+    Send { endpoint: Endpoint, len: usize },
+    /// A session is ready: hand every staged packet back through
+    /// [`Device::encapsulate_to`], in order, then poll again.
+    FlushStaged,
+    /// The handshake gave up: free the staged packets.
+    DropStaged,
+    /// Nothing to do until `next_deadline` (monotonic ns), if any.
+    Idle { next_deadline: Option<u64> },
+}
+
+/// What a configuration change did to peers, so hosts can free or wake
+/// their per-peer state (staged packets, callouts).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigChanges {
+    pub removed: Vec<PeerId>,
+    /// Peers created or changed: poll them.
+    pub touched: Vec<PeerId>,
+}
+
+/// Counters of the device as a whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceStats {
+    pub peers: usize,
+    pub allowed_ips: usize,
+    pub under_load: bool,
+}
+
+// Work a peer has pending, set by packet paths and timers, taken by poll.
+const WANT_INITIATION: u32 = 1 << 0;
+const WANT_INITIATION_RETRY: u32 = 1 << 1;
+const WANT_KEEPALIVE: u32 = 1 << 2;
+const FLUSH_STAGED: u32 = 1 << 3;
+const DROP_STAGED: u32 = 1 << 4;
+/// After a flush, send a keepalive unless the flush sent data (Linux's
+/// `wg_packet_send_keepalive` after a handshake response).
+const KEEPALIVE_IF_SILENT: u32 = 1 << 5;
+const WORK: u32 = WANT_INITIATION
+    | WANT_INITIATION_RETRY
+    | WANT_KEEPALIVE
+    | FLUSH_STAGED
+    | DROP_STAGED
+    | KEEPALIVE_IF_SILENT;
+const SENT_SINCE_FLUSH: u32 = 1 << 8;
+
+struct PeerState {
+    handshake: Handshake,
+    cookie: CookieMaker,
+    keys: KeyRing,
+    timers: Timers,
+    endpoint: Option<Endpoint>,
+    persistent_keepalive: u16,
+    rx_bytes: u64,
+    tx_bytes: u64,
+    last_handshake_real: u64,
+    next_tag: u32,
+    flags: u32,
+}
+
+struct Peer {
+    public: Key,
+    state: spin::Mutex<PeerState>,
+}
+
+struct Tables {
+    identity: Option<StaticIdentity>,
+    /// Stands in for a missing private key so that every peer always has a
+    /// Handshake; nothing is sent or accepted without `identity`.
+    placeholder: StaticIdentity,
+    listen_port: u16,
+    user_cookie: u32,
+    peers: Vec<Option<Box<Peer>>>,
+    free_slots: Vec<u32>,
+    by_key: BTreeMap<Key, u32>,
+    allowed: AllowedIps<u32>,
+    limits: Limits,
+}
+
+impl Tables {
+    fn peer(&self, slot: u32) -> Option<&Peer> {
+        self.peers.get(slot as usize)?.as_deref()
+    }
+
+    fn local_identity(&self) -> &StaticIdentity {
+        self.identity.as_ref().unwrap_or(&self.placeholder)
+    }
+
+    fn peer_count(&self) -> usize {
+        self.by_key.len()
+    }
+}
+
+/// Handshake messages per second above which the device considers itself
+/// under load (Linux: a quarter of its 4096-deep handshake queue... its
+/// threshold is queue depth; a rate is what a sans-IO engine can see).
+pub const DEFAULT_LOAD_THRESHOLD: u32 = 1024;
+
+struct LoadMeter {
+    forced: AtomicBool,
+    threshold: AtomicU32,
+    second: AtomicU64,
+    count: AtomicU32,
+    /// Monotonic second until which we stay under load.
+    until: AtomicU64,
+}
+
+impl LoadMeter {
+    fn note_and_check(&self, now: u64) -> bool {
+        let sec = now / NSEC;
+        if self.second.swap(sec, Ordering::Relaxed) != sec {
+            self.count.store(0, Ordering::Relaxed);
+        }
+        let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        if n >= self.threshold.load(Ordering::Relaxed) {
+            self.until.store(sec + 1, Ordering::Relaxed);
+        }
+        self.is_under_load(now)
+    }
+
+    fn is_under_load(&self, now: u64) -> bool {
+        self.forced.load(Ordering::Relaxed)
+            || now / NSEC <= self.until.load(Ordering::Relaxed)
+                && self.until.load(Ordering::Relaxed) != 0
+    }
+}
+
+pub struct Device {
+    rng: Box<dyn Rng>,
+    tables: spin::RwLock<Tables>,
+    cookie: spin::Mutex<CookieChecker>,
+    codec: IndexCodec,
+    load: LoadMeter,
+    mtu: AtomicU32,
+}
+
+fn random_key(rng: &dyn Rng) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    rng.fill(&mut k);
+    k
+}
+
+fn jitter(rng: &dyn Rng) -> u64 {
+    let mut b = [0u8; 8];
+    rng.fill(&mut b);
+    u64::from_le_bytes(b) % REKEY_TIMEOUT_JITTER_MAX
+}
+
+/// Padding as Linux computes it: to a multiple of 16, never beyond the MTU.
+fn padded_len(len: usize, mtu: usize) -> usize {
+    let aligned = (len + 15) & !15;
+    if mtu == 0 || len > mtu {
+        aligned
+    } else {
+        aligned.min(mtu).max(len)
+    }
+}
+
+impl Device {
+    pub fn new(rng: Box<dyn Rng>) -> Self {
+        let mut seed = [0u8; 16];
+        rng.fill(&mut seed);
+        let mut placeholder_key = random_key(&*rng);
+        let placeholder = StaticIdentity::new(placeholder_key);
+        placeholder_key.zeroize();
+        let cookie = CookieChecker::new(&placeholder.public);
+        Device {
+            rng,
+            tables: spin::RwLock::new(Tables {
+                identity: None,
+                placeholder,
+                listen_port: 0,
+                user_cookie: 0,
+                peers: Vec::new(),
+                free_slots: Vec::new(),
+                by_key: BTreeMap::new(),
+                allowed: AllowedIps::new(),
+                limits: Limits::default(),
+            }),
+            cookie: spin::Mutex::new(cookie),
+            codec: IndexCodec::new(seed),
+            load: LoadMeter {
+                forced: AtomicBool::new(false),
+                threshold: AtomicU32::new(DEFAULT_LOAD_THRESHOLD),
+                second: AtomicU64::new(0),
+                count: AtomicU32::new(0),
+                until: AtomicU64::new(0),
+            },
+            mtu: AtomicU32::new(1420),
+        }
+    }
+
+    /// The tunnel MTU, which caps padding (0: no cap).
+    pub fn set_mtu(&self, mtu: u32) {
+        self.mtu.store(mtu, Ordering::Relaxed);
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.tables.read().limits
+    }
+
+    pub fn set_limits(&self, limits: Limits) {
+        self.tables.write().limits = limits;
+    }
+
+    /// The host's own view of load (e.g. its handshake queue is deep).
+    pub fn set_under_load(&self, forced: bool) {
+        self.load.forced.store(forced, Ordering::Relaxed);
+    }
+
+    /// Handshake messages per second that count as load.
+    pub fn set_load_threshold(&self, per_second: u32) {
+        self.load
+            .threshold
+            .store(per_second.max(1), Ordering::Relaxed);
+    }
+
+    pub fn stats(&self, now: Time) -> DeviceStats {
+        let t = self.tables.read();
+        DeviceStats {
+            peers: t.peer_count(),
+            allowed_ips: t.allowed.len(),
+            under_load: self.load.is_under_load(now.mono),
+        }
+    }
+
+    pub fn public_key(&self) -> Option<Key> {
+        self.tables.read().identity.as_ref().map(|i| i.public)
+    }
+
+    pub fn listen_port(&self) -> u16 {
+        self.tables.read().listen_port
+    }
+
+    pub fn user_cookie(&self) -> u32 {
+        self.tables.read().user_cookie
+    }
+
+    pub fn peer_by_key(&self, public: &Key) -> Option<PeerId> {
+        self.tables.read().by_key.get(public).map(|s| PeerId(*s))
+    }
+
+    pub fn peer_ids(&self) -> Vec<PeerId> {
+        self.tables
+            .read()
+            .by_key
+            .values()
+            .map(|s| PeerId(*s))
+            .collect()
+    }
+
+    pub fn peer_endpoint(&self, peer: PeerId) -> Option<Endpoint> {
+        let t = self.tables.read();
+        let e = t.peer(peer.0)?.state.lock().endpoint;
+        e
+    }
+
+    /// Routes an IP packet at `buf[DATA_HEADROOM..DATA_HEADROOM + len]` to
+    /// its peer by destination and seals it in place.
+    pub fn encapsulate(&self, now: Time, buf: &mut [u8], len: usize) -> Result<Encap> {
+        let pkt = buf
+            .get(DATA_HEADROOM..DATA_HEADROOM + len)
+            .ok_or(Error::BufferTooSmall)?;
+        let hdr = ip::parse(pkt)?;
+        let t = self.tables.read();
+        let slot = t.allowed.lookup(&hdr.dst).ok_or(Error::NoRoute)?;
+        let peer = t.peer(slot).ok_or(Error::NoRoute)?;
+        self.encap_locked(&t, peer, slot, now, buf, len)
+    }
+
+    /// Seals a packet for a given peer (staged packets, keepalives with
+    /// `len == 0`).
+    pub fn encapsulate_to(
+        &self,
+        peer: PeerId,
+        now: Time,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<Encap> {
+        let t = self.tables.read();
+        let p = t.peer(peer.0).ok_or(Error::NotFound)?;
+        self.encap_locked(&t, p, peer.0, now, buf, len)
+    }
+
+    fn encap_locked(
+        &self,
+        t: &Tables,
+        peer: &Peer,
+        slot: u32,
+        now: Time,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<Encap> {
+        let mut st = peer.state.lock();
+        let endpoint = st.endpoint.ok_or(Error::NoEndpoint)?;
+        match self.seal(&mut st, now, buf, len)? {
+            Some(total) => Ok(Encap::Send {
+                peer: PeerId(slot),
+                endpoint,
+                len: total,
+            }),
+            None => {
+                let _ = t;
+                st.flags |= WANT_INITIATION;
+                Ok(Encap::Staged { peer: PeerId(slot) })
+            }
+        }
+    }
+
+    /// Seals `buf[16..16 + len]` under the current keypair; None when there
+    /// is no usable keypair.
+    fn seal(
+        &self,
+        st: &mut PeerState,
+        now: Time,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<Option<usize>> {
+        let mtu = self.mtu.load(Ordering::Relaxed) as usize;
+        let padded = padded_len(len, mtu);
+        let total = DATA_HEADROOM + padded + messages::DATA_TAG_LEN;
+        if buf.len() < total {
+            return Err(Error::BufferTooSmall);
+        }
+        let Some(kp) = st.keys.current.as_mut() else {
+            return Ok(None);
+        };
+        let Some((counter, key)) = kp.next_send(now.mono) else {
+            return Ok(None);
+        };
+        let mut key = *key;
+        let remote = kp.remote_index;
+        let rekey = kp.send_counter() > REKEY_AFTER_MESSAGES
+            || (kp.is_initiator && now.mono.saturating_sub(kp.birth) >= REKEY_AFTER_TIME);
+        let (head, rest) = buf.split_at_mut(DATA_HEADROOM);
+        let (body, tail) = rest.split_at_mut(padded);
+        body[len..].fill(0);
+        let tag = crypto::aead_seal(&key, counter, &[], body);
+        key.zeroize();
+        tail[..messages::DATA_TAG_LEN].copy_from_slice(&tag);
+        let hdr: &mut [u8; 16] = head.try_into().map_err(|_| Error::BufferTooSmall)?;
+        messages::write_data_header(hdr, remote, counter);
+
+        st.tx_bytes += total as u64;
+        st.flags |= SENT_SINCE_FLUSH;
+        st.timers
+            .any_authenticated_packet_traversal(now.mono, st.persistent_keepalive);
+        st.timers.any_authenticated_packet_sent();
+        if len > 0 {
+            st.timers.data_sent(now.mono, jitter(&*self.rng));
+        }
+        if rekey {
+            st.flags |= WANT_INITIATION;
+        }
+        Ok(Some(total))
+    }
+
+    /// Handles one datagram from `src`. Handshake answers go to `out`,
+    /// which must hold [`MAX_HANDSHAKE_LEN`] bytes.
+    pub fn decapsulate(
+        &self,
+        now: Time,
+        src: Endpoint,
+        buf: &mut [u8],
+        out: &mut [u8],
+    ) -> Result<Received> {
+        match messages::classify(buf)? {
+            MessageType::Data => self.recv_data(now, src, buf),
+            MessageType::Initiation => self.recv_initiation(now, src, buf, out),
+            MessageType::Response => self.recv_response(now, src, buf, out),
+            MessageType::CookieReply => self.recv_cookie_reply(now, buf),
+        }
+    }
+
+    /// MAC checks common to initiations and responses. Returns Some(len)
+    /// when a cookie reply was written to `out` instead.
+    fn check_macs(
+        &self,
+        now: Time,
+        src: &Endpoint,
+        msg: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        let under_load = self.load.note_and_check(now.mono);
+        let mut cookie = self.cookie.lock();
+        if !cookie.check_mac1(msg) {
+            return Err(Error::BadMac1);
+        }
+        if !under_load {
+            return Ok(None);
+        }
+        let mut srcb = [0u8; 18];
+        let n = src.cookie_bytes(&mut srcb);
+        let fresh = random_key(&*self.rng);
+        if cookie.check_mac2(msg, &srcb[..n], now.mono, &fresh) {
+            return Ok(None);
+        }
+        let mut nonce = [0u8; 24];
+        self.rng.fill(&mut nonce);
+        let reply: &mut [u8; messages::COOKIE_REPLY_LEN] = out
+            .get_mut(..messages::COOKIE_REPLY_LEN)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(Error::BufferTooSmall)?;
+        cookie.create_reply(msg, &srcb[..n], now.mono, &fresh, nonce, reply)?;
+        Ok(Some(messages::COOKIE_REPLY_LEN))
+    }
+
+    fn new_index(&self, slot: u32, st: &mut PeerState) -> u32 {
+        // Skip tags still naming a live session so indices stay unique.
+        loop {
+            st.next_tag = (st.next_tag + 1) & TAG_MASK;
+            let idx = self.codec.encode(slot, st.next_tag);
+            let live = st.keys.indices().any(|i| i == idx)
+                || st.handshake.pending_local_index() == Some(idx);
+            if !live {
+                return idx;
+            }
+        }
+    }
+
+    fn recv_initiation(
+        &self,
+        now: Time,
+        src: Endpoint,
+        buf: &mut [u8],
+        out: &mut [u8],
+    ) -> Result<Received> {
+        let t = self.tables.read();
+        let identity = t.identity.as_ref().ok_or(Error::UnknownPeer)?;
+        if let Some(len) = self.check_macs(now, &src, buf, out)? {
+            return Ok(Received {
+                action: Decap::Reply { len },
+                peer: None,
+                poll: false,
+            });
+        }
+        let msg: &[u8; messages::INITIATION_LEN] =
+            (&*buf).try_into().map_err(|_| Error::BadLength)?;
+        let partial = crate::noise::decrypt_initiation(identity, msg)?;
+        let slot = *t
+            .by_key
+            .get(partial.remote_static())
+            .ok_or(Error::UnknownPeer)?;
+        let peer = t.peer(slot).ok_or(Error::UnknownPeer)?;
+        let mut st = peer.state.lock();
+        let local_index = self.new_index(slot, &mut st);
+        let mut eph = random_key(&*self.rng);
+        let resp: &mut [u8; messages::RESPONSE_LEN] = out
+            .get_mut(..messages::RESPONSE_LEN)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(Error::BufferTooSmall)?;
+        let keys = st.handshake.consume_initiation_and_respond(
+            identity,
+            &partial,
+            local_index,
+            eph,
+            now.mono,
+            resp,
+        );
+        eph.zeroize();
+        let keys = keys?;
+        st.cookie.add_macs(resp, now.mono);
+        st.keys.install(Keypair::new(&keys, now.mono));
+        st.endpoint = Some(src);
+        st.rx_bytes += buf.len() as u64;
+        st.tx_bytes += messages::RESPONSE_LEN as u64;
+        let ka = st.persistent_keepalive;
+        st.timers.any_authenticated_packet_received();
+        st.timers.any_authenticated_packet_traversal(now.mono, ka);
+        st.timers.any_authenticated_packet_sent();
+        st.timers.session_derived(now.mono);
+        Ok(Received {
+            action: Decap::Reply {
+                len: messages::RESPONSE_LEN,
+            },
+            peer: Some(PeerId(slot)),
+            poll: st.flags & WORK != 0,
+        })
+    }
+
+    fn peer_for_index<'t>(&self, t: &'t Tables, index: u32) -> Result<(u32, &'t Peer)> {
+        let slot = self.codec.slot(index);
+        let peer = t.peer(slot).ok_or(Error::UnknownIndex)?;
+        Ok((slot, peer))
+    }
+
+    fn recv_response(
+        &self,
+        now: Time,
+        src: Endpoint,
+        buf: &mut [u8],
+        out: &mut [u8],
+    ) -> Result<Received> {
+        let t = self.tables.read();
+        let identity = t.identity.as_ref().ok_or(Error::UnknownIndex)?;
+        if let Some(len) = self.check_macs(now, &src, buf, out)? {
+            return Ok(Received {
+                action: Decap::Reply { len },
+                peer: None,
+                poll: false,
+            });
+        }
+        let index = messages::receiver_index(buf).ok_or(Error::BadLength)?;
+        let (slot, peer) = self.peer_for_index(&t, index)?;
+        let mut st = peer.state.lock();
+        if st.handshake.pending_local_index() != Some(index) {
+            return Err(Error::UnknownIndex);
+        }
+        let msg: &[u8; messages::RESPONSE_LEN] =
+            (&*buf).try_into().map_err(|_| Error::BadLength)?;
+        let keys = st.handshake.consume_response(identity, msg)?;
+        st.keys.install(Keypair::new(&keys, now.mono));
+        st.endpoint = Some(src);
+        st.rx_bytes += buf.len() as u64;
+        st.last_handshake_real = now.real;
+        let ka = st.persistent_keepalive;
+        st.timers.handshake_complete();
+        st.timers.session_derived(now.mono);
+        st.timers.any_authenticated_packet_received();
+        st.timers.any_authenticated_packet_traversal(now.mono, ka);
+        st.flags = (st.flags | FLUSH_STAGED | KEEPALIVE_IF_SILENT) & !SENT_SINCE_FLUSH;
+        Ok(Received {
+            action: Decap::Done,
+            peer: Some(PeerId(slot)),
+            poll: true,
+        })
+    }
+
+    fn recv_cookie_reply(&self, now: Time, buf: &[u8]) -> Result<Received> {
+        let t = self.tables.read();
+        let index = messages::receiver_index(buf).ok_or(Error::BadLength)?;
+        let (slot, peer) = self.peer_for_index(&t, index)?;
+        let msg: &[u8; messages::COOKIE_REPLY_LEN] =
+            buf.try_into().map_err(|_| Error::BadLength)?;
+        let mut st = peer.state.lock();
+        st.cookie.consume_reply(msg, now.mono)?;
+        Ok(Received {
+            action: Decap::Done,
+            peer: Some(PeerId(slot)),
+            poll: st.flags & WORK != 0,
+        })
+    }
+
+    fn recv_data(&self, now: Time, src: Endpoint, buf: &mut [u8]) -> Result<Received> {
+        let t = self.tables.read();
+        let index = messages::receiver_index(buf).ok_or(Error::BadLength)?;
+        let counter = messages::data_counter(buf).ok_or(Error::BadLength)?;
+        let (slot, peer) = self.peer_for_index(&t, index)?;
+        let mut st = peer.state.lock();
+        let which = st.keys.find(index).ok_or(Error::UnknownIndex)?;
+        let kp = st.keys.get_mut(which).ok_or(Error::UnknownIndex)?;
+        let mut key = *kp
+            .recv_key_for(counter, now.mono)
+            .ok_or(Error::ReplayedCounter)?;
+        let total = buf.len();
+        let (head, rest) = buf.split_at_mut(DATA_HEADROOM);
+        let _ = head;
+        let (body, tag) = rest.split_at_mut(total - DATA_HEADROOM - messages::DATA_TAG_LEN);
+        let tag: &[u8; 16] = (&*tag).try_into().map_err(|_| Error::BadLength)?;
+        let opened = crypto::aead_open(&key, counter, &[], body, tag);
+        key.zeroize();
+        opened.map_err(|_| Error::DecryptFailed)?;
+        if !kp.accept_counter(counter) {
+            return Err(Error::ReplayedCounter);
+        }
+        if which == Slot::Next && st.keys.confirm_next() {
+            st.timers.handshake_complete();
+            st.last_handshake_real = now.real;
+            st.flags = (st.flags | FLUSH_STAGED) & !SENT_SINCE_FLUSH;
+        }
+        // Roaming: the last authenticated source is where the peer is now.
+        st.endpoint = Some(src);
+        st.rx_bytes += total as u64;
+        let ka = st.persistent_keepalive;
+        st.timers.any_authenticated_packet_received();
+        st.timers.any_authenticated_packet_traversal(now.mono, ka);
+        if let Some(cur) = st.keys.current.as_ref() {
+            let old = now.mono.saturating_sub(cur.birth)
+                >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
+            if cur.is_initiator
+                && cur.usable_for_sending(now.mono)
+                && old
+                && !st.timers.sent_lastminute_handshake
+            {
+                st.timers.sent_lastminute_handshake = true;
+                st.flags |= WANT_INITIATION;
+            }
+        }
+        let plain = &body[..];
+        let action = if plain.is_empty() {
+            Decap::Done
+        } else {
+            st.timers.data_received(now.mono);
+            let hdr = ip::parse(plain)?;
+            if t.allowed.lookup(&hdr.src) != Some(slot) {
+                return Err(Error::SourceNotAllowed);
+            }
+            Decap::Tunnel {
+                offset: DATA_HEADROOM,
+                len: hdr.len,
+            }
+        };
+        Ok(Received {
+            action,
+            peer: Some(PeerId(slot)),
+            poll: st.flags & WORK != 0,
+        })
+    }
+
+    /// Runs the peer's expired timers and returns the next thing to do.
+    /// Call until it returns `Idle`; `out` must hold [`MAX_HANDSHAKE_LEN`]
+    /// bytes (a keepalive needs 32).
+    pub fn poll_peer(&self, peer: PeerId, now: Time, out: &mut [u8]) -> Result<PeerAction> {
+        let t = self.tables.read();
+        let p = t.peer(peer.0).ok_or(Error::NotFound)?;
+        let mut st = p.state.lock();
+        while let Some(ev) = st.timers.take_expired(now.mono) {
+            match ev {
+                TimerEvent::RetransmitHandshake => {
+                    if st.timers.handshake_attempts > MAX_TIMER_HANDSHAKES {
+                        st.timers.cancel_send_keepalive();
+                        st.timers.arm_zero_key_material_if_idle(now.mono);
+                        st.flags |= DROP_STAGED;
+                    } else {
+                        st.timers.handshake_attempts += 1;
+                        st.flags |= WANT_INITIATION_RETRY;
+                    }
+                }
+                TimerEvent::SendKeepalive => {
+                    st.flags |= WANT_KEEPALIVE;
+                    st.timers.rearm_send_keepalive_if_needed(now.mono);
+                }
+                TimerEvent::NewHandshake => st.flags |= WANT_INITIATION,
+                TimerEvent::ZeroKeyMaterial => {
+                    st.keys.clear();
+                    st.handshake.clear();
+                }
+                TimerEvent::PersistentKeepalive => {
+                    if st.persistent_keepalive != 0 {
+                        st.flags |= WANT_KEEPALIVE;
+                    }
+                }
+            }
+        }
+        loop {
+            let f = st.flags;
+            if f & DROP_STAGED != 0 {
+                st.flags &= !(DROP_STAGED | FLUSH_STAGED);
+                return Ok(PeerAction::DropStaged);
+            }
+            if f & FLUSH_STAGED != 0 {
+                st.flags &= !FLUSH_STAGED;
+                return Ok(PeerAction::FlushStaged);
+            }
+            if f & KEEPALIVE_IF_SILENT != 0 {
+                st.flags &= !KEEPALIVE_IF_SILENT;
+                if f & SENT_SINCE_FLUSH == 0 {
+                    st.flags |= WANT_KEEPALIVE;
+                }
+                continue;
+            }
+            if f & (WANT_INITIATION | WANT_INITIATION_RETRY) != 0 {
+                st.flags &= !(WANT_INITIATION | WANT_INITIATION_RETRY);
+                let retry = f & WANT_INITIATION_RETRY != 0;
+                if let Some(action) = self.initiate(&t, peer.0, &mut st, now, retry, out)? {
+                    return Ok(action);
+                }
+                continue;
+            }
+            if f & WANT_KEEPALIVE != 0 {
+                st.flags &= !WANT_KEEPALIVE;
+                let Some(endpoint) = st.endpoint else {
+                    continue;
+                };
+                let buf = out
+                    .get_mut(..DATA_HEADROOM + messages::DATA_TAG_LEN)
+                    .ok_or(Error::BufferTooSmall)?;
+                match self.seal(&mut st, now, buf, 0)? {
+                    Some(len) => return Ok(PeerAction::Send { endpoint, len }),
+                    None => {
+                        st.flags |= WANT_INITIATION;
+                        continue;
+                    }
+                }
+            }
+            return Ok(PeerAction::Idle {
+                next_deadline: st.timers.next_deadline(),
+            });
+        }
+    }
+
+    fn initiate(
+        &self,
+        t: &Tables,
+        slot: u32,
+        st: &mut PeerState,
+        now: Time,
+        retry: bool,
+        out: &mut [u8],
+    ) -> Result<Option<PeerAction>> {
+        if !retry {
+            st.timers.handshake_attempts = 0;
+        }
+        let (Some(identity), Some(endpoint)) = (t.identity.as_ref(), st.endpoint) else {
+            return Ok(None);
+        };
+        if !st.timers.may_send_initiation(now.mono) {
+            return Ok(None);
+        }
+        let msg: &mut [u8; messages::INITIATION_LEN] = out
+            .get_mut(..messages::INITIATION_LEN)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(Error::BufferTooSmall)?;
+        let local_index = self.new_index(slot, st);
+        let mut eph = random_key(&*self.rng);
+        let made = st
+            .handshake
+            .create_initiation(identity, local_index, eph, now.real, msg);
+        eph.zeroize();
+        made?;
+        st.cookie.add_macs(msg, now.mono);
+        st.timers.last_sent_handshake = Some(now.mono);
+        st.tx_bytes += messages::INITIATION_LEN as u64;
+        let ka = st.persistent_keepalive;
+        st.timers.any_authenticated_packet_traversal(now.mono, ka);
+        st.timers.any_authenticated_packet_sent();
+        st.timers.handshake_initiated(now.mono, jitter(&*self.rng));
+        Ok(Some(PeerAction::Send {
+            endpoint,
+            len: messages::INITIATION_LEN,
+        }))
+    }
+
+    /// Applies a configuration change, all or nothing: the whole update is
+    /// checked against the limits and the current state before any of it
+    /// takes effect.
+    pub fn set_config(&self, now: Time, update: &DeviceUpdate) -> Result<ConfigChanges> {
+        let mut t = self.tables.write();
+        update.validate(&t.limits)?;
+
+        let new_identity: Option<Option<StaticIdentity>> = update
+            .private_key
+            .as_ref()
+            .map(|k| k.map(StaticIdentity::new));
+        let our_public = match &new_identity {
+            Some(id) => id.as_ref().map(|i| i.public),
+            None => t.identity.as_ref().map(|i| i.public),
+        };
+
+        // State-dependent checks: how many peers and routes there will be.
+        let mut seen = BTreeSet::new();
+        let mut creates = 0usize;
+        let mut route_adds = 0usize;
+        for p in &update.peers {
+            if Some(p.public_key) == our_public || p.remove {
+                continue;
+            }
+            let exists = !update.replace_peers && t.by_key.contains_key(&p.public_key);
+            if !exists && !p.update_only && seen.insert(p.public_key) {
+                creates += 1;
+            }
+            route_adds += p.allowed_ips.iter().filter(|a| !a.remove).count();
+        }
+        let base_peers = if update.replace_peers {
+            0
+        } else {
+            t.peer_count()
+        };
+        if base_peers + creates > t.limits.max_peers || base_peers + creates > MAX_SLOTS as usize {
+            return Err(Error::TooBig);
+        }
+        let base_routes = if update.replace_peers {
+            0
+        } else {
+            t.allowed.len()
+        };
+        if base_routes + route_adds > t.limits.max_allowed_ips_total {
+            return Err(Error::TooBig);
+        }
+        t.peers.try_reserve(creates).map_err(|_| Error::NoMemory)?;
+
+        let mut changes = ConfigChanges::default();
+        if update.replace_peers {
+            let slots: Vec<u32> = t.by_key.values().copied().collect();
+            for s in slots {
+                Self::remove_slot(&mut t, s);
+                changes.removed.push(PeerId(s));
+            }
+        }
+        if let Some(id) = new_identity {
+            self.set_identity(&mut t, id, &mut changes);
+        }
+        if let Some(port) = update.listen_port {
+            t.listen_port = port;
+        }
+        if let Some(c) = update.user_cookie {
+            t.user_cookie = c;
+        }
+        for p in &update.peers {
+            if Some(p.public_key) == our_public {
+                continue;
+            }
+            self.apply_peer(&mut t, now, p, &mut changes)?;
+        }
+        Ok(changes)
+    }
+
+    fn set_identity(
+        &self,
+        t: &mut Tables,
+        id: Option<StaticIdentity>,
+        changes: &mut ConfigChanges,
+    ) {
+        let same = match (&id, &t.identity) {
+            (Some(a), Some(b)) => a.public == b.public,
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        t.identity = id;
+        if let Some(public) = t.identity.as_ref().map(|i| i.public) {
+            // A peer with our own public key makes no sense: FreeBSD and
+            // Linux remove it.
+            if let Some(s) = t.by_key.get(&public).copied() {
+                Self::remove_slot(t, s);
+                changes.removed.push(PeerId(s));
+            }
+        }
+        self.cookie
+            .lock()
+            .set_local_public(&t.local_identity().public);
+        let Tables {
+            peers,
+            identity,
+            placeholder,
+            ..
+        } = t;
+        let local = identity.as_ref().unwrap_or(placeholder);
+        for p in peers.iter().flatten() {
+            let mut st = p.state.lock();
+            st.handshake.set_local_identity(local);
+            st.keys.forbid_sending();
+        }
+    }
+
+    fn remove_slot(t: &mut Tables, slot: u32) {
+        if let Some(Some(p)) = t.peers.get_mut(slot as usize).map(|s| s.take()) {
+            t.by_key.remove(&p.public);
+            t.allowed.remove_value(slot);
+            t.free_slots.push(slot);
+            // Dropping the peer zeroizes its keys.
+            drop(p);
+        }
+    }
+
+    fn apply_peer(
+        &self,
+        t: &mut Tables,
+        now: Time,
+        p: &PeerUpdate,
+        changes: &mut ConfigChanges,
+    ) -> Result<()> {
+        let existing = t.by_key.get(&p.public_key).copied();
+        if p.remove {
+            if let Some(s) = existing {
+                Self::remove_slot(t, s);
+                changes.removed.push(PeerId(s));
+            }
+            return Ok(());
+        }
+        let slot = match existing {
+            Some(s) => s,
+            None if p.update_only => return Ok(()),
+            None => {
+                let psk = match p.preshared_key {
+                    Some(Some(k)) if k != [0; 32] => Some(k),
+                    _ => None,
+                };
+                let peer = Box::new(Peer {
+                    public: p.public_key,
+                    state: spin::Mutex::new(PeerState {
+                        handshake: Handshake::new(t.local_identity(), p.public_key, psk),
+                        cookie: CookieMaker::new(&p.public_key),
+                        keys: KeyRing::default(),
+                        timers: Timers::default(),
+                        endpoint: None,
+                        persistent_keepalive: 0,
+                        rx_bytes: 0,
+                        tx_bytes: 0,
+                        last_handshake_real: 0,
+                        next_tag: 0,
+                        flags: 0,
+                    }),
+                });
+                let s = match t.free_slots.pop() {
+                    Some(s) => {
+                        if let Some(e) = t.peers.get_mut(s as usize) {
+                            *e = Some(peer);
+                        }
+                        s
+                    }
+                    None => {
+                        t.peers.push(Some(peer));
+                        (t.peers.len() - 1) as u32
+                    }
+                };
+                t.by_key.insert(p.public_key, s);
+                s
+            }
+        };
+        changes.touched.push(PeerId(slot));
+        if let Some(peer) = t.peers.get(slot as usize).and_then(|x| x.as_deref()) {
+            let mut st = peer.state.lock();
+            if let Some(psk) = p.preshared_key {
+                st.handshake.set_psk(psk.filter(|k| *k != [0; 32]));
+            }
+            if let Some(e) = p.endpoint {
+                st.endpoint = Some(e);
+            }
+            if let Some(ka) = p.persistent_keepalive {
+                let was = st.persistent_keepalive;
+                st.persistent_keepalive = ka;
+                st.timers.set_persistent_keepalive(now.mono, ka);
+                if ka != 0 && ka != was {
+                    // As Linux: a newly set keepalive is sent right away,
+                    // which also opens a NAT mapping.
+                    st.flags |= WANT_KEEPALIVE;
+                }
+            }
+        }
+        if p.replace_allowed_ips {
+            t.allowed.remove_value(slot);
+        }
+        for a in &p.allowed_ips {
+            if a.remove {
+                t.allowed.remove(&a.prefix, slot);
+            } else {
+                t.allowed.insert(a.prefix, slot)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One peer's public information and counters (no preshared key).
+    pub fn peer_info(&self, peer: PeerId) -> Option<PeerInfo> {
+        let t = self.tables.read();
+        let p = t.peer(peer.0)?;
+        Some(Self::info_of(&t, p, peer.0, false))
+    }
+
+    fn info_of(t: &Tables, p: &Peer, slot: u32, privileged: bool) -> PeerInfo {
+        let st = p.state.lock();
+        PeerInfo {
+            public_key: p.public,
+            preshared_key: if privileged { st.handshake.psk() } else { None },
+            endpoint: st.endpoint,
+            last_handshake: (
+                st.last_handshake_real / NSEC,
+                (st.last_handshake_real % NSEC) as u32,
+            ),
+            rx_bytes: st.rx_bytes,
+            tx_bytes: st.tx_bytes,
+            persistent_keepalive: st.persistent_keepalive,
+            allowed_ips: t.allowed.prefixes_of(slot),
+        }
+    }
+
+    /// The configuration and statistics, as `wg show` wants them. Secret
+    /// keys only for `privileged` callers.
+    pub fn config(&self, privileged: bool) -> DeviceInfo {
+        let t = self.tables.read();
+        let mut peers = Vec::with_capacity(t.peer_count());
+        for slot in t.by_key.values() {
+            if let Some(p) = t.peer(*slot) {
+                peers.push(Self::info_of(&t, p, *slot, privileged));
+            }
+        }
+        DeviceInfo {
+            private_key: if privileged {
+                t.identity.as_ref().map(|i| i.private)
+            } else {
+                None
+            },
+            public_key: t.identity.as_ref().map(|i| i.public),
+            listen_port: t.listen_port,
+            user_cookie: t.user_cookie,
+            peers,
+        }
+    }
+
+    /// Looks up which peer an address routes to (the `wg` tool and tests).
+    pub fn route(&self, addr: &IpAddrBytes) -> Option<PeerId> {
+        self.tables.read().allowed.lookup(addr).map(PeerId)
+    }
+
+    /// Forgets every session of a peer (e.g. on interface down).
+    pub fn clear_sessions(&self, peer: PeerId) {
+        let t = self.tables.read();
+        if let Some(p) = t.peer(peer.0) {
+            let mut st = p.state.lock();
+            st.keys.clear();
+            st.handshake.clear();
+            st.timers.stop();
+            st.flags = 0;
+        }
+    }
+
+    /// Earliest deadline of a peer, for hosts that re-arm after config.
+    pub fn peer_deadline(&self, peer: PeerId) -> Option<u64> {
+        let t = self.tables.read();
+        let p = t.peer(peer.0)?;
+        let d = p.state.lock().timers.next_deadline();
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,231 @@
+//! Transport sessions of one peer: the previous, current and next keypairs,
+//! their counters and replay windows, and the rotation between them.
+//!
+//! An initiator may use a new keypair as soon as the response arrives. A
+//! responder must not send with its new keypair until the initiator proves it
+//! has it, by the first data packet under it; until then it waits as `next`.
+
+use crate::consts::{REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME};
+use crate::replay::ReplayWindow;
+use zeroize::Zeroize;
+
+pub struct Keypair {
+    send_key: [u8; 32],
+    recv_key: [u8; 32],
+    send_counter: u64,
+    replay: ReplayWindow,
+    pub local_index: u32,
+    pub remote_index: u32,
+    /// Monotonic time of the handshake that made it.
+    pub birth: u64,
+    pub is_initiator: bool,
+    /// Cleared when the interface key changes: receiving still works for
+    /// in-flight packets, sending forces a new handshake.
+    can_send: bool,
+}
+
+impl Drop for Keypair {
+    fn drop(&mut self) {
+        self.send_key.zeroize();
+        self.recv_key.zeroize();
+    }
+}
+
+impl Keypair {
+    pub fn new(keys: &crate::noise::SessionKeys, birth: u64) -> Self {
+        Keypair {
+            send_key: keys.send,
+            recv_key: keys.recv,
+            send_counter: 0,
+            replay: ReplayWindow::new(),
+            local_index: keys.local_index,
+            remote_index: keys.remote_index,
+            birth,
+            is_initiator: keys.is_initiator,
+            can_send: true,
+        }
+    }
+
+    fn expired(&self, now: u64) -> bool {
+        now.saturating_sub(self.birth) >= REJECT_AFTER_TIME
+    }
+
+    /// Reserves the next send counter, or None when the keypair must not
+    /// send any more (too old, too many messages, or expired by hand).
+    pub fn next_send(&mut self, now: u64) -> Option<(u64, &[u8; 32])> {
+        if !self.can_send || self.expired(now) || self.send_counter >= REJECT_AFTER_MESSAGES {
+            return None;
+        }
+        let c = self.send_counter;
+        self.send_counter += 1;
+        Some((c, &self.send_key))
+    }
+
+    pub fn send_counter(&self) -> u64 {
+        self.send_counter
+    }
+
+    pub fn usable_for_sending(&self, now: u64) -> bool {
+        self.can_send && !self.expired(now) && self.send_counter < REJECT_AFTER_MESSAGES
+    }
+
+    /// The key to open a packet with this counter, if the counter is fresh and
+    /// the keypair still accepts packets.
+    pub fn recv_key_for(&self, counter: u64, now: u64) -> Option<&[u8; 32]> {
+        if self.expired(now) || !self.replay.would_accept(counter) {
+            return None;
+        }
+        Some(&self.recv_key)
+    }
+
+    /// Records an authenticated counter; false if it raced with a duplicate.
+    pub fn accept_counter(&mut self, counter: u64) -> bool {
+        self.replay.check_and_update(counter)
+    }
+
+    pub fn forbid_sending(&mut self) {
+        self.can_send = false;
+    }
+}
+
+/// Which of a peer's keypairs a received index matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    Previous,
+    Current,
+    Next,
+}
+
+#[derive(Default)]
+pub struct KeyRing {
+    pub previous: Option<Keypair>,
+    pub current: Option<Keypair>,
+    pub next: Option<Keypair>,
+}
+
+impl KeyRing {
+    /// Installs a keypair from a finished handshake, as Linux's
+    /// `add_new_keypair` does: an initiator's becomes current at once; a
+    /// responder's waits as next.
+    pub fn install(&mut self, kp: Keypair) {
+        if kp.is_initiator {
+            self.previous = match self.next.take() {
+                // As Linux: an unconfirmed next is kept as previous (packets
+                // under it may still arrive) and current is dropped.
+                Some(next) => Some(next),
+                None => self.current.take(),
+            };
+            self.current = Some(kp);
+        } else {
+            self.next = Some(kp);
+            self.previous = None;
+        }
+    }
+
+    /// Promotes `next` after its first authenticated packet. Returns true if
+    /// a rotation happened (the host then has staged packets to send).
+    pub fn confirm_next(&mut self) -> bool {
+        match self.next.take() {
+            Some(kp) => {
+                self.previous = self.current.take();
+                self.current = Some(kp);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn find(&self, local_index: u32) -> Option<Slot> {
+        let is = |k: &Option<Keypair>| k.as_ref().is_some_and(|k| k.local_index == local_index);
+        if is(&self.current) {
+            Some(Slot::Current)
+        } else if is(&self.previous) {
+            Some(Slot::Previous)
+        } else if is(&self.next) {
+            Some(Slot::Next)
+        } else {
+            None
+        }
+    }
+
+    pub fn get_mut(&mut self, slot: Slot) -> Option<&mut Keypair> {
+        match slot {
+            Slot::Previous => self.previous.as_mut(),
+            Slot::Current => self.current.as_mut(),
+            Slot::Next => self.next.as_mut(),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.previous = None;
+        self.current = None;
+        self.next = None;
+    }
+
+    /// Stop sending with every keypair (private key changed).
+    pub fn forbid_sending(&mut self) {
+        for k in [&mut self.previous, &mut self.current, &mut self.next]
+            .into_iter()
+            .flatten()
+        {
+            k.forbid_sending();
+        }
+    }
+
+    pub fn indices(&self) -> impl Iterator<Item = u32> + '_ {
+        [&self.previous, &self.current, &self.next]
+            .into_iter()
+            .flatten()
+            .map(|k| k.local_index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::noise::SessionKeys;
+
+    fn kp(idx: u32, initiator: bool) -> Keypair {
+        let keys = SessionKeys {
+            send: [1; 32],
+            recv: [2; 32],
+            local_index: idx,
+            remote_index: idx + 100,
+            is_initiator: initiator,
+        };
+        Keypair::new(&keys, 0)
+    }
+
+    #[test]
+    fn initiator_rotates_at_once_responder_waits() {
+        let mut r = KeyRing::default();
+        r.install(kp(1, true));
+        assert_eq!(r.find(1), Some(Slot::Current));
+        r.install(kp(2, false));
+        assert_eq!(r.find(2), Some(Slot::Next));
+        assert_eq!(r.find(1), Some(Slot::Current));
+        assert!(r.confirm_next());
+        assert_eq!(r.find(2), Some(Slot::Current));
+        assert_eq!(r.find(1), Some(Slot::Previous));
+        assert!(!r.confirm_next());
+        r.install(kp(3, true));
+        assert_eq!(r.find(3), Some(Slot::Current));
+        assert_eq!(r.find(2), Some(Slot::Previous));
+        assert_eq!(r.find(1), None);
+    }
+
+    #[test]
+    fn sending_stops_at_reject_limits() {
+        let mut k = kp(1, true);
+        assert!(k.next_send(REJECT_AFTER_TIME - 1).is_some());
+        assert!(k.next_send(REJECT_AFTER_TIME).is_none());
+        k.send_counter = REJECT_AFTER_MESSAGES - 1;
+        assert!(k.next_send(0).is_some());
+        assert!(k.next_send(0).is_none());
+        let mut k = kp(1, true);
+        k.forbid_sending();
+        assert!(k.next_send(0).is_none());
+        assert!(k.recv_key_for(0, 0).is_some());
+        assert!(k.recv_key_for(0, REJECT_AFTER_TIME).is_none());
+    }
+}

@@ -1,0 +1,232 @@
+//! A peer's timers as deadlines.
+//!
+//! The rules are those of Linux's `timers.c` (the whitepaper's section 6
+//! made exact), but nothing here waits: each timer is an optional
+//! monotonic deadline. The host asks for the earliest one, arms one callout
+//! (or timer-wheel entry) for it, and calls the engine back then.
+
+use crate::consts::{
+    KEEPALIVE_TIMEOUT, NSEC, REJECT_AFTER_TIME, REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
+};
+
+/// Initiations sent for one handshake attempt before giving up.
+pub const MAX_TIMER_HANDSHAKES: u32 = (REKEY_ATTEMPT_TIME / REKEY_TIMEOUT) as u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerEvent {
+    /// No response to our initiation: send another, or give up.
+    RetransmitHandshake,
+    /// We received data and sent nothing back: send a keepalive.
+    SendKeepalive,
+    /// We sent data and heard nothing back: start a new handshake.
+    NewHandshake,
+    /// No new session for a long time: forget every key.
+    ZeroKeyMaterial,
+    /// The configured persistent keepalive interval has passed.
+    PersistentKeepalive,
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct Timers {
+    retransmit_handshake: Option<u64>,
+    send_keepalive: Option<u64>,
+    new_handshake: Option<u64>,
+    zero_key_material: Option<u64>,
+    persistent_keepalive: Option<u64>,
+    pub handshake_attempts: u32,
+    need_another_keepalive: bool,
+    /// When our last initiation left, to send at most one per REKEY_TIMEOUT.
+    pub last_sent_handshake: Option<u64>,
+    /// Set when receiving under an old session triggered a handshake, so
+    /// that it happens once per session.
+    pub sent_lastminute_handshake: bool,
+}
+
+impl Timers {
+    pub fn data_sent(&mut self, now: u64, jitter: u64) {
+        if self.new_handshake.is_none() {
+            self.new_handshake = Some(now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter);
+        }
+    }
+
+    pub fn data_received(&mut self, now: u64) {
+        if self.send_keepalive.is_none() {
+            self.send_keepalive = Some(now + KEEPALIVE_TIMEOUT);
+        } else {
+            self.need_another_keepalive = true;
+        }
+    }
+
+    pub fn any_authenticated_packet_sent(&mut self) {
+        self.send_keepalive = None;
+    }
+
+    pub fn any_authenticated_packet_received(&mut self) {
+        self.new_handshake = None;
+    }
+
+    /// Any authenticated packet sent or received restarts the persistent
+    /// keepalive interval (`interval` in seconds, 0 = off).
+    pub fn any_authenticated_packet_traversal(&mut self, now: u64, interval: u16) {
+        if interval != 0 {
+            self.persistent_keepalive = Some(now + interval as u64 * NSEC);
+        }
+    }
+
+    pub fn handshake_initiated(&mut self, now: u64, jitter: u64) {
+        self.retransmit_handshake = Some(now + REKEY_TIMEOUT + jitter);
+    }
+
+    pub fn handshake_complete(&mut self) {
+        self.retransmit_handshake = None;
+        self.handshake_attempts = 0;
+        self.sent_lastminute_handshake = false;
+    }
+
+    pub fn session_derived(&mut self, now: u64) {
+        self.zero_key_material = Some(now + 3 * REJECT_AFTER_TIME);
+    }
+
+    /// After giving up on a handshake, the keys still go after a while.
+    pub fn arm_zero_key_material_if_idle(&mut self, now: u64) {
+        if self.zero_key_material.is_none() {
+            self.zero_key_material = Some(now + 3 * REJECT_AFTER_TIME);
+        }
+    }
+
+    pub fn cancel_send_keepalive(&mut self) {
+        self.send_keepalive = None;
+    }
+
+    pub fn rearm_send_keepalive_if_needed(&mut self, now: u64) {
+        if self.need_another_keepalive {
+            self.need_another_keepalive = false;
+            self.send_keepalive = Some(now + KEEPALIVE_TIMEOUT);
+        }
+    }
+
+    pub fn set_persistent_keepalive(&mut self, now: u64, interval: u16) {
+        self.persistent_keepalive = if interval == 0 {
+            None
+        } else {
+            Some(now + interval as u64 * NSEC)
+        };
+    }
+
+    /// May an initiation leave now? At most one per REKEY_TIMEOUT.
+    pub fn may_send_initiation(&self, now: u64) -> bool {
+        match self.last_sent_handshake {
+            None => true,
+            Some(t) => now.saturating_sub(t) >= REKEY_TIMEOUT,
+        }
+    }
+
+    /// Stops everything (peer removed or keys cleared by hand).
+    pub fn stop(&mut self) {
+        *self = Timers {
+            last_sent_handshake: self.last_sent_handshake,
+            ..Timers::default()
+        };
+    }
+
+    pub fn next_deadline(&self) -> Option<u64> {
+        [
+            self.retransmit_handshake,
+            self.send_keepalive,
+            self.new_handshake,
+            self.zero_key_material,
+            self.persistent_keepalive,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Takes one expired timer, earliest first, disarming it.
+    pub fn take_expired(&mut self, now: u64) -> Option<TimerEvent> {
+        let slots = [
+            (
+                &mut self.retransmit_handshake,
+                TimerEvent::RetransmitHandshake,
+            ),
+            (&mut self.send_keepalive, TimerEvent::SendKeepalive),
+            (&mut self.new_handshake, TimerEvent::NewHandshake),
+            (&mut self.zero_key_material, TimerEvent::ZeroKeyMaterial),
+            (
+                &mut self.persistent_keepalive,
+                TimerEvent::PersistentKeepalive,
+            ),
+        ];
+        let mut best: Option<(u64, usize)> = None;
+        for (i, (d, _)) in slots.iter().enumerate() {
+            if let Some(t) = **d {
+                if t <= now && best.is_none_or(|(bt, _)| t < bt) {
+                    best = Some((t, i));
+                }
+            }
+        }
+        let (_, i) = best?;
+        let mut slots = slots;
+        let (d, ev) = &mut slots[i];
+        **d = None;
+        Some(*ev)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalive_after_receiving_without_sending() {
+        let mut t = Timers::default();
+        t.data_received(0);
+        assert_eq!(t.next_deadline(), Some(KEEPALIVE_TIMEOUT));
+        t.data_received(1);
+        assert_eq!(t.take_expired(KEEPALIVE_TIMEOUT - 1), None);
+        assert_eq!(
+            t.take_expired(KEEPALIVE_TIMEOUT),
+            Some(TimerEvent::SendKeepalive)
+        );
+        t.rearm_send_keepalive_if_needed(KEEPALIVE_TIMEOUT);
+        assert_eq!(t.next_deadline(), Some(2 * KEEPALIVE_TIMEOUT));
+        t.any_authenticated_packet_sent();
+        assert_eq!(t.next_deadline(), None);
+    }
+
+    #[test]
+    fn new_handshake_when_sending_into_silence() {
+        let mut t = Timers::default();
+        t.data_sent(0, 7);
+        t.data_sent(NSEC, 9);
+        let due = KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + 7;
+        assert_eq!(t.next_deadline(), Some(due));
+        t.any_authenticated_packet_received();
+        assert_eq!(t.next_deadline(), None);
+        t.data_sent(0, 7);
+        assert_eq!(t.take_expired(due), Some(TimerEvent::NewHandshake));
+        assert_eq!(t.take_expired(due), None);
+    }
+
+    #[test]
+    fn earliest_expired_first_and_rate_limit() {
+        let mut t = Timers::default();
+        t.session_derived(0);
+        t.handshake_initiated(0, 0);
+        t.set_persistent_keepalive(0, 1);
+        assert_eq!(
+            t.take_expired(u64::MAX),
+            Some(TimerEvent::PersistentKeepalive)
+        );
+        assert_eq!(
+            t.take_expired(u64::MAX),
+            Some(TimerEvent::RetransmitHandshake)
+        );
+        assert_eq!(t.take_expired(u64::MAX), Some(TimerEvent::ZeroKeyMaterial));
+        assert!(t.may_send_initiation(0));
+        t.last_sent_handshake = Some(10);
+        assert!(!t.may_send_initiation(10 + REKEY_TIMEOUT - 1));
+        assert!(t.may_send_initiation(10 + REKEY_TIMEOUT));
+        assert_eq!(MAX_TIMER_HANDSHAKES, 18);
+    }
+}
