@@ -25,6 +25,8 @@ pub mod ip;
 pub mod keypair;
 pub mod messages;
 pub mod noise;
+pub mod nvconfig;
+pub mod nvlist;
 pub mod replay;
 #[cfg(any(test, feature = "std"))]
 pub mod testutil;

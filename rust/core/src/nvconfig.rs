@@ -1,0 +1,1236 @@
+//! FreeBSD if_wg's configuration ioctls over the typed model of
+//! [`crate::config`]: the nvlists of `SIOCSWG` (set) and `SIOCGWG` (get),
+//! with the keys, types and order of FreeBSD's `sys/dev/wg/if_wg.c` and of
+//! wireguard-tools' `ipc-freebsd.h`.
+//!
+//! The kernel side is [`decode_set`] and [`encode_get`]; the tool side is
+//! [`encode_set`] and [`decode_get`].
+//!
+//! Where we differ from FreeBSD, and why:
+//! - A known key of the wrong type is `Error::Invalid`; FreeBSD's typed
+//!   lookups silently skip it, turning a malformed request into a partial one.
+//! - Endpoints are checked: a `sockaddr_in` of 16 bytes with family AF_INET
+//!   or a `sockaddr_in6` of 28 bytes with AF_INET6, `sa_len` equal to the
+//!   length. FreeBSD copies any blob of up to 28 bytes.
+//! - An allowed-IP `flags` number with a bit other than "remove" set is
+//!   `Error::Invalid`, as on Linux: an unknown operation must not become an
+//!   add.
+//! - A known key given twice in one list (possible only in lists flagged
+//!   `NV_FLAG_NO_UNIQUE`) is `Error::Invalid`; FreeBSD takes the first.
+//! - An all-zero preshared key decodes as "clear" (`Some(None)`): it is how
+//!   wg(8) clears one and what a zero key means to the handshake anyway.
+//! - The whole request is decoded and checked before anything is applied;
+//!   FreeBSD applies keys as it goes and keeps them on a later error.
+
+use alloc::vec::Vec;
+
+use crate::allowedips::IpPrefix;
+use crate::config::{AllowedIpChange, DeviceInfo, DeviceUpdate, Key, Limits, PeerInfo, PeerUpdate};
+use crate::endpoint::Endpoint;
+use crate::nvlist::{self, try_push, Nvlist, UnpackLimits, Value};
+use crate::{Error, Result};
+
+/// FreeBSD's address family numbers.
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 28;
+/// `sizeof(struct sockaddr_in)` and `sizeof(struct sockaddr_in6)` on FreeBSD.
+pub const SOCKADDR_IN_LEN: usize = 16;
+pub const SOCKADDR_IN6_LEN: usize = 28;
+/// Bit 0 of an allowed IP's `flags` (wireguard-tools'
+/// `WGALLOWEDIP_REMOVE_ME`).
+const ALLOWEDIP_REMOVE: u64 = 1;
+const NSEC_PER_SEC: u64 = 1_000_000_000;
+
+/// What the nvlist decoder may spend on a request that fits `limits`. The
+/// per-item byte bounds are generous upper bounds on what wg(8) sends for a
+/// peer (two keys, an endpoint, names and headers: under 512 bytes) and for
+/// an allowed IP (under 160), so a request at the limits always fits.
+pub fn unpack_limits(limits: &Limits) -> UnpackLimits {
+    let peers = limits.max_peers;
+    let aips = limits.max_allowed_ips_total;
+    UnpackLimits {
+        max_size: peers
+            .saturating_mul(512)
+            .saturating_add(aips.saturating_mul(160))
+            .saturating_add(4096),
+        // Peers are at depth 1 and their allowed IPs at depth 2; the slack
+        // leaves room for keys a newer wg(8) might nest.
+        max_depth: 4,
+        max_pairs: peers
+            .saturating_mul(16)
+            .saturating_add(aips.saturating_mul(8))
+            .saturating_add(64),
+        max_array_items: peers.max(limits.max_allowed_ips_per_peer),
+    }
+}
+
+fn unpack_top(buf: &[u8], limits: &UnpackLimits) -> Result<Nvlist> {
+    let nvl = nvlist::unpack(buf, limits)?;
+    // Both FreeBSD and wg(8) unpack with flags 0, which libnv requires the
+    // top list's flags to equal.
+    if nvl.flags != 0 {
+        return Err(Error::BadMessage);
+    }
+    Ok(nvl)
+}
+
+/// The index of `name` among `known` under `list`'s case rule, refusing a
+/// known key seen before in the same list.
+fn known_key(list: &Nvlist, name: &[u8], known: &[&str], seen: &mut u32) -> Result<Option<usize>> {
+    let Some(i) = known.iter().position(|k| list.name_is(name, k)) else {
+        return Ok(None);
+    };
+    let bit = 1u32.checked_shl(i as u32).unwrap_or(0);
+    if *seen & bit != 0 {
+        return Err(Error::Invalid);
+    }
+    *seen |= bit;
+    Ok(Some(i))
+}
+
+fn as_bool(v: &Value) -> Result<bool> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        _ => Err(Error::Invalid),
+    }
+}
+
+fn as_number(v: &Value) -> Result<u64> {
+    match v {
+        Value::Number(n) => Ok(*n),
+        _ => Err(Error::Invalid),
+    }
+}
+
+fn as_u16(v: &Value) -> Result<u16> {
+    u16::try_from(as_number(v)?).map_err(|_| Error::Invalid)
+}
+
+fn as_u32(v: &Value) -> Result<u32> {
+    u32::try_from(as_number(v)?).map_err(|_| Error::Invalid)
+}
+
+fn as_binary(v: &Value) -> Result<&[u8]> {
+    match v {
+        Value::Binary(b) => Ok(b),
+        _ => Err(Error::Invalid),
+    }
+}
+
+fn as_fixed<const N: usize>(v: &Value) -> Result<[u8; N]> {
+    as_binary(v)?.try_into().map_err(|_| Error::Invalid)
+}
+
+fn as_lists(v: &Value) -> Result<&[Nvlist]> {
+    match v {
+        Value::NvlistArray(a) => Ok(a),
+        _ => Err(Error::Invalid),
+    }
+}
+
+/// A zero key means "none" to FreeBSD's handshake and to wg(8).
+fn nonzero_key(k: Key) -> Option<Key> {
+    (k != [0; 32]).then_some(k)
+}
+
+/// The bytes of a FreeBSD `struct sockaddr_in` or `sockaddr_in6` for `e`,
+/// and how many of them are used: port and flow label in network order,
+/// scope id in host order, `sin_zero` zero.
+pub fn encode_sockaddr(e: &Endpoint) -> ([u8; SOCKADDR_IN6_LEN], usize) {
+    let mut b = [0u8; SOCKADDR_IN6_LEN];
+    match *e {
+        Endpoint::V4 { addr, port } => {
+            b[0] = SOCKADDR_IN_LEN as u8;
+            b[1] = AF_INET;
+            b[2..4].copy_from_slice(&port.to_be_bytes());
+            b[4..8].copy_from_slice(&addr);
+            (b, SOCKADDR_IN_LEN)
+        }
+        Endpoint::V6 {
+            addr,
+            port,
+            flowinfo,
+            scope_id,
+        } => {
+            b[0] = SOCKADDR_IN6_LEN as u8;
+            b[1] = AF_INET6;
+            b[2..4].copy_from_slice(&port.to_be_bytes());
+            b[4..8].copy_from_slice(&flowinfo.to_be_bytes());
+            b[8..24].copy_from_slice(&addr);
+            b[24..28].copy_from_slice(&scope_id.to_ne_bytes());
+            (b, SOCKADDR_IN6_LEN)
+        }
+    }
+}
+
+/// Parses a FreeBSD `sockaddr_in`/`sockaddr_in6`. `check_sa_len` also
+/// demands that the leading length byte match; FreeBSD hands back whatever
+/// length byte it was given, so a reader of `SIOCGWG` does not insist.
+pub fn decode_sockaddr(b: &[u8], check_sa_len: bool) -> Result<Endpoint> {
+    if let Ok(a) = <&[u8; SOCKADDR_IN_LEN]>::try_from(b) {
+        if a[1] != AF_INET || (check_sa_len && usize::from(a[0]) != SOCKADDR_IN_LEN) {
+            return Err(Error::Invalid);
+        }
+        return Ok(Endpoint::V4 {
+            addr: [a[4], a[5], a[6], a[7]],
+            port: u16::from_be_bytes([a[2], a[3]]),
+        });
+    }
+    if let Ok(a) = <&[u8; SOCKADDR_IN6_LEN]>::try_from(b) {
+        if a[1] != AF_INET6 || (check_sa_len && usize::from(a[0]) != SOCKADDR_IN6_LEN) {
+            return Err(Error::Invalid);
+        }
+        let mut addr = [0u8; 16];
+        addr.copy_from_slice(&a[8..24]);
+        return Ok(Endpoint::V6 {
+            addr,
+            port: u16::from_be_bytes([a[2], a[3]]),
+            flowinfo: u32::from_be_bytes([a[4], a[5], a[6], a[7]]),
+            scope_id: u32::from_ne_bytes([a[24], a[25], a[26], a[27]]),
+        });
+    }
+    Err(Error::Invalid)
+}
+
+fn prefix(cidr: u64, v4: Option<[u8; 4]>, v6: Option<[u8; 16]>) -> Result<Option<IpPrefix>> {
+    let cidr = u8::try_from(cidr).map_err(|_| Error::Invalid)?;
+    // FreeBSD looks at "ipv4" first and ignores "ipv6" when both are there.
+    match (v4, v6) {
+        (Some(a), _) => IpPrefix::new_v4(a, cidr).map(Some),
+        (None, Some(a)) => IpPrefix::new_v6(a, cidr).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// One element of `allowed-ips`. Like FreeBSD, an element without `cidr` or
+/// without an address is skipped.
+fn decode_allowed_ip(e: &Nvlist) -> Result<Option<AllowedIpChange>> {
+    const KEYS: [&str; 4] = ["cidr", "ipv4", "ipv6", "flags"];
+    let (mut cidr, mut v4, mut v6, mut flags) = (None, None, None, 0u64);
+    let mut seen = 0;
+    for (name, v) in &e.pairs {
+        match known_key(e, name, &KEYS, &mut seen)? {
+            Some(0) => cidr = Some(as_number(v)?),
+            Some(1) => v4 = Some(as_fixed::<4>(v)?),
+            Some(2) => v6 = Some(as_fixed::<16>(v)?),
+            Some(3) => flags = as_number(v)?,
+            _ => {}
+        }
+    }
+    if flags & !ALLOWEDIP_REMOVE != 0 {
+        return Err(Error::Invalid);
+    }
+    let Some(cidr) = cidr else {
+        return Ok(None);
+    };
+    Ok(prefix(cidr, v4, v6)?.map(|prefix| AllowedIpChange {
+        prefix,
+        remove: flags & ALLOWEDIP_REMOVE != 0,
+    }))
+}
+
+fn decode_peer_update(e: &Nvlist, limits: &Limits) -> Result<PeerUpdate> {
+    const KEYS: [&str; 7] = [
+        "public-key",
+        "remove",
+        "replace-allowedips",
+        "endpoint",
+        "preshared-key",
+        "persistent-keepalive-interval",
+        "allowed-ips",
+    ];
+    let mut p = PeerUpdate::default();
+    let mut seen = 0;
+    for (name, v) in &e.pairs {
+        match known_key(e, name, &KEYS, &mut seen)? {
+            Some(0) => p.public_key = as_fixed(v)?,
+            Some(1) => p.remove = as_bool(v)?,
+            Some(2) => p.replace_allowed_ips = as_bool(v)?,
+            Some(3) => p.endpoint = Some(decode_sockaddr(as_binary(v)?, true)?),
+            Some(4) => p.preshared_key = Some(nonzero_key(as_fixed(v)?)),
+            Some(5) => p.persistent_keepalive = Some(as_u16(v)?),
+            Some(6) => {
+                let aips = as_lists(v)?;
+                if aips.len() > limits.max_allowed_ips_per_peer {
+                    return Err(Error::TooBig);
+                }
+                p.allowed_ips
+                    .try_reserve_exact(aips.len())
+                    .map_err(|_| Error::NoMemory)?;
+                for a in aips {
+                    if let Some(change) = decode_allowed_ip(a)? {
+                        p.allowed_ips.push(change);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // FreeBSD's wg_peer_add() refuses a peer without a key (EINVAL).
+    if seen & 1 == 0 {
+        return Err(Error::Invalid);
+    }
+    Ok(p)
+}
+
+/// Decodes a `SIOCSWG` request as FreeBSD's `wgc_set()` reads it, refusing
+/// what FreeBSD would refuse and more (see the module notes), and checks
+/// the result against `limits` with [`DeviceUpdate::validate`].
+///
+/// FreeBSD cannot remove a private key through this ioctl (a zero key is
+/// clamped into a real one), so `private_key` is never `Some(None)` here.
+pub fn decode_set(buf: &[u8], limits: &Limits) -> Result<DeviceUpdate> {
+    const KEYS: [&str; 5] = [
+        "replace-peers",
+        "listen-port",
+        "private-key",
+        "user-cookie",
+        "peers",
+    ];
+    let nvl = unpack_top(buf, &unpack_limits(limits))?;
+    let mut u = DeviceUpdate::default();
+    let mut seen = 0;
+    for (name, v) in &nvl.pairs {
+        match known_key(&nvl, name, &KEYS, &mut seen)? {
+            Some(0) => u.replace_peers = as_bool(v)?,
+            Some(1) => u.listen_port = Some(as_u16(v)?),
+            Some(2) => u.private_key = Some(Some(as_fixed(v)?)),
+            Some(3) => u.user_cookie = Some(as_u32(v)?),
+            Some(4) => {
+                let peers = as_lists(v)?;
+                if peers.len() > limits.max_peers {
+                    return Err(Error::TooBig);
+                }
+                u.peers
+                    .try_reserve_exact(peers.len())
+                    .map_err(|_| Error::NoMemory)?;
+                for e in peers {
+                    u.peers.push(decode_peer_update(e, limits)?);
+                }
+            }
+            _ => {}
+        }
+    }
+    u.validate(limits)?;
+    Ok(u)
+}
+
+fn add_allowed_ip_fields(l: &mut Nvlist, p: &IpPrefix) -> Result<()> {
+    match p {
+        IpPrefix::V4(a, _) => l.add_binary("ipv4", a),
+        IpPrefix::V6(a, _) => l.add_binary("ipv6", a),
+    }
+}
+
+fn encode_peer_update(p: &PeerUpdate) -> Result<Nvlist> {
+    // There is no "update only" in FreeBSD's ABI; dropping it would turn
+    // a request that must not create peers into one that does.
+    if p.update_only {
+        return Err(Error::Invalid);
+    }
+    let mut l = Nvlist::new();
+    l.add_binary("public-key", &p.public_key)?;
+    match &p.preshared_key {
+        Some(Some(k)) => l.add_binary("preshared-key", k)?,
+        Some(None) => l.add_binary("preshared-key", &[0; 32])?,
+        None => {}
+    }
+    if let Some(ka) = p.persistent_keepalive {
+        l.add_number("persistent-keepalive-interval", ka.into())?;
+    }
+    if let Some(e) = &p.endpoint {
+        let (b, n) = encode_sockaddr(e);
+        l.add_binary("endpoint", b.get(..n).ok_or(Error::Invalid)?)?;
+    }
+    if p.replace_allowed_ips {
+        l.add_bool("replace-allowedips", true)?;
+    }
+    if p.remove {
+        l.add_bool("remove", true)?;
+    }
+    if !p.allowed_ips.is_empty() {
+        let mut aips = Vec::new();
+        aips.try_reserve_exact(p.allowed_ips.len())
+            .map_err(|_| Error::NoMemory)?;
+        for a in &p.allowed_ips {
+            let mut e = Nvlist::new();
+            if a.remove {
+                e.add_number("flags", ALLOWEDIP_REMOVE)?;
+            }
+            e.add_number("cidr", a.prefix.cidr().into())?;
+            add_allowed_ip_fields(&mut e, &a.prefix)?;
+            aips.push(e);
+        }
+        l.add_nvlist_array("allowed-ips", aips)?;
+    }
+    Ok(l)
+}
+
+/// The `SIOCSWG` request wireguard-tools' `kernel_set_device()` sends for
+/// `update`, key for key and in its order.
+///
+/// `Error::Invalid` for what FreeBSD's ABI cannot say: removing the private
+/// key (`Some(None)`; FreeBSD would install the clamped zero key) and
+/// `update_only` peers.
+pub fn encode_set(update: &DeviceUpdate) -> Result<Vec<u8>> {
+    let mut l = Nvlist::new();
+    match &update.private_key {
+        Some(Some(k)) => l.add_binary("private-key", k)?,
+        Some(None) => return Err(Error::Invalid),
+        None => {}
+    }
+    if let Some(port) = update.listen_port {
+        l.add_number("listen-port", port.into())?;
+    }
+    if let Some(cookie) = update.user_cookie {
+        l.add_number("user-cookie", cookie.into())?;
+    }
+    if update.replace_peers {
+        l.add_bool("replace-peers", true)?;
+    }
+    if !update.peers.is_empty() {
+        let mut peers = Vec::new();
+        peers
+            .try_reserve_exact(update.peers.len())
+            .map_err(|_| Error::NoMemory)?;
+        for p in &update.peers {
+            peers.push(encode_peer_update(p)?);
+        }
+        l.add_nvlist_array("peers", peers)?;
+    }
+    nvlist::pack(&l)
+}
+
+fn encode_peer_info(p: &PeerInfo) -> Result<Nvlist> {
+    let mut l = Nvlist::new();
+    l.add_binary("public-key", &p.public_key)?;
+    if let Some(k) = &p.preshared_key {
+        l.add_binary("preshared-key", k)?;
+    }
+    if let Some(e) = &p.endpoint {
+        let (b, n) = encode_sockaddr(e);
+        l.add_binary("endpoint", b.get(..n).ok_or(Error::Invalid)?)?;
+    }
+    // FreeBSD's struct wg_timespec64: two uint64_t in host order.
+    let (sec, nsec) = p.last_handshake;
+    let mut ts = [0u8; 16];
+    ts[..8].copy_from_slice(&sec.to_ne_bytes());
+    ts[8..].copy_from_slice(&u64::from(nsec).to_ne_bytes());
+    l.add_binary("last-handshake-time", &ts)?;
+    l.add_number(
+        "persistent-keepalive-interval",
+        p.persistent_keepalive.into(),
+    )?;
+    l.add_number("rx-bytes", p.rx_bytes)?;
+    l.add_number("tx-bytes", p.tx_bytes)?;
+    if !p.allowed_ips.is_empty() {
+        let mut aips = Vec::new();
+        aips.try_reserve_exact(p.allowed_ips.len())
+            .map_err(|_| Error::NoMemory)?;
+        for a in &p.allowed_ips {
+            // FreeBSD adds the address before the prefix length here.
+            let mut e = Nvlist::new();
+            add_allowed_ip_fields(&mut e, a)?;
+            e.add_number("cidr", a.cidr().into())?;
+            aips.push(e);
+        }
+        l.add_nvlist_array("allowed-ips", aips)?;
+    }
+    Ok(l)
+}
+
+/// The `SIOCGWG` answer FreeBSD's `wgc_get()` builds for `info`, key for
+/// key and in its order. The caller decides privilege by leaving the
+/// private and preshared keys `None`.
+///
+/// The bytes hold those keys: wipe them once copied out.
+pub fn encode_get(info: &DeviceInfo) -> Result<Vec<u8>> {
+    let mut l = Nvlist::new();
+    if info.listen_port != 0 {
+        l.add_number("listen-port", info.listen_port.into())?;
+    }
+    if info.user_cookie != 0 {
+        l.add_number("user-cookie", info.user_cookie.into())?;
+    }
+    if let Some(k) = &info.public_key {
+        l.add_binary("public-key", k)?;
+    }
+    if let Some(k) = &info.private_key {
+        l.add_binary("private-key", k)?;
+    }
+    if !info.peers.is_empty() {
+        let mut peers = Vec::new();
+        peers
+            .try_reserve_exact(info.peers.len())
+            .map_err(|_| Error::NoMemory)?;
+        for p in &info.peers {
+            peers.push(encode_peer_info(p)?);
+        }
+        l.add_nvlist_array("peers", peers)?;
+    }
+    nvlist::pack(&l)
+}
+
+fn decode_peer_info(e: &Nvlist) -> Result<PeerInfo> {
+    const KEYS: [&str; 8] = [
+        "public-key",
+        "preshared-key",
+        "endpoint",
+        "last-handshake-time",
+        "persistent-keepalive-interval",
+        "rx-bytes",
+        "tx-bytes",
+        "allowed-ips",
+    ];
+    let mut p = PeerInfo {
+        public_key: [0; 32],
+        preshared_key: None,
+        endpoint: None,
+        last_handshake: (0, 0),
+        rx_bytes: 0,
+        tx_bytes: 0,
+        persistent_keepalive: 0,
+        allowed_ips: Vec::new(),
+    };
+    let mut seen = 0;
+    for (name, v) in &e.pairs {
+        match known_key(e, name, &KEYS, &mut seen)? {
+            Some(0) => p.public_key = as_fixed(v)?,
+            Some(1) => p.preshared_key = nonzero_key(as_fixed(v)?),
+            Some(2) => p.endpoint = Some(decode_sockaddr(as_binary(v)?, false)?),
+            Some(3) => {
+                let ts: [u8; 16] = as_fixed(v)?;
+                let (sec, nsec) = ts.split_at(8);
+                let sec = u64::from_ne_bytes(sec.try_into().map_err(|_| Error::Invalid)?);
+                let nsec = u64::from_ne_bytes(nsec.try_into().map_err(|_| Error::Invalid)?);
+                if nsec >= NSEC_PER_SEC {
+                    return Err(Error::Invalid);
+                }
+                p.last_handshake = (sec, u32::try_from(nsec).map_err(|_| Error::Invalid)?);
+            }
+            Some(4) => p.persistent_keepalive = as_u16(v)?,
+            Some(5) => p.rx_bytes = as_number(v)?,
+            Some(6) => p.tx_bytes = as_number(v)?,
+            Some(7) => {
+                let aips = as_lists(v)?;
+                p.allowed_ips
+                    .try_reserve_exact(aips.len())
+                    .map_err(|_| Error::NoMemory)?;
+                for a in aips {
+                    if let Some(change) = decode_allowed_ip(a)? {
+                        if change.remove {
+                            return Err(Error::Invalid);
+                        }
+                        p.allowed_ips.push(change.prefix);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if seen & 1 == 0 {
+        return Err(Error::Invalid);
+    }
+    Ok(p)
+}
+
+/// Reads a `SIOCGWG` answer as wireguard-tools' `kernel_get_device()`
+/// does, but refusing (`Error::Invalid`) values it would silently drop.
+/// Absent numbers read as 0, absent keys as `None`.
+pub fn decode_get(buf: &[u8]) -> Result<DeviceInfo> {
+    const KEYS: [&str; 5] = [
+        "listen-port",
+        "user-cookie",
+        "public-key",
+        "private-key",
+        "peers",
+    ];
+    let nvl = unpack_top(buf, &unpack_limits(&Limits::default()))?;
+    let mut info = DeviceInfo {
+        private_key: None,
+        public_key: None,
+        listen_port: 0,
+        user_cookie: 0,
+        peers: Vec::new(),
+    };
+    let mut seen = 0;
+    for (name, v) in &nvl.pairs {
+        match known_key(&nvl, name, &KEYS, &mut seen)? {
+            Some(0) => info.listen_port = as_u16(v)?,
+            Some(1) => info.user_cookie = as_u32(v)?,
+            Some(2) => info.public_key = Some(as_fixed(v)?),
+            Some(3) => info.private_key = Some(as_fixed(v)?),
+            Some(4) => {
+                let peers = as_lists(v)?;
+                info.peers
+                    .try_reserve_exact(peers.len())
+                    .map_err(|_| Error::NoMemory)?;
+                for e in peers {
+                    try_push(&mut info.peers, decode_peer_info(e)?)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(info)
+}
+
+// The config types wipe keys on Drop, which rules out the struct-update
+// syntax this lint asks for.
+#[allow(clippy::field_reassign_with_default)]
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nvlist::{NV_FLAG_IGNORE_CASE, NV_FLAG_NO_UNIQUE};
+    use alloc::vec;
+
+    fn lim() -> Limits {
+        Limits::default()
+    }
+
+    fn v4(a: [u8; 4], c: u8) -> IpPrefix {
+        IpPrefix::new_v4(a, c).unwrap()
+    }
+
+    fn v6(a: [u8; 16], c: u8) -> IpPrefix {
+        IpPrefix::new_v6(a, c).unwrap()
+    }
+
+    fn add(prefix: IpPrefix) -> AllowedIpChange {
+        AllowedIpChange {
+            prefix,
+            remove: false,
+        }
+    }
+
+    fn peer(k: u8) -> PeerUpdate {
+        let mut p = PeerUpdate::default();
+        p.public_key = [k; 32];
+        p
+    }
+
+    fn ep6() -> Endpoint {
+        Endpoint::V6 {
+            addr: [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            port: 51821,
+            flowinfo: 0x0001_2345,
+            scope_id: 7,
+        }
+    }
+
+    fn updates() -> Vec<DeviceUpdate> {
+        let mut full = DeviceUpdate::default();
+        full.private_key = Some(Some([9; 32]));
+        full.listen_port = Some(51820);
+        full.user_cookie = Some(u32::MAX);
+        full.replace_peers = true;
+        let mut a = peer(1);
+        a.preshared_key = Some(Some([3; 32]));
+        a.endpoint = Some(Endpoint::V4 {
+            addr: [192, 0, 2, 1],
+            port: 51820,
+        });
+        a.persistent_keepalive = Some(25);
+        a.replace_allowed_ips = true;
+        a.allowed_ips = vec![
+            add(v4([10, 0, 0, 0], 24)),
+            add(v6(
+                [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                32,
+            )),
+            AllowedIpChange {
+                prefix: v4([0; 4], 0),
+                remove: true,
+            },
+        ];
+        let mut b = peer(2);
+        b.preshared_key = Some(None);
+        b.endpoint = Some(ep6());
+        b.persistent_keepalive = Some(0);
+        let mut c = peer(3);
+        c.remove = true;
+        full.peers = vec![a, b, c];
+
+        let mut only_port = DeviceUpdate::default();
+        only_port.listen_port = Some(0);
+        vec![DeviceUpdate::default(), only_port, full]
+    }
+
+    #[test]
+    fn set_round_trips() {
+        for u in updates() {
+            let bytes = encode_set(&u).unwrap();
+            assert_eq!(decode_set(&bytes, &lim()).unwrap(), u);
+        }
+    }
+
+    fn info() -> DeviceInfo {
+        DeviceInfo {
+            private_key: Some([5; 32]),
+            public_key: Some([6; 32]),
+            listen_port: 51820,
+            user_cookie: 42,
+            peers: vec![
+                PeerInfo {
+                    public_key: [1; 32],
+                    preshared_key: Some([2; 32]),
+                    endpoint: Some(Endpoint::V4 {
+                        addr: [198, 51, 100, 7],
+                        port: 1234,
+                    }),
+                    last_handshake: (1_700_000_000, 999_999_999),
+                    rx_bytes: 1 << 40,
+                    tx_bytes: 17,
+                    persistent_keepalive: 25,
+                    allowed_ips: vec![v4([10, 1, 0, 0], 16), v6([0xfd; 16], 128)],
+                },
+                PeerInfo {
+                    public_key: [3; 32],
+                    preshared_key: None,
+                    endpoint: Some(ep6()),
+                    last_handshake: (0, 0),
+                    rx_bytes: 0,
+                    tx_bytes: 0,
+                    persistent_keepalive: 0,
+                    allowed_ips: vec![],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn get_round_trips() {
+        let i = info();
+        assert_eq!(decode_get(&encode_get(&i).unwrap()).unwrap(), i);
+        let bare = DeviceInfo {
+            private_key: None,
+            public_key: None,
+            listen_port: 0,
+            user_cookie: 0,
+            peers: vec![],
+        };
+        let bytes = encode_get(&bare).unwrap();
+        // Nothing to say: an empty list.
+        assert_eq!(bytes.len(), 19);
+        assert_eq!(decode_get(&bytes).unwrap(), bare);
+    }
+
+    fn names(l: &Nvlist) -> Vec<&str> {
+        l.pairs
+            .iter()
+            .map(|(n, _)| core::str::from_utf8(n).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn get_uses_freebsd_key_order() {
+        let l = nvlist::unpack(&encode_get(&info()).unwrap(), &Default::default()).unwrap();
+        assert_eq!(
+            names(&l),
+            [
+                "listen-port",
+                "user-cookie",
+                "public-key",
+                "private-key",
+                "peers"
+            ]
+        );
+        let peers = l.get_nvlist_array("peers").unwrap();
+        assert_eq!(
+            names(&peers[0]),
+            [
+                "public-key",
+                "preshared-key",
+                "endpoint",
+                "last-handshake-time",
+                "persistent-keepalive-interval",
+                "rx-bytes",
+                "tx-bytes",
+                "allowed-ips",
+            ]
+        );
+        let aips = peers[0].get_nvlist_array("allowed-ips").unwrap();
+        assert_eq!(names(&aips[0]), ["ipv4", "cidr"]);
+        assert_eq!(names(&aips[1]), ["ipv6", "cidr"]);
+        assert_eq!(
+            names(&peers[1]),
+            [
+                "public-key",
+                "endpoint",
+                "last-handshake-time",
+                "persistent-keepalive-interval",
+                "rx-bytes",
+                "tx-bytes",
+            ]
+        );
+        #[cfg(target_endian = "little")]
+        {
+            let ts = peers[0].get_binary("last-handshake-time").unwrap();
+            let mut want = Vec::new();
+            want.extend_from_slice(&1_700_000_000u64.to_le_bytes());
+            want.extend_from_slice(&999_999_999u64.to_le_bytes());
+            assert_eq!(ts, &want[..]);
+            // sockaddr_in6: len, family 28, port, flowinfo, address, scope.
+            let e = peers[1].get_binary("endpoint").unwrap();
+            let mut want = vec![28, 28, 0xca, 0x6d, 0, 1, 0x23, 0x45];
+            want.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+            want.extend_from_slice(&[7, 0, 0, 0]);
+            assert_eq!(e, &want[..]);
+        }
+    }
+
+    #[test]
+    fn set_uses_wg_key_order() {
+        let u = updates().pop().unwrap();
+        let l = nvlist::unpack(&encode_set(&u).unwrap(), &Default::default()).unwrap();
+        assert_eq!(
+            names(&l),
+            [
+                "private-key",
+                "listen-port",
+                "user-cookie",
+                "replace-peers",
+                "peers"
+            ]
+        );
+        let peers = l.get_nvlist_array("peers").unwrap();
+        assert_eq!(
+            names(&peers[0]),
+            [
+                "public-key",
+                "preshared-key",
+                "persistent-keepalive-interval",
+                "endpoint",
+                "replace-allowedips",
+                "allowed-ips",
+            ]
+        );
+        let aips = peers[0].get_nvlist_array("allowed-ips").unwrap();
+        assert_eq!(names(&aips[0]), ["cidr", "ipv4"]);
+        assert_eq!(names(&aips[2]), ["flags", "cidr", "ipv4"]);
+        assert_eq!(names(&peers[2]), ["public-key", "remove"]);
+        assert_eq!(peers[1].get_binary("preshared-key"), Some(&[0u8; 32][..]));
+    }
+
+    /// What wg(8) sends for `wg set wg0 listen-port 51820 peer <11..11>
+    /// endpoint 192.0.2.1:51820 allowed-ips 10.0.0.0/24`, by hand.
+    #[cfg(target_endian = "little")]
+    #[rustfmt::skip]
+    fn small_set_request() -> Vec<u8> {
+        let mut b: Vec<u8> = Vec::new();
+        let u64le = |b: &mut Vec<u8>, v: u64| b.extend_from_slice(&v.to_le_bytes());
+        // [0] top header: magic, version, flags, descriptors, size 358 - 19
+        b.extend_from_slice(&[0x6c, 0, 0]); u64le(&mut b, 0); u64le(&mut b, 339);
+        // [19] "listen-port": type number, namesize 12, datasize 8, nitems 0
+        b.push(3); b.extend_from_slice(&[12, 0]); u64le(&mut b, 8); u64le(&mut b, 0);
+        b.extend_from_slice(b"listen-port\0");
+        u64le(&mut b, 51820);
+        // [58] "peers": type nvlist array, namesize 6, datasize 0, nitems 1
+        b.push(11); b.extend_from_slice(&[6, 0]); u64le(&mut b, 0); u64le(&mut b, 1);
+        b.extend_from_slice(b"peers\0");
+        // [83] peer header, size 358 - 102
+        b.extend_from_slice(&[0x6c, 0, 0]); u64le(&mut b, 0); u64le(&mut b, 256);
+        // [102] "public-key": type binary, namesize 11, datasize 32
+        b.push(7); b.extend_from_slice(&[11, 0]); u64le(&mut b, 32); u64le(&mut b, 0);
+        b.extend_from_slice(b"public-key\0");
+        b.extend_from_slice(&[0x11; 32]);
+        // [164] "endpoint": binary of 16, a sockaddr_in
+        b.push(7); b.extend_from_slice(&[9, 0]); u64le(&mut b, 16); u64le(&mut b, 0);
+        b.extend_from_slice(b"endpoint\0");
+        b.extend_from_slice(&[
+            16, 2,                  // sin_len, sin_family AF_INET
+            0xca, 0x6c,             // sin_port 51820, network order
+            192, 0, 2, 1,           // sin_addr
+            0, 0, 0, 0, 0, 0, 0, 0, // sin_zero
+        ]);
+        // [208] "allowed-ips": nvlist array, namesize 12, nitems 1
+        b.push(11); b.extend_from_slice(&[12, 0]); u64le(&mut b, 0); u64le(&mut b, 1);
+        b.extend_from_slice(b"allowed-ips\0");
+        // [239] allowed-ip header, size 358 - 258
+        b.extend_from_slice(&[0x6c, 0, 0]); u64le(&mut b, 0); u64le(&mut b, 100);
+        // [258] "cidr": number 24
+        b.push(3); b.extend_from_slice(&[5, 0]); u64le(&mut b, 8); u64le(&mut b, 0);
+        b.extend_from_slice(b"cidr\0");
+        u64le(&mut b, 24);
+        // [290] "ipv4": binary of 4
+        b.push(7); b.extend_from_slice(&[5, 0]); u64le(&mut b, 4); u64le(&mut b, 0);
+        b.extend_from_slice(b"ipv4\0");
+        b.extend_from_slice(&[10, 0, 0, 0]);
+        // [318] end of the allowed-ip element: type 254, namesize 1, name ""
+        b.push(254); b.extend_from_slice(&[1, 0]); u64le(&mut b, 0); u64le(&mut b, 0); b.push(0);
+        // [338] end of the peer element
+        b.push(254); b.extend_from_slice(&[1, 0]); u64le(&mut b, 0); u64le(&mut b, 0); b.push(0);
+        assert_eq!(b.len(), 358);
+        b
+    }
+
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn small_set_request_is_byte_exact() {
+        let mut p = peer(0x11);
+        p.endpoint = Some(Endpoint::V4 {
+            addr: [192, 0, 2, 1],
+            port: 51820,
+        });
+        p.allowed_ips = vec![add(v4([10, 0, 0, 0], 24))];
+        let mut u = DeviceUpdate::default();
+        u.listen_port = Some(51820);
+        u.peers = vec![p];
+        let bytes = small_set_request();
+        assert_eq!(encode_set(&u).unwrap(), bytes);
+        assert_eq!(decode_set(&bytes, &lim()).unwrap(), u);
+    }
+
+    /// A request whose single peer holds `pairs` (and a public key unless
+    /// one is among them).
+    fn with_peer(pairs: Vec<(&str, Value)>) -> Vec<u8> {
+        let mut p = Nvlist::new();
+        if !pairs.iter().any(|(n, _)| *n == "public-key") {
+            p.add_binary("public-key", &[1; 32]).unwrap();
+        }
+        for (n, v) in pairs {
+            p.push(n.as_bytes(), v).unwrap();
+        }
+        let mut l = Nvlist::new();
+        l.add_nvlist_array("peers", vec![p]).unwrap();
+        nvlist::pack(&l).unwrap()
+    }
+
+    fn with_top(pairs: Vec<(&str, Value)>) -> Vec<u8> {
+        let mut l = Nvlist::new();
+        for (n, v) in pairs {
+            l.push(n.as_bytes(), v).unwrap();
+        }
+        nvlist::pack(&l).unwrap()
+    }
+
+    fn aip(pairs: Vec<(&str, Value)>) -> Value {
+        let mut a = Nvlist::new();
+        for (n, v) in pairs {
+            a.push(n.as_bytes(), v).unwrap();
+        }
+        Value::NvlistArray(vec![a])
+    }
+
+    fn set(b: &[u8]) -> Result<DeviceUpdate> {
+        decode_set(b, &lim())
+    }
+
+    #[test]
+    fn bad_endpoints() {
+        let sin = |len: u8, fam: u8| {
+            let mut s = vec![len, fam, 0xca, 0x6c, 192, 0, 2, 1];
+            s.extend_from_slice(&[0; 8]);
+            s
+        };
+        let bad = |b: Vec<u8>| set(&with_peer(vec![("endpoint", Value::Binary(b))]));
+        assert!(bad(sin(16, 2)).is_ok());
+        assert_eq!(bad(sin(16, 28)), Err(Error::Invalid)); // family of v6, size of v4
+        assert_eq!(bad(sin(16, 1)), Err(Error::Invalid)); // AF_UNIX
+        assert_eq!(bad(sin(0, 2)), Err(Error::Invalid)); // sa_len
+        assert_eq!(bad(sin(28, 2)), Err(Error::Invalid));
+        let mut long = sin(16, 2);
+        long.extend_from_slice(&[0; 4]);
+        assert_eq!(bad(long), Err(Error::Invalid)); // 20 bytes
+        assert_eq!(bad(sin(16, 2)[..15].to_vec()), Err(Error::Invalid));
+        let (s6, n) = encode_sockaddr(&ep6());
+        assert_eq!(n, 28);
+        assert!(bad(s6.to_vec()).is_ok());
+        let mut s = s6;
+        s[1] = 10; // Linux's AF_INET6
+        assert_eq!(bad(s.to_vec()), Err(Error::Invalid));
+        let mut s = s6;
+        s[0] = 16;
+        assert_eq!(bad(s.to_vec()), Err(Error::Invalid));
+        // Port 0 is refused by DeviceUpdate::validate.
+        let mut p0 = sin(16, 2);
+        p0[2] = 0;
+        p0[3] = 0;
+        assert_eq!(bad(p0), Err(Error::Invalid));
+        // The GET direction forgives a wrong sa_len.
+        assert!(decode_sockaddr(&sin(0, 2), false).is_ok());
+        assert_eq!(decode_sockaddr(&sin(0, 2), true), Err(Error::Invalid));
+    }
+
+    #[test]
+    fn bad_allowed_ips() {
+        let one = |pairs| set(&with_peer(vec![("allowed-ips", aip(pairs))]));
+        let n = Value::Number;
+        let bin = |b: &[u8]| Value::Binary(b.to_vec());
+        assert!(one(vec![("cidr", n(32)), ("ipv4", bin(&[1; 4]))]).is_ok());
+        assert_eq!(
+            one(vec![("cidr", n(33)), ("ipv4", bin(&[1; 4]))]),
+            Err(Error::Invalid)
+        );
+        assert!(one(vec![("cidr", n(128)), ("ipv6", bin(&[1; 16]))]).is_ok());
+        assert_eq!(
+            one(vec![("cidr", n(129)), ("ipv6", bin(&[1; 16]))]),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            one(vec![("cidr", n(1 << 40)), ("ipv6", bin(&[1; 16]))]),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            one(vec![("cidr", n(8)), ("ipv4", bin(&[1; 16]))]),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            one(vec![("cidr", n(8)), ("ipv6", bin(&[1; 4]))]),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            one(vec![("cidr", Value::Bool(true)), ("ipv4", bin(&[1; 4]))]),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            one(vec![
+                ("flags", n(2)),
+                ("cidr", n(8)),
+                ("ipv4", bin(&[1; 4]))
+            ]),
+            Err(Error::Invalid)
+        );
+        // Host bits are masked; flags bit 0 removes.
+        let u = one(vec![
+            ("flags", n(1)),
+            ("cidr", n(8)),
+            ("ipv4", bin(&[10, 1, 2, 3])),
+        ])
+        .unwrap();
+        assert_eq!(
+            u.peers[0].allowed_ips,
+            [AllowedIpChange {
+                prefix: IpPrefix::V4([10, 0, 0, 0], 8),
+                remove: true
+            }]
+        );
+        // As FreeBSD: entries without a cidr or an address are skipped, and
+        // "ipv4" wins over "ipv6".
+        let u = one(vec![("ipv4", bin(&[1; 4]))]).unwrap();
+        assert!(u.peers[0].allowed_ips.is_empty());
+        let u = one(vec![("cidr", n(8))]).unwrap();
+        assert!(u.peers[0].allowed_ips.is_empty());
+        let u = one(vec![
+            ("cidr", n(8)),
+            ("ipv6", bin(&[1; 16])),
+            ("ipv4", bin(&[1; 4])),
+        ])
+        .unwrap();
+        assert_eq!(
+            u.peers[0].allowed_ips[0].prefix,
+            IpPrefix::V4([1, 0, 0, 0], 8)
+        );
+    }
+
+    #[test]
+    fn bad_values() {
+        let bin = |n: usize| Value::Binary(vec![7; n]);
+        assert_eq!(
+            set(&with_top(vec![("private-key", bin(31))])),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            set(&with_top(vec![("private-key", bin(33))])),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            set(&with_peer(vec![("public-key", bin(31))])),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            set(&with_peer(vec![("preshared-key", bin(31))])),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            set(&with_top(vec![("listen-port", Value::Number(65536))])),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            set(&with_top(vec![("listen-port", Value::Number(65535))]))
+                .unwrap()
+                .listen_port,
+            Some(65535)
+        );
+        assert_eq!(
+            set(&with_top(vec![("user-cookie", Value::Number(1 << 32))])),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            set(&with_peer(vec![(
+                "persistent-keepalive-interval",
+                Value::Number(65536)
+            )])),
+            Err(Error::Invalid)
+        );
+        // Wrong types for known keys.
+        assert_eq!(
+            set(&with_top(vec![(
+                "listen-port",
+                Value::String(b"1".to_vec())
+            )])),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            set(&with_top(vec![("replace-peers", Value::Number(1))])),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            set(&with_top(vec![("peers", Value::Nvlist(Nvlist::new()))])),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            set(&with_peer(vec![("remove", Value::Number(1))])),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            set(&with_peer(vec![("allowed-ips", bin(4))])),
+            Err(Error::Invalid)
+        );
+        // Unknown keys are ignored, at every level.
+        let u = set(&with_top(vec![
+            ("fwmark", Value::Number(1)),
+            ("listen-port", Value::Number(1)),
+        ]))
+        .unwrap();
+        assert_eq!(u.listen_port, Some(1));
+        assert!(set(&with_peer(vec![("color", Value::Null)])).is_ok());
+        // A zero private key is a key to FreeBSD, not a removal.
+        let zero = set(&with_top(vec![("private-key", Value::Binary(vec![0; 32]))])).unwrap();
+        assert_eq!(zero.private_key, Some(Some([0; 32])));
+    }
+
+    #[test]
+    fn missing_public_key() {
+        let mut p = Nvlist::new();
+        p.add_bool("remove", true).unwrap();
+        let mut l = Nvlist::new();
+        l.add_nvlist_array("peers", vec![p]).unwrap();
+        assert_eq!(set(&nvlist::pack(&l).unwrap()), Err(Error::Invalid));
+    }
+
+    #[test]
+    fn sub_list_flags() {
+        // Element lists may carry their own flags; names then follow them.
+        let mut p = Nvlist::with_flags(NV_FLAG_IGNORE_CASE);
+        p.add_binary("Public-Key", &[4; 32]).unwrap();
+        let mut l = Nvlist::new();
+        l.add_nvlist_array("peers", vec![p]).unwrap();
+        let u = set(&nvlist::pack(&l).unwrap()).unwrap();
+        assert_eq!(u.peers[0].public_key, [4; 32]);
+        // A known key twice in a no-unique list is ambiguous.
+        let mut p = Nvlist::with_flags(NV_FLAG_NO_UNIQUE);
+        p.add_binary("public-key", &[4; 32]).unwrap();
+        p.add_binary("public-key", &[5; 32]).unwrap();
+        let mut l = Nvlist::new();
+        l.add_nvlist_array("peers", vec![p]).unwrap();
+        assert_eq!(set(&nvlist::pack(&l).unwrap()), Err(Error::Invalid));
+        // libnv's unpack(…, 0) refuses a flagged top list.
+        let mut l = Nvlist::with_flags(NV_FLAG_NO_UNIQUE);
+        l.add_number("listen-port", 1).unwrap();
+        assert_eq!(set(&nvlist::pack(&l).unwrap()), Err(Error::BadMessage));
+        assert_eq!(
+            decode_get(&nvlist::pack(&l).unwrap()),
+            Err(Error::BadMessage)
+        );
+    }
+
+    #[test]
+    fn malformed_and_limits() {
+        assert_eq!(set(&[]), Err(Error::BadMessage));
+        assert_eq!(set(&[0x6c; 40]), Err(Error::BadMessage));
+        assert_eq!(decode_get(&[1, 2, 3]), Err(Error::BadMessage));
+
+        let tiny = Limits {
+            max_peers: 1,
+            max_allowed_ips_per_peer: 1,
+            max_allowed_ips_total: 1,
+        };
+        let two_peers = encode_set(&{
+            let mut u = DeviceUpdate::default();
+            u.peers = vec![peer(1), peer(2)];
+            u
+        })
+        .unwrap();
+        assert!(decode_set(&two_peers, &lim()).is_ok());
+        assert_eq!(decode_set(&two_peers, &tiny), Err(Error::TooBig));
+        let mut p = peer(1);
+        p.allowed_ips = vec![add(v4([1; 4], 32)), add(v4([2; 4], 32))];
+        let two_aips = encode_set(&{
+            let mut u = DeviceUpdate::default();
+            u.peers = vec![p];
+            u
+        })
+        .unwrap();
+        assert_eq!(decode_set(&two_aips, &tiny), Err(Error::TooBig));
+
+        // Size: the bound derived from the limits.
+        let none = Limits {
+            max_peers: 0,
+            max_allowed_ips_per_peer: 0,
+            max_allowed_ips_total: 0,
+        };
+        let big = with_top(vec![("padding", Value::Binary(vec![0; 5000]))]);
+        assert!(set(&big).is_ok());
+        assert_eq!(decode_set(&big, &none), Err(Error::TooBig));
+
+        // Depth: lists nested deeper than any key of ours are refused.
+        let mut deep = Nvlist::new();
+        deep.add_number("x", 1).unwrap();
+        for _ in 0..5 {
+            let mut up = Nvlist::new();
+            up.add_nvlist("unknown", deep).unwrap();
+            deep = up;
+        }
+        assert_eq!(set(&nvlist::pack(&deep).unwrap()), Err(Error::TooBig));
+    }
+
+    #[test]
+    fn encode_set_refuses_the_inexpressible() {
+        let mut u = DeviceUpdate::default();
+        u.private_key = Some(None);
+        assert_eq!(encode_set(&u), Err(Error::Invalid));
+        let mut p = peer(1);
+        p.update_only = true;
+        let mut u = DeviceUpdate::default();
+        u.peers = vec![p];
+        assert_eq!(encode_set(&u), Err(Error::Invalid));
+    }
+
+    #[test]
+    fn decode_get_checks() {
+        let with_peer_get = |pairs: Vec<(&str, Value)>| {
+            let mut p = Nvlist::new();
+            p.add_binary("public-key", &[1; 32]).unwrap();
+            for (n, v) in pairs {
+                p.push(n.as_bytes(), v).unwrap();
+            }
+            let mut l = Nvlist::new();
+            l.add_nvlist_array("peers", vec![p]).unwrap();
+            decode_get(&nvlist::pack(&l).unwrap())
+        };
+        let mut ts = Vec::new();
+        ts.extend_from_slice(&5u64.to_ne_bytes());
+        ts.extend_from_slice(&NSEC_PER_SEC.to_ne_bytes());
+        assert_eq!(
+            with_peer_get(vec![("last-handshake-time", Value::Binary(ts))]),
+            Err(Error::Invalid)
+        );
+        assert_eq!(
+            with_peer_get(vec![("last-handshake-time", Value::Binary(vec![0; 8]))]),
+            Err(Error::Invalid)
+        );
+        // A zero preshared key is no key, as wg(8) reads it.
+        let i = with_peer_get(vec![("preshared-key", Value::Binary(vec![0; 32]))]).unwrap();
+        assert_eq!(i.peers[0].preshared_key, None);
+        assert_eq!(
+            decode_get(&with_top(vec![("listen-port", Value::Number(1 << 16))])),
+            Err(Error::Invalid)
+        );
+        let mut no_key = Nvlist::new();
+        no_key.add_number("rx-bytes", 1).unwrap();
+        let mut l = Nvlist::new();
+        l.add_nvlist_array("peers", vec![no_key]).unwrap();
+        assert_eq!(decode_get(&nvlist::pack(&l).unwrap()), Err(Error::Invalid));
+    }
+}
