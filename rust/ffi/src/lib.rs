@@ -1,1 +1,467 @@
+//! The C ABI of the core (`sys/wg_core.h`), for the if_wg.ko shim.
+//!
+//! Everything here is translation: C pointers and structs into the core's
+//! types and back, errors into errno values. The protocol lives in
+//! `wg-core`; the types of `sys/*.h` come from bindgen (see `bindings.rs`),
+//! so their layout is C's by construction.
 #![no_std]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+#[allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    dead_code,
+    clippy::all
+)]
+#[rustfmt::skip]
+mod bindings;
+
+use alloc::boxed::Box;
+use bindings::{
+    wg_core_decap_result, wg_core_encap_result, wg_core_peer_cb, wg_core_peer_stats,
+    wg_core_poll_result, wg_endpoint, wg_time,
+};
+use core::slice;
+use wg_core::config::Key;
+use wg_core::device::{ConfigChanges, Rng};
+use wg_core::{Decap, Device, Encap, Endpoint, Error, PeerAction, PeerId, Time};
+
+const EINVAL: i32 = 22;
+const EFAULT: i32 = 14;
+const ENOSPC: i32 = 28;
+const ENOENT: i32 = 2;
+
+/// Randomness from the host's `wg_host_random`.
+struct HostRng;
+
+impl Rng for HostRng {
+    fn fill(&self, buf: &mut [u8]) {
+        // SAFETY: `buf` is a valid, writable region of `buf.len()` bytes; the
+        // host's contract is to fill exactly that many.
+        unsafe { bindings::wg_host_random(buf.as_mut_ptr().cast(), buf.len()) }
+    }
+}
+
+/// The opaque handle C code holds.
+#[allow(non_camel_case_types)]
+pub struct wg_core_dev {
+    dev: Device,
+}
+
+fn time_of(now: *const wg_time) -> Option<Time> {
+    // SAFETY: the caller passes NULL or a pointer to a live wg_time.
+    let now = unsafe { now.as_ref() }?;
+    Some(Time::new(now.mono_ns, now.real_ns))
+}
+
+fn endpoint_from_c(e: &wg_endpoint) -> Option<Endpoint> {
+    match e.family as u32 {
+        bindings::WG_CORE_AF_INET => {
+            let mut addr = [0u8; 4];
+            addr.copy_from_slice(&e.addr[..4]);
+            Some(Endpoint::V4 { addr, port: e.port })
+        }
+        bindings::WG_CORE_AF_INET6 => Some(Endpoint::V6 {
+            addr: e.addr,
+            port: e.port,
+            flowinfo: e.flowinfo,
+            scope_id: e.scope_id,
+        }),
+        _ => None,
+    }
+}
+
+fn endpoint_to_c(e: &Endpoint) -> wg_endpoint {
+    let mut c = wg_endpoint {
+        family: 0,
+        pad: 0,
+        port: e.port(),
+        flowinfo: 0,
+        scope_id: 0,
+        addr: [0; 16],
+    };
+    match *e {
+        Endpoint::V4 { addr, .. } => {
+            c.family = bindings::WG_CORE_AF_INET as u8;
+            c.addr[..4].copy_from_slice(&addr);
+        }
+        Endpoint::V6 {
+            addr,
+            flowinfo,
+            scope_id,
+            ..
+        } => {
+            c.family = bindings::WG_CORE_AF_INET6 as u8;
+            c.addr = addr;
+            c.flowinfo = flowinfo;
+            c.scope_id = scope_id;
+        }
+    }
+    c
+}
+
+/// # Safety
+/// `dev` is NULL or a handle from `wg_core_dev_create` not yet destroyed.
+unsafe fn dev_ref<'a>(dev: *const wg_core_dev) -> Option<&'a Device> {
+    // SAFETY: per this function's contract.
+    unsafe { dev.as_ref() }.map(|d| &d.dev)
+}
+
+/// # Safety
+/// `p` is NULL or valid for `len` bytes of writes for the call's duration.
+unsafe fn buf_mut<'a>(p: *mut u8, len: usize) -> Option<&'a mut [u8]> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: non-null, and valid for `len` bytes per the contract.
+    Some(unsafe { slice::from_raw_parts_mut(p, len) })
+}
+
+fn err(e: Error) -> i32 {
+    e.errno()
+}
+
+/// # Safety
+/// `devp` is NULL or valid for writing one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_dev_create(devp: *mut *mut wg_core_dev) -> i32 {
+    if devp.is_null() {
+        return EFAULT;
+    }
+    let dev = Box::new(wg_core_dev {
+        dev: Device::new(Box::new(HostRng)),
+    });
+    // SAFETY: devp is non-null and points to writable storage for a pointer.
+    unsafe { *devp = Box::into_raw(dev) };
+    0
+}
+
+/// # Safety
+/// `dev` is NULL or a handle from `wg_core_dev_create`, with no call on it
+/// in progress or to come.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_dev_destroy(dev: *mut wg_core_dev) {
+    if !dev.is_null() {
+        // SAFETY: created by Box::into_raw in wg_core_dev_create and, per the
+        // contract, not used again; dropping it zeroizes every key.
+        drop(unsafe { Box::from_raw(dev) });
+    }
+}
+
+/// # Safety
+/// `dev` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_dev_set_mtu(dev: *mut wg_core_dev, mtu: u32) {
+    // SAFETY: per the contract.
+    if let Some(d) = unsafe { dev_ref(dev) } {
+        d.set_mtu(mtu);
+    }
+}
+
+/// # Safety
+/// `dev` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_dev_set_under_load(dev: *mut wg_core_dev, under_load: i32) {
+    // SAFETY: per the contract.
+    if let Some(d) = unsafe { dev_ref(dev) } {
+        d.set_under_load(under_load != 0);
+    }
+}
+
+fn fill_encap(r: Encap, res: &mut wg_core_encap_result) {
+    match r {
+        Encap::Send {
+            peer,
+            endpoint,
+            len,
+        } => {
+            res.action = bindings::WG_CORE_ENCAP_SEND;
+            res.peer = peer.0;
+            res.len = len;
+            res.endpoint = endpoint_to_c(&endpoint);
+        }
+        Encap::Staged { peer } => {
+            res.action = bindings::WG_CORE_ENCAP_STAGED;
+            res.peer = peer.0;
+            res.len = 0;
+        }
+    }
+}
+
+/// # Safety
+/// Pointers are NULL or valid: `buf` for `buflen` bytes, the others for
+/// their types; `dev` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_encapsulate(
+    dev: *mut wg_core_dev,
+    now: *const wg_time,
+    buf: *mut u8,
+    buflen: usize,
+    len: usize,
+    res: *mut wg_core_encap_result,
+) -> i32 {
+    // SAFETY: per the contract.
+    unsafe { encap(dev, None, now, buf, buflen, len, res) }
+}
+
+/// # Safety
+/// As `wg_core_encapsulate`.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_encapsulate_to(
+    dev: *mut wg_core_dev,
+    peer: u32,
+    now: *const wg_time,
+    buf: *mut u8,
+    buflen: usize,
+    len: usize,
+    res: *mut wg_core_encap_result,
+) -> i32 {
+    // SAFETY: per the contract.
+    unsafe { encap(dev, Some(PeerId(peer)), now, buf, buflen, len, res) }
+}
+
+/// # Safety
+/// As `wg_core_encapsulate`.
+unsafe fn encap(
+    dev: *mut wg_core_dev,
+    peer: Option<PeerId>,
+    now: *const wg_time,
+    buf: *mut u8,
+    buflen: usize,
+    len: usize,
+    res: *mut wg_core_encap_result,
+) -> i32 {
+    // SAFETY: per the contract of the callers.
+    let (Some(d), Some(now), Some(buf), Some(res)) = (
+        unsafe { dev_ref(dev) },
+        time_of(now),
+        unsafe { buf_mut(buf, buflen) },
+        unsafe { res.as_mut() },
+    ) else {
+        return EFAULT;
+    };
+    let r = match peer {
+        Some(p) => d.encapsulate_to(p, now, buf, len),
+        None => d.encapsulate(now, buf, len),
+    };
+    match r {
+        Ok(r) => {
+            fill_encap(r, res);
+            0
+        }
+        Err(e) => err(e),
+    }
+}
+
+/// # Safety
+/// Pointers are NULL or valid: `buf` for `len` bytes, `out` for `outlen`
+/// bytes, the others for their types; `dev` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_decapsulate(
+    dev: *mut wg_core_dev,
+    now: *const wg_time,
+    src: *const wg_endpoint,
+    buf: *mut u8,
+    len: usize,
+    out: *mut u8,
+    outlen: usize,
+    res: *mut wg_core_decap_result,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(d), Some(now), Some(src), Some(buf), Some(out), Some(res)) = (
+        unsafe { dev_ref(dev) },
+        time_of(now),
+        unsafe { src.as_ref() },
+        unsafe { buf_mut(buf, len) },
+        unsafe { buf_mut(out, outlen) },
+        unsafe { res.as_mut() },
+    ) else {
+        return EFAULT;
+    };
+    let Some(src) = endpoint_from_c(src) else {
+        return EINVAL;
+    };
+    match d.decapsulate(now, src, buf, out) {
+        Ok(r) => {
+            res.peer = r.peer.map_or(u32::MAX, |p| p.0);
+            res.poll = r.poll as u32;
+            res.offset = 0;
+            res.len = 0;
+            match r.action {
+                Decap::Done => res.action = bindings::WG_CORE_DECAP_DONE,
+                Decap::Reply { len } => {
+                    res.action = bindings::WG_CORE_DECAP_REPLY;
+                    res.len = len;
+                }
+                Decap::Tunnel { offset, len } => {
+                    res.action = bindings::WG_CORE_DECAP_TUNNEL;
+                    res.offset = offset;
+                    res.len = len;
+                }
+            }
+            0
+        }
+        Err(e) => err(e),
+    }
+}
+
+/// # Safety
+/// Pointers are NULL or valid: `out` for `outlen` bytes, the others for
+/// their types; `dev` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_poll_peer(
+    dev: *mut wg_core_dev,
+    peer: u32,
+    now: *const wg_time,
+    out: *mut u8,
+    outlen: usize,
+    res: *mut wg_core_poll_result,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(d), Some(now), Some(out), Some(res)) = (
+        unsafe { dev_ref(dev) },
+        time_of(now),
+        unsafe { buf_mut(out, outlen) },
+        unsafe { res.as_mut() },
+    ) else {
+        return EFAULT;
+    };
+    match d.poll_peer(PeerId(peer), now, out) {
+        Ok(a) => {
+            res.has_deadline = 0;
+            res.deadline = 0;
+            res.len = 0;
+            match a {
+                PeerAction::Send { endpoint, len } => {
+                    res.action = bindings::WG_CORE_PEER_SEND;
+                    res.len = len;
+                    res.endpoint = endpoint_to_c(&endpoint);
+                }
+                PeerAction::FlushStaged => res.action = bindings::WG_CORE_PEER_FLUSH_STAGED,
+                PeerAction::DropStaged => res.action = bindings::WG_CORE_PEER_DROP_STAGED,
+                PeerAction::Idle { next_deadline } => {
+                    res.action = bindings::WG_CORE_PEER_IDLE;
+                    if let Some(t) = next_deadline {
+                        res.has_deadline = 1;
+                        res.deadline = t;
+                    }
+                }
+            }
+            0
+        }
+        Err(e) => err(e),
+    }
+}
+
+fn report(changes: &ConfigChanges, cb: wg_core_peer_cb, arg: *mut core::ffi::c_void) {
+    let Some(cb) = cb else { return };
+    for p in &changes.removed {
+        // SAFETY: the host registered `cb` with `arg` for exactly this call.
+        unsafe { cb(arg, p.0, bindings::WG_CORE_PEER_REMOVED as i32) };
+    }
+    for p in &changes.touched {
+        // SAFETY: as above.
+        unsafe { cb(arg, p.0, bindings::WG_CORE_PEER_TOUCHED as i32) };
+    }
+}
+
+/// # Safety
+/// Pointers are NULL or valid: `nvl` for `len` bytes of reads, `now` for
+/// its type; `dev` is a live handle; `cb`, if set, may be called with `arg`.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_set_config(
+    dev: *mut wg_core_dev,
+    now: *const wg_time,
+    nvl: *const u8,
+    len: usize,
+    cb: wg_core_peer_cb,
+    arg: *mut core::ffi::c_void,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(d), Some(now)) = (unsafe { dev_ref(dev) }, time_of(now)) else {
+        return EFAULT;
+    };
+    if nvl.is_null() || len == 0 {
+        return EFAULT;
+    }
+    // SAFETY: non-null and valid for `len` bytes of reads per the contract.
+    let bytes = unsafe { slice::from_raw_parts(nvl, len) };
+    let mut update = match wg_core::nvconfig::decode_set(bytes, &d.limits()) {
+        Ok(u) => u,
+        Err(e) => return err(e),
+    };
+    let r = d.set_config(now, &update);
+    update.zeroize_secrets();
+    match r {
+        Ok(changes) => {
+            report(&changes, cb, arg);
+            0
+        }
+        Err(e) => err(e),
+    }
+}
+
+/// # Safety
+/// `lenp` is NULL or valid; `buf` is NULL or valid for `*lenp` bytes;
+/// `dev` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_get_config(
+    dev: *mut wg_core_dev,
+    privileged: i32,
+    buf: *mut u8,
+    lenp: *mut usize,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(d), Some(lenp)) = (unsafe { dev_ref(dev) }, unsafe { lenp.as_mut() }) else {
+        return EFAULT;
+    };
+    let info = d.config(privileged != 0);
+    let mut packed = match wg_core::nvconfig::encode_get(&info) {
+        Ok(p) => p,
+        Err(e) => return err(e),
+    };
+    let rc = if *lenp == 0 {
+        *lenp = packed.len();
+        0
+    } else if *lenp < packed.len() {
+        ENOSPC
+    // SAFETY: `buf` is valid for `*lenp` bytes per the contract.
+    } else if let Some(out) = unsafe { buf_mut(buf, *lenp) } {
+        out[..packed.len()].copy_from_slice(&packed);
+        *lenp = packed.len();
+        0
+    } else {
+        EFAULT
+    };
+    // The buffer may hold the private key.
+    zeroize::Zeroize::zeroize(packed.as_mut_slice());
+    rc
+}
+
+/// # Safety
+/// `st` is NULL or valid; `dev` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_peer_stats(
+    dev: *mut wg_core_dev,
+    peer: u32,
+    st: *mut wg_core_peer_stats,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(d), Some(st)) = (unsafe { dev_ref(dev) }, unsafe { st.as_mut() }) else {
+        return EFAULT;
+    };
+    let Some(info) = d.peer_info(PeerId(peer)) else {
+        return ENOENT;
+    };
+    st.rx_bytes = info.rx_bytes;
+    st.tx_bytes = info.tx_bytes;
+    st.last_handshake_sec = info.last_handshake.0;
+    st.last_handshake_nsec = info.last_handshake.1 as u64;
+    let k: Key = info.public_key;
+    st.public_key = k;
+    0
+}

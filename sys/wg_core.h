@@ -1,0 +1,144 @@
+/*-
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ *
+ * What the Rust core (libwg_ffi.a) exports to the if_wg.ko shim.
+ *
+ * The core is sans-IO: the host hands it packets, the time and (through
+ * wg_host.h) randomness, and it answers with what to do.  Every function
+ * returns 0 or an errno and never panics on any input.  All calls on one
+ * device may be made concurrently from any number of threads; packets of
+ * different peers do not contend.
+ *
+ * A host's duties, in short:
+ * - encapsulate: put the IP packet at buf + WG_CORE_HEADROOM with at least
+ *   WG_CORE_TAILROOM bytes after it.  SEND: transmit buf[0..len] to the
+ *   endpoint.  STAGED: keep the packet on the peer's queue (at most
+ *   WG_CORE_MAX_STAGED, dropping the oldest) and poll the peer.
+ * - decapsulate: REPLY: send out[0..len] back to the source.  TUNNEL:
+ *   buf[offset..offset+len] is an IP packet for the stack.  If poll is set,
+ *   poll the peer.
+ * - poll_peer, until it answers IDLE, whenever told to and when the peer's
+ *   deadline passes: SEND out[0..len] to the endpoint; FLUSH_STAGED: pass
+ *   every staged packet, in order, to wg_core_encapsulate_to; DROP_STAGED:
+ *   free them.  IDLE carries the next deadline to arm a callout for.
+ */
+#ifndef _WG_CORE_H_
+#define	_WG_CORE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct wg_core_dev;
+
+#define	WG_CORE_HEADROOM	16	/* data message header */
+#define	WG_CORE_TAILROOM	31	/* padding (15) and tag (16) */
+#define	WG_CORE_HANDSHAKE_MAX	148	/* size of an out buffer */
+#define	WG_CORE_MAX_STAGED	128
+#define	WG_CORE_KEY_LEN		32
+#define	WG_CORE_NO_PEER		UINT32_MAX
+
+/* Times in nanoseconds: monotonic for timers, real for timestamps. */
+struct wg_time {
+	uint64_t	mono_ns;
+	uint64_t	real_ns;
+};
+
+#define	WG_CORE_AF_INET		4
+#define	WG_CORE_AF_INET6	6
+
+/* An outer UDP address; port in host byte order. */
+struct wg_endpoint {
+	uint8_t		family;		/* WG_CORE_AF_INET or _INET6 */
+	uint8_t		pad;
+	uint16_t	port;
+	uint32_t	flowinfo;
+	uint32_t	scope_id;
+	uint8_t		addr[16];	/* IPv4 in the first 4 bytes */
+};
+
+#define	WG_CORE_ENCAP_SEND	1
+#define	WG_CORE_ENCAP_STAGED	2
+
+struct wg_core_encap_result {
+	uint32_t		action;
+	uint32_t		peer;
+	size_t			len;
+	struct wg_endpoint	endpoint;
+};
+
+#define	WG_CORE_DECAP_DONE	0
+#define	WG_CORE_DECAP_REPLY	1
+#define	WG_CORE_DECAP_TUNNEL	2
+
+struct wg_core_decap_result {
+	uint32_t	action;
+	uint32_t	peer;		/* or WG_CORE_NO_PEER */
+	uint32_t	poll;		/* non-zero: poll this peer */
+	uint32_t	pad;
+	size_t		offset;
+	size_t		len;
+};
+
+#define	WG_CORE_PEER_IDLE		0
+#define	WG_CORE_PEER_SEND		1
+#define	WG_CORE_PEER_FLUSH_STAGED	2
+#define	WG_CORE_PEER_DROP_STAGED	3
+
+struct wg_core_poll_result {
+	uint32_t		action;
+	uint32_t		has_deadline;
+	uint64_t		deadline;	/* monotonic ns, if has_deadline */
+	size_t			len;
+	struct wg_endpoint	endpoint;
+};
+
+/* What a configuration change did to a peer, for wg_core_peer_cb. */
+#define	WG_CORE_PEER_REMOVED	1	/* free its staged packets, stop its callout */
+#define	WG_CORE_PEER_TOUCHED	2	/* created or changed: poll it */
+
+typedef void wg_core_peer_cb(void *arg, uint32_t peer, int event);
+
+struct wg_core_peer_stats {
+	uint64_t	rx_bytes;
+	uint64_t	tx_bytes;
+	uint64_t	last_handshake_sec;	/* 0: never */
+	uint64_t	last_handshake_nsec;
+	uint8_t		public_key[WG_CORE_KEY_LEN];
+};
+
+int	wg_core_dev_create(struct wg_core_dev **devp);
+void	wg_core_dev_destroy(struct wg_core_dev *dev);
+void	wg_core_dev_set_mtu(struct wg_core_dev *dev, uint32_t mtu);
+void	wg_core_dev_set_under_load(struct wg_core_dev *dev, int under_load);
+
+int	wg_core_encapsulate(struct wg_core_dev *dev, const struct wg_time *now,
+	    uint8_t *buf, size_t buflen, size_t len,
+	    struct wg_core_encap_result *res);
+int	wg_core_encapsulate_to(struct wg_core_dev *dev, uint32_t peer,
+	    const struct wg_time *now, uint8_t *buf, size_t buflen, size_t len,
+	    struct wg_core_encap_result *res);
+int	wg_core_decapsulate(struct wg_core_dev *dev, const struct wg_time *now,
+	    const struct wg_endpoint *src, uint8_t *buf, size_t len,
+	    uint8_t *out, size_t outlen, struct wg_core_decap_result *res);
+int	wg_core_poll_peer(struct wg_core_dev *dev, uint32_t peer,
+	    const struct wg_time *now, uint8_t *out, size_t outlen,
+	    struct wg_core_poll_result *res);
+
+/*
+ * Configuration in FreeBSD's SIOCSWG/SIOCGWG format (a packed nvlist), so
+ * the shim passes the ioctl's bytes through.  set is all or nothing: on an
+ * error nothing changed.  cb (may be NULL) hears of each removed or changed
+ * peer once the change is made.  get: with *lenp == 0, *lenp is set to the
+ * size needed and 0 returned; with a smaller *lenp, ENOSPC; otherwise the
+ * nvlist is copied and *lenp set to its size.  Secret keys are included
+ * only if privileged.
+ */
+int	wg_core_set_config(struct wg_core_dev *dev, const struct wg_time *now,
+	    const uint8_t *nvl, size_t len, wg_core_peer_cb *cb, void *arg);
+int	wg_core_get_config(struct wg_core_dev *dev, int privileged,
+	    uint8_t *buf, size_t *lenp);
+
+int	wg_core_peer_stats(struct wg_core_dev *dev, uint32_t peer,
+	    struct wg_core_peer_stats *st);
+
+#endif /* !_WG_CORE_H_ */

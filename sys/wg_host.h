@@ -1,0 +1,34 @@
+/*-
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ *
+ * Services the host (the if_wg.ko shim, or a test driver) provides to the
+ * Rust core.  The core calls nothing else: no clock, no sockets, no locks
+ * of the host's.  The Rust declarations are generated from this file by
+ * bindgen (`make bindings`) and committed; a test checks they are fresh.
+ */
+#ifndef _WG_HOST_H_
+#define	_WG_HOST_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fills buf with len cryptographically random bytes; cannot fail. */
+void	wg_host_random(void *buf, size_t len);
+
+/*
+ * Configuration-time memory.  Returns NULL when none is available; the core
+ * then fails the request with ENOMEM.  align is a power of two.
+ */
+void	*wg_host_alloc(size_t size, size_t align);
+void	wg_host_free(void *ptr, size_t size, size_t align);
+
+/* Log levels, as syslog(3) numbers them. */
+#define	WG_HOST_LOG_ERR		3
+#define	WG_HOST_LOG_WARNING	4
+#define	WG_HOST_LOG_INFO	6
+#define	WG_HOST_LOG_DEBUG	7
+
+/* A message of len bytes, not NUL-terminated, never holding key material. */
+void	wg_host_log(int level, const char *msg, size_t len);
+
+#endif /* !_WG_HOST_H_ */
