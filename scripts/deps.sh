@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs what `make test` and `make bench` need on a fresh Debian 12
+# machine, and nothing when it is all there already.
+set -eu
+
+need_pkgs=""
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+
+# libclang: bindgen's freshness test parses sys/wg_host.h with it.
+# gcc/make/pkg-config: the C driver of the ABI test and ring's build.
+for p in libclang-dev gcc make; do
+	have_pkg "$p" || need_pkgs="$need_pkgs $p"
+done
+
+if [ -n "$need_pkgs" ]; then
+	echo "deps: installing$need_pkgs" >&2
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_pkgs >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+	echo "deps: cargo not found; install Rust (rustup) first" >&2
+	exit 1
+fi
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+	echo "deps: cargo fmt and cargo clippy are required (rustup component add rustfmt clippy)" >&2
+	exit 1
+fi
