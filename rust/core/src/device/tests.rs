@@ -616,3 +616,69 @@ fn staged_queue_is_flushed_in_order() {
     let got: Vec<u8> = p.sides[1].delivered.iter().map(|d| d[20]).collect();
     assert_eq!(got, vec![0, 1, 2, 3, 4]);
 }
+
+#[test]
+fn every_truncation_and_extension_of_real_messages_is_refused() {
+    // Capture one real message of each type: initiation, response, cookie
+    // reply (under load), data and keepalive.
+    let mut p = Pair::new(None);
+    p.sides[1].dev.set_under_load(true);
+    p.send_ip(0, b"first");
+    p.pump();
+    p.sides[1].dev.set_under_load(false);
+    p.advance(6 * NSEC, NSEC / 4);
+    p.send_ip(1, b"reply");
+    p.pump();
+    let mut kinds = std::collections::BTreeMap::new();
+    for (to, src, b) in &p.log {
+        let kind = if b[0] == 4 && b.len() == 32 { 5 } else { b[0] };
+        kinds.entry(kind).or_insert((*to, *src, b.clone()));
+    }
+    assert_eq!(kinds.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+
+    // Fresh receivers, so nothing is refused merely as a replay.
+    for (kind, (to, src, msg)) in kinds {
+        let q = Pair::new(None);
+        let dev = &q.sides[to].dev;
+        let mut out = [0u8; MAX_HANDSHAKE_LEN];
+        for cut in 0..msg.len() {
+            let mut b = msg[..cut].to_vec();
+            assert!(dev.decapsulate(p.now, src, &mut b, &mut out).is_err(), "type {kind} cut to {cut}");
+        }
+        for extra in [1usize, 15, 16, 1000] {
+            let mut b = msg.clone();
+            b.extend(std::iter::repeat_n(0x5a, extra));
+            assert!(dev.decapsulate(p.now, src, &mut b, &mut out).is_err(), "type {kind} plus {extra}");
+        }
+        // Every single-bit flip of every byte.
+        for i in 0..msg.len() {
+            let mut b = msg.clone();
+            b[i] ^= 0x80;
+            let r = dev.decapsulate(p.now, src, &mut b, &mut out);
+            assert!(r.is_err() || kind == 1, "type {kind} byte {i} flipped: {r:?}");
+        }
+    }
+}
+
+#[test]
+fn every_bit_flip_of_live_data_is_refused_and_the_original_still_works() {
+    let mut p = Pair::new(None);
+    p.send_ip(0, b"setup");
+    p.pump();
+    p.send_ip(0, b"the real one");
+    let (to, src, msg) = p.wire.pop_front().unwrap();
+    for i in 0..msg.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut b = msg.clone();
+            b[i] ^= bit;
+            assert!(p.deliver(to, src, b).is_err(), "byte {i} bit {bit:#x}");
+        }
+    }
+    for cut in 0..msg.len() {
+        assert!(p.deliver(to, src, msg[..cut].to_vec()).is_err(), "cut {cut}");
+    }
+    assert!(p.sides[1].delivered.len() == 1);
+    p.deliver(to, src, msg.clone()).unwrap();
+    assert_eq!(&p.sides[1].delivered[1][20..], b"the real one");
+    assert_eq!(p.deliver(to, src, msg).unwrap_err(), Error::ReplayedCounter);
+}
