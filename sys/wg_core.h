@@ -12,13 +12,16 @@
  * A host's duties, in short:
  * - encapsulate: put the IP packet at buf + WG_CORE_HEADROOM with at least
  *   WG_CORE_TAILROOM bytes after it.  SEND: transmit buf[0..len] to the
- *   endpoint.  STAGED: keep the packet on the peer's queue (at most
- *   WG_CORE_MAX_STAGED, dropping the oldest) and poll the peer.
+ *   endpoint, and poll the peer if poll is set.  STAGED: keep the packet on
+ *   the peer's queue (at most WG_CORE_MAX_STAGED, dropping the oldest) and
+ *   poll the peer.
  * - decapsulate: REPLY: send out[0..len] back to the source.  TUNNEL:
  *   buf[offset..offset+len] is an IP packet for the stack.  If poll is set,
  *   poll the peer.
  * - poll_peer, until it answers IDLE, whenever told to and when the peer's
- *   deadline passes: SEND out[0..len] to the endpoint; FLUSH_STAGED: pass
+ *   deadline passes (a result's poll flag is also set when a packet armed a
+ *   timer earlier than the deadline IDLE last gave, so a host that keeps
+ *   one callout per peer, armed from IDLE, never misses a timer): SEND out[0..len] to the endpoint; FLUSH_STAGED: pass
  *   every staged packet, in order, to wg_core_encapsulate_to; DROP_STAGED:
  *   free them.  IDLE carries the next deadline to arm a callout for.
  */
@@ -62,6 +65,8 @@ struct wg_endpoint {
 struct wg_core_encap_result {
 	uint32_t		action;
 	uint32_t		peer;
+	uint32_t		poll;		/* non-zero: poll this peer */
+	uint32_t		pad;
 	size_t			len;
 	struct wg_endpoint	endpoint;
 };

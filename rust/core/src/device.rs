@@ -79,11 +79,13 @@ pub struct PeerId(pub u32);
 /// What to do with a packet given to [`Device::encapsulate`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encap {
-    /// `buf[..len]` is a data message: send it to `endpoint`.
+    /// `buf[..len]` is a data message: send it to `endpoint`. If `poll`,
+    /// the peer has work or an earlier deadline: poll it.
     Send {
         peer: PeerId,
         endpoint: Endpoint,
         len: usize,
+        poll: bool,
     },
     /// No usable session: keep the packet for this peer (at most
     /// `consts::MAX_STAGED_PACKETS`, dropping the oldest) and poll the peer;
@@ -107,7 +109,8 @@ pub struct Received {
     pub action: Decap,
     /// The peer the datagram authenticated as, if any.
     pub peer: Option<PeerId>,
-    /// The peer has work: call [`Device::poll_peer`] for it.
+    /// The peer has work, or a deadline earlier than the one `poll_peer`
+    /// last reported: call [`Device::poll_peer`] for it.
     pub poll: bool,
 }
 
@@ -171,6 +174,24 @@ struct PeerState {
     last_handshake_real: u64,
     next_tag: u32,
     flags: u32,
+    /// The deadline the host was last given (by `Idle`); a packet that arms
+    /// an earlier timer must make the host poll so it re-arms its callout.
+    reported_deadline: Option<u64>,
+}
+
+impl PeerState {
+    /// Whether the host must poll: pending work, or a deadline the host
+    /// does not know about yet.
+    fn needs_poll(&self) -> bool {
+        if self.flags & WORK != 0 {
+            return true;
+        }
+        match (self.timers.next_deadline(), self.reported_deadline) {
+            (Some(d), Some(r)) => d < r,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
 }
 
 struct Peer {
@@ -261,13 +282,21 @@ fn jitter(rng: &dyn Rng) -> u64 {
     u64::from_le_bytes(b) % REKEY_TIMEOUT_JITTER_MAX
 }
 
-/// Padding as Linux computes it: to a multiple of 16, never beyond the MTU.
-fn padded_len(len: usize, mtu: usize) -> usize {
-    let aligned = (len + 15) & !15;
+/// The largest plaintext a data message can carry: a UDP payload is at most
+/// 65535 bytes, of which the header and tag take 32.
+pub const MAX_PLAINTEXT: usize = 65535 - DATA_HEADROOM - messages::DATA_TAG_LEN;
+
+/// Padding as Linux computes it: to a multiple of 16, never beyond the MTU,
+/// and never beyond what fits a datagram.
+fn padded_len(len: usize, mtu: usize) -> Result<usize> {
+    if len > MAX_PLAINTEXT {
+        return Err(Error::TooBig);
+    }
+    let aligned = ((len + 15) & !15).min(MAX_PLAINTEXT);
     if mtu == 0 || len > mtu {
-        aligned
+        Ok(aligned)
     } else {
-        aligned.min(mtu).max(len)
+        Ok(aligned.min(mtu).max(len))
     }
 }
 
@@ -413,6 +442,7 @@ impl Device {
                 peer: PeerId(slot),
                 endpoint,
                 len: total,
+                poll: st.needs_poll(),
             }),
             None => {
                 let _ = t;
@@ -432,7 +462,7 @@ impl Device {
         len: usize,
     ) -> Result<Option<usize>> {
         let mtu = self.mtu.load(Ordering::Relaxed) as usize;
-        let padded = padded_len(len, mtu);
+        let padded = padded_len(len, mtu)?;
         let total = DATA_HEADROOM + padded + messages::DATA_TAG_LEN;
         if buf.len() < total {
             return Err(Error::BufferTooSmall);
@@ -589,7 +619,7 @@ impl Device {
                 len: messages::RESPONSE_LEN,
             },
             peer: Some(PeerId(slot)),
-            poll: st.flags & WORK != 0,
+            poll: st.needs_poll(),
         })
     }
 
@@ -652,7 +682,7 @@ impl Device {
         Ok(Received {
             action: Decap::Done,
             peer: Some(PeerId(slot)),
-            poll: st.flags & WORK != 0,
+            poll: st.needs_poll(),
         })
     }
 
@@ -718,7 +748,7 @@ impl Device {
         Ok(Received {
             action,
             peer: Some(PeerId(slot)),
-            poll: st.flags & WORK != 0,
+            poll: st.needs_poll(),
         })
     }
 
@@ -798,9 +828,9 @@ impl Device {
                     }
                 }
             }
-            return Ok(PeerAction::Idle {
-                next_deadline: st.timers.next_deadline(),
-            });
+            let next_deadline = st.timers.next_deadline();
+            st.reported_deadline = next_deadline;
+            return Ok(PeerAction::Idle { next_deadline });
         }
     }
 
@@ -1007,6 +1037,7 @@ impl Device {
                         last_handshake_real: 0,
                         next_tag: 0,
                         flags: 0,
+                        reported_deadline: None,
                     }),
                 });
                 let s = match t.free_slots.pop() {

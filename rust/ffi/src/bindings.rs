@@ -64,21 +64,27 @@ const _: () = {
 pub struct wg_core_encap_result {
     pub action: u32,
     pub peer: u32,
+    pub poll: u32,
+    pub pad: u32,
     pub len: usize,
     pub endpoint: wg_endpoint,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of wg_core_encap_result"][::core::mem::size_of::<wg_core_encap_result>() - 48usize];
+    ["Size of wg_core_encap_result"][::core::mem::size_of::<wg_core_encap_result>() - 56usize];
     ["Alignment of wg_core_encap_result"][::core::mem::align_of::<wg_core_encap_result>() - 8usize];
     ["Offset of field: wg_core_encap_result::action"]
         [::core::mem::offset_of!(wg_core_encap_result, action) - 0usize];
     ["Offset of field: wg_core_encap_result::peer"]
         [::core::mem::offset_of!(wg_core_encap_result, peer) - 4usize];
+    ["Offset of field: wg_core_encap_result::poll"]
+        [::core::mem::offset_of!(wg_core_encap_result, poll) - 8usize];
+    ["Offset of field: wg_core_encap_result::pad"]
+        [::core::mem::offset_of!(wg_core_encap_result, pad) - 12usize];
     ["Offset of field: wg_core_encap_result::len"]
-        [::core::mem::offset_of!(wg_core_encap_result, len) - 8usize];
+        [::core::mem::offset_of!(wg_core_encap_result, len) - 16usize];
     ["Offset of field: wg_core_encap_result::endpoint"]
-        [::core::mem::offset_of!(wg_core_encap_result, endpoint) - 16usize];
+        [::core::mem::offset_of!(wg_core_encap_result, endpoint) - 24usize];
 };
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]

@@ -178,15 +178,18 @@ fn fill_encap(r: Encap, res: &mut wg_core_encap_result) {
             peer,
             endpoint,
             len,
+            poll,
         } => {
             res.action = bindings::WG_CORE_ENCAP_SEND;
             res.peer = peer.0;
+            res.poll = poll as u32;
             res.len = len;
             res.endpoint = endpoint_to_c(&endpoint);
         }
         Encap::Staged { peer } => {
             res.action = bindings::WG_CORE_ENCAP_STAGED;
             res.peer = peer.0;
+            res.poll = 1;
             res.len = 0;
         }
     }

@@ -643,19 +643,28 @@ fn every_truncation_and_extension_of_real_messages_is_refused() {
         let mut out = [0u8; MAX_HANDSHAKE_LEN];
         for cut in 0..msg.len() {
             let mut b = msg[..cut].to_vec();
-            assert!(dev.decapsulate(p.now, src, &mut b, &mut out).is_err(), "type {kind} cut to {cut}");
+            assert!(
+                dev.decapsulate(p.now, src, &mut b, &mut out).is_err(),
+                "type {kind} cut to {cut}"
+            );
         }
         for extra in [1usize, 15, 16, 1000] {
             let mut b = msg.clone();
             b.extend(std::iter::repeat_n(0x5a, extra));
-            assert!(dev.decapsulate(p.now, src, &mut b, &mut out).is_err(), "type {kind} plus {extra}");
+            assert!(
+                dev.decapsulate(p.now, src, &mut b, &mut out).is_err(),
+                "type {kind} plus {extra}"
+            );
         }
         // Every single-bit flip of every byte.
         for i in 0..msg.len() {
             let mut b = msg.clone();
             b[i] ^= 0x80;
             let r = dev.decapsulate(p.now, src, &mut b, &mut out);
-            assert!(r.is_err() || kind == 1, "type {kind} byte {i} flipped: {r:?}");
+            assert!(
+                r.is_err() || kind == 1,
+                "type {kind} byte {i} flipped: {r:?}"
+            );
         }
     }
 }
@@ -675,7 +684,10 @@ fn every_bit_flip_of_live_data_is_refused_and_the_original_still_works() {
         }
     }
     for cut in 0..msg.len() {
-        assert!(p.deliver(to, src, msg[..cut].to_vec()).is_err(), "cut {cut}");
+        assert!(
+            p.deliver(to, src, msg[..cut].to_vec()).is_err(),
+            "cut {cut}"
+        );
     }
     assert!(p.sides[1].delivered.len() == 1);
     p.deliver(to, src, msg.clone()).unwrap();

@@ -141,6 +141,8 @@ encap(int side, const uint8_t *ip, size_t len, int to_peer)
 	if (res.action == WG_CORE_ENCAP_SEND) {
 		CHECK(res.endpoint.port == hosts[1 - side].addr.port);
 		transmit(side, buf, res.len);
+		if (res.poll)
+			poll_peer(side);
 	} else {
 		CHECK(res.action == WG_CORE_ENCAP_STAGED);
 		CHECK(h->nstaged < MAX_STAGED);
