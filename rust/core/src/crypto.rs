@@ -177,19 +177,70 @@ pub fn xaead_open(
 /// The public key of a private key (X25519 scalar multiplication of the base
 /// point; the scalar is clamped as RFC 7748 says).
 pub fn public_key(private: &[u8; KEY_LEN]) -> [u8; KEY_LEN] {
-    let secret = x25519_dalek::StaticSecret::from(*private);
-    x25519_dalek::PublicKey::from(&secret).to_bytes()
+    x25519::public_key(private)
 }
 
 /// DH(private, public). A result of all zeros (a low-order public key) is an
 /// error, as in Linux: such a key would make the handshake key-independent.
 pub fn dh(private: &[u8; KEY_LEN], public: &[u8; KEY_LEN]) -> Result<[u8; KEY_LEN], CryptoError> {
-    let secret = x25519_dalek::StaticSecret::from(*private);
-    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*public));
-    if shared.was_contributory() {
-        Ok(shared.to_bytes())
-    } else {
-        Err(CryptoError)
+    x25519::dh(private, public)
+}
+
+/// x25519-dalek: portable, `no_std`, what the kernel runs.
+mod dalek {
+    use super::{CryptoError, KEY_LEN};
+
+    #[allow(dead_code)]
+    pub fn public_key(private: &[u8; KEY_LEN]) -> [u8; KEY_LEN] {
+        let secret = x25519_dalek::StaticSecret::from(*private);
+        x25519_dalek::PublicKey::from(&secret).to_bytes()
+    }
+
+    #[allow(dead_code)]
+    pub fn dh(
+        private: &[u8; KEY_LEN],
+        public: &[u8; KEY_LEN],
+    ) -> Result<[u8; KEY_LEN], CryptoError> {
+        let secret = x25519_dalek::StaticSecret::from(*private);
+        let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*public));
+        if shared.was_contributory() {
+            Ok(shared.to_bytes())
+        } else {
+            Err(CryptoError)
+        }
+    }
+}
+
+#[cfg(not(feature = "aws-lc"))]
+use dalek as x25519;
+
+/// aws-lc's X25519 (s2n-bignum on x86-64), for userspace handshakes. It
+/// refuses an all-zero shared secret itself, like the dalek path.
+#[cfg(feature = "aws-lc")]
+mod x25519 {
+    use super::{CryptoError, KEY_LEN};
+    use aws_lc_rs::agreement::{agree, PrivateKey, UnparsedPublicKey, X25519};
+
+    pub fn public_key(private: &[u8; KEY_LEN]) -> [u8; KEY_LEN] {
+        let public = PrivateKey::from_private_key(&X25519, private)
+            .ok()
+            .and_then(|k| k.compute_public_key().ok())
+            .and_then(|p| <[u8; KEY_LEN]>::try_from(p.as_ref()).ok());
+        // aws-lc takes any 32 bytes; the fallback only guards its API.
+        public.unwrap_or_else(|| super::dalek::public_key(private))
+    }
+
+    pub fn dh(
+        private: &[u8; KEY_LEN],
+        public: &[u8; KEY_LEN],
+    ) -> Result<[u8; KEY_LEN], CryptoError> {
+        let key = PrivateKey::from_private_key(&X25519, private).map_err(|_| CryptoError)?;
+        agree(
+            &key,
+            UnparsedPublicKey::new(&X25519, public),
+            CryptoError,
+            |s| <[u8; KEY_LEN]>::try_from(s).map_err(|_| CryptoError),
+        )
     }
 }
 
@@ -403,6 +454,18 @@ mod tests {
         let shared = h("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
         assert_eq!(dh(&a, &pb).unwrap().to_vec(), shared);
         assert_eq!(dh(&b, &pa).unwrap().to_vec(), shared);
+    }
+
+    /// The userspace X25519 backend, when built, agrees with the portable one.
+    #[test]
+    fn x25519_backends_agree() {
+        for seed in 0u8..8 {
+            let a = [seed.wrapping_mul(37).wrapping_add(1); 32];
+            let b = [seed.wrapping_mul(11).wrapping_add(5); 32];
+            let pb = dalek::public_key(&b);
+            assert_eq!(public_key(&a), dalek::public_key(&a));
+            assert_eq!(dh(&a, &pb).unwrap(), dalek::dh(&a, &pb).unwrap());
+        }
     }
 
     /// A low-order public key gives the zero point, which must be refused.

@@ -227,9 +227,10 @@ impl Tables {
     }
 }
 
-/// Handshake messages per second above which the device considers itself
-/// under load (Linux: a quarter of its 4096-deep handshake queue... its
-/// threshold is queue depth; a rate is what a sans-IO engine can see).
+/// Handshake messages per second from which the device considers itself
+/// under load. Linux looks at the depth of its handshake queue (an eighth
+/// of 4096); a sans-IO engine has no queue, so it counts a rate, and a host
+/// that has a queue can say so with `set_under_load`.
 pub const DEFAULT_LOAD_THRESHOLD: u32 = 1024;
 
 struct LoadMeter {
@@ -255,9 +256,8 @@ impl LoadMeter {
     }
 
     fn is_under_load(&self, now: u64) -> bool {
-        self.forced.load(Ordering::Relaxed)
-            || now / NSEC <= self.until.load(Ordering::Relaxed)
-                && self.until.load(Ordering::Relaxed) != 0
+        let until = self.until.load(Ordering::Relaxed);
+        self.forced.load(Ordering::Relaxed) || (until != 0 && now / NSEC <= until)
     }
 }
 
@@ -470,18 +470,19 @@ impl Device {
         let Some(kp) = st.keys.current.as_mut() else {
             return Ok(None);
         };
+        let remote = kp.remote_index;
+        let (is_initiator, birth) = (kp.is_initiator, kp.birth);
         let Some((counter, key)) = kp.next_send(now.mono) else {
             return Ok(None);
         };
-        let mut key = *key;
-        let remote = kp.remote_index;
-        let rekey = kp.send_counter() > REKEY_AFTER_MESSAGES
-            || (kp.is_initiator && now.mono.saturating_sub(kp.birth) >= REKEY_AFTER_TIME);
+        let rekey = counter >= REKEY_AFTER_MESSAGES
+            || (is_initiator && now.mono.saturating_sub(birth) >= REKEY_AFTER_TIME);
         let (head, rest) = buf.split_at_mut(DATA_HEADROOM);
         let (body, tail) = rest.split_at_mut(padded);
         body[len..].fill(0);
-        let tag = crypto::aead_seal(&key, counter, &[], body);
-        key.zeroize();
+        // The key is used where it lives, under the peer's lock: no copy
+        // of it is left on the stack.
+        let tag = crypto::aead_seal(key, counter, &[], body);
         tail[..messages::DATA_TAG_LEN].copy_from_slice(&tag);
         let hdr: &mut [u8; 16] = head.try_into().map_err(|_| Error::BufferTooSmall)?;
         messages::write_data_header(hdr, remote, counter);
@@ -491,7 +492,7 @@ impl Device {
         st.timers
             .any_authenticated_packet_traversal(now.mono, st.persistent_keepalive);
         st.timers.any_authenticated_packet_sent();
-        if len > 0 {
+        if len > 0 && !st.timers.new_handshake_armed() {
             st.timers.data_sent(now.mono, jitter(&*self.rng));
         }
         if rekey {
@@ -694,17 +695,14 @@ impl Device {
         let mut st = peer.state.lock();
         let which = st.keys.find(index).ok_or(Error::UnknownIndex)?;
         let kp = st.keys.get_mut(which).ok_or(Error::UnknownIndex)?;
-        let mut key = *kp
+        let key = kp
             .recv_key_for(counter, now.mono)
             .ok_or(Error::ReplayedCounter)?;
         let total = buf.len();
-        let (head, rest) = buf.split_at_mut(DATA_HEADROOM);
-        let _ = head;
+        let (_head, rest) = buf.split_at_mut(DATA_HEADROOM);
         let (body, tag) = rest.split_at_mut(total - DATA_HEADROOM - messages::DATA_TAG_LEN);
         let tag: &[u8; 16] = (&*tag).try_into().map_err(|_| Error::BadLength)?;
-        let opened = crypto::aead_open(&key, counter, &[], body, tag);
-        key.zeroize();
-        opened.map_err(|_| Error::DecryptFailed)?;
+        crypto::aead_open(key, counter, &[], body, tag).map_err(|_| Error::DecryptFailed)?;
         if !kp.accept_counter(counter) {
             return Err(Error::ReplayedCounter);
         }

@@ -49,6 +49,11 @@ impl Timers {
         }
     }
 
+    /// Lets the sender skip drawing jitter when `data_sent` would not use it.
+    pub fn new_handshake_armed(&self) -> bool {
+        self.new_handshake.is_some()
+    }
+
     pub fn data_received(&mut self, now: u64) {
         if self.send_keepalive.is_none() {
             self.send_keepalive = Some(now + KEEPALIVE_TIMEOUT);

@@ -694,3 +694,33 @@ fn every_bit_flip_of_live_data_is_refused_and_the_original_still_works() {
     assert_eq!(&p.sides[1].delivered[1][20..], b"the real one");
     assert_eq!(p.deliver(to, src, msg).unwrap_err(), Error::ReplayedCounter);
 }
+
+#[test]
+fn load_is_inferred_from_the_handshake_rate() {
+    let mut p = Pair::new(None);
+    p.sides[1].dev.set_load_threshold(3);
+    // Two initiations a second is no load: B answers with a response.
+    p.send_ip(0, b"x");
+    let init = p.wire.pop_front().unwrap();
+    let r = p.deliver(init.0, init.1, init.2.clone()).unwrap();
+    assert!(matches!(r.action, Decap::Reply { len: 92 }));
+    p.wire.clear();
+    assert!(!p.sides[1].dev.stats(p.now).under_load);
+    // A burst of the same initiation (replays, as a flood would be) within
+    // one second crosses the threshold: B answers with cookie replies and
+    // stays under load for the next second too.
+    for _ in 0..3 {
+        let _ = p.deliver(init.0, init.1, init.2.clone());
+    }
+    assert!(p.sides[1].dev.stats(p.now).under_load);
+    p.wire.clear();
+    let r = p.deliver(init.0, init.1, init.2.clone()).unwrap();
+    assert!(
+        matches!(r.action, Decap::Reply { len: 64 }),
+        "a cookie reply"
+    );
+    p.now = p.now.plus(NSEC);
+    assert!(p.sides[1].dev.stats(p.now).under_load);
+    p.now = p.now.plus(2 * NSEC);
+    assert!(!p.sides[1].dev.stats(p.now).under_load);
+}
