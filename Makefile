@@ -15,12 +15,13 @@ build: deps
 # Every test that exists: formatting, lints, the core with its portable
 # crypto, then the whole workspace (userspace AEAD, boringtun interop, the
 # C ABI driver, the bindings freshness check).
-test: deps lint test-core test-rust
+test: deps lint
+	@sh scripts/run-tests.sh
 
-test-core:
+test-core: deps
 	$(CARGO) test -p wg-core
 
-test-rust:
+test-rust: deps
 	$(CARGO) test --workspace
 
 lint:

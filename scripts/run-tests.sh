@@ -1,0 +1,18 @@
+#!/bin/sh
+# Runs every cargo test suite of `make test` and closes with one summary
+# line, "N passed, M failed", over all of them.
+set -u
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+for cmd in "cargo test -p wg-core" "cargo test --workspace"; do
+	echo "== $cmd"
+	if ! { $cmd 2>&1; echo "rc=$?" >"$log.rc"; } | tee -a "$log"; then
+		status=1
+	fi
+	grep -q '^rc=0$' "$log.rc" || status=1
+done
+rm -f "$log.rc"
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit $status
