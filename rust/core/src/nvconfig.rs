@@ -389,16 +389,21 @@ pub fn encode_set(update: &DeviceUpdate) -> Result<Vec<u8>> {
         l.add_bool("replace-peers", true)?;
     }
     if !update.peers.is_empty() {
-        let mut peers = Vec::new();
-        peers
-            .try_reserve_exact(update.peers.len())
-            .map_err(|_| Error::NoMemory)?;
-        for p in &update.peers {
-            peers.push(encode_peer_update(p)?);
-        }
-        l.add_nvlist_array("peers", peers)?;
+        l.add_nvlist_array("peers", encode_each(&update.peers, encode_peer_update)?)?;
     }
     nvlist::pack(&l)
+}
+
+/// Encodes each item, failing with NoMemory rather than aborting when the
+/// list cannot be allocated.
+fn encode_each<T>(items: &[T], encode: fn(&T) -> Result<Nvlist>) -> Result<Vec<Nvlist>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(items.len())
+        .map_err(|_| Error::NoMemory)?;
+    for item in items {
+        out.push(encode(item)?);
+    }
+    Ok(out)
 }
 
 fn encode_peer_info(p: &PeerInfo) -> Result<Nvlist> {
@@ -459,14 +464,7 @@ pub fn encode_get(info: &DeviceInfo) -> Result<Vec<u8>> {
         l.add_binary("private-key", k)?;
     }
     if !info.peers.is_empty() {
-        let mut peers = Vec::new();
-        peers
-            .try_reserve_exact(info.peers.len())
-            .map_err(|_| Error::NoMemory)?;
-        for p in &info.peers {
-            peers.push(encode_peer_info(p)?);
-        }
-        l.add_nvlist_array("peers", peers)?;
+        l.add_nvlist_array("peers", encode_each(&info.peers, encode_peer_info)?)?;
     }
     nvlist::pack(&l)
 }
