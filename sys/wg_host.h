@@ -31,4 +31,10 @@ void	wg_host_free(void *ptr, size_t size, size_t align);
 /* A message of len bytes, not NUL-terminated, never holding key material. */
 void	wg_host_log(int level, const char *msg, size_t len);
 
+/*
+ * The core's panic handler ends here (kernel builds only; no input is
+ * meant to reach it).  Must not return: the shim calls panic(9).
+ */
+void	wg_host_panic(const char *msg, size_t len);
+
 #endif /* !_WG_HOST_H_ */

@@ -176,3 +176,6 @@ unsafe extern "C" {
 unsafe extern "C" {
     pub fn wg_host_log(level: ::core::ffi::c_int, msg: *const ::core::ffi::c_char, len: usize);
 }
+unsafe extern "C" {
+    pub fn wg_host_panic(msg: *const ::core::ffi::c_char, len: usize);
+}
