@@ -359,6 +359,14 @@ impl Device {
             .store(per_second.max(1), Ordering::Relaxed);
     }
 
+    /// Bytes one peer costs in the device, routes aside (the peer, its box
+    /// and its slot in the tables); DESIGN.md's target is 1 KiB.
+    pub const fn bytes_per_peer() -> usize {
+        core::mem::size_of::<Peer>()
+            + core::mem::size_of::<Option<Box<Peer>>>()
+            + core::mem::size_of::<(Key, u32)>()
+    }
+
     pub fn stats(&self, now: Time) -> DeviceStats {
         let t = self.tables.read();
         DeviceStats {

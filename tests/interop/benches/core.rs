@@ -379,6 +379,11 @@ fn main() {
     figure("transport_boringtun_mbps", bt_t, "MB/s");
     figure("transport_vs_boringtun_ratio", core_t / bt_t, "x");
     figure("transport_portable_mbps", portable_t, "MB/s");
+    figure(
+        "bytes_per_peer",
+        wg_core::Device::bytes_per_peer() as f64,
+        "B",
+    );
     figure("handshake_core_per_sec", core_h, "/s");
     figure("handshake_boringtun_per_sec", bt_h, "/s");
     figure("handshake_vs_boringtun_ratio", core_h / bt_h, "x");

@@ -724,3 +724,12 @@ fn load_is_inferred_from_the_handshake_rate() {
     p.now = p.now.plus(2 * NSEC);
     assert!(!p.sides[1].dev.stats(p.now).under_load);
 }
+
+#[test]
+fn print_bytes_per_peer() {
+    // Printed for the record (`cargo test -- --nocapture`); the bound only
+    // catches an accidental large array in the peer.
+    let n = Device::bytes_per_peer();
+    std::println!("figure bytes_per_peer {n} B");
+    assert!(n < 4096, "{n}");
+}
