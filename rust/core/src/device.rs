@@ -26,7 +26,7 @@ use crate::cookie::{CookieChecker, CookieMaker};
 use crate::crypto;
 use crate::endpoint::Endpoint;
 use crate::index::{IndexCodec, MAX_SLOTS, TAG_MASK};
-use crate::keypair::{KeyRing, Keypair, Slot};
+use crate::keypair::{self, KeyRing, Keypair, Slot};
 use crate::messages::{self, MessageType};
 use crate::noise::{Handshake, StaticIdentity};
 use crate::timers::{TimerEvent, Timers, MAX_TIMER_HANDSHAKES};
@@ -475,7 +475,7 @@ impl Device {
         if buf.len() < total {
             return Err(Error::BufferTooSmall);
         }
-        let Some(kp) = st.keys.current.as_mut() else {
+        let Some(kp) = st.keys.current_mut() else {
             return Ok(None);
         };
         let remote = kp.remote_index;
@@ -614,7 +614,8 @@ impl Device {
         eph.zeroize();
         let keys = keys?;
         st.cookie.add_macs(resp, now.mono);
-        st.keys.install(Keypair::new(&keys, now.mono));
+        st.keys
+            .install(keypair::boxed(Keypair::new(&keys, now.mono))?);
         st.endpoint = Some(src);
         st.rx_bytes += buf.len() as u64;
         st.tx_bytes += messages::RESPONSE_LEN as u64;
@@ -663,7 +664,8 @@ impl Device {
         let msg: &[u8; messages::RESPONSE_LEN] =
             (&*buf).try_into().map_err(|_| Error::BadLength)?;
         let keys = st.handshake.consume_response(identity, msg)?;
-        st.keys.install(Keypair::new(&keys, now.mono));
+        st.keys
+            .install(keypair::boxed(Keypair::new(&keys, now.mono))?);
         st.endpoint = Some(src);
         st.rx_bytes += buf.len() as u64;
         st.last_handshake_real = now.real;
@@ -725,7 +727,7 @@ impl Device {
         let ka = st.persistent_keepalive;
         st.timers.any_authenticated_packet_received();
         st.timers.any_authenticated_packet_traversal(now.mono, ka);
-        if let Some(cur) = st.keys.current.as_ref() {
+        if let Some(cur) = st.keys.current() {
             let old = now.mono.saturating_sub(cur.birth)
                 >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
             if cur.is_initiator

@@ -7,6 +7,9 @@
 
 use crate::consts::{REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME};
 use crate::replay::ReplayWindow;
+use crate::{Error, Result};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use zeroize::Zeroize;
 
 pub struct Keypair {
@@ -96,19 +99,33 @@ pub enum Slot {
     Next,
 }
 
+/// A keypair on the heap. A peer without sessions then costs a pointer per
+/// slot instead of three 360-byte keypairs (DESIGN.md: 1 KiB per peer), as
+/// Linux allocates its keypairs per handshake.
+pub type BoxedKeypair = Box<[Keypair; 1]>;
+
+/// Boxes a keypair, reporting allocation failure instead of aborting: a
+/// kernel must drop the handshake, not panic, when memory is short.
+pub fn boxed(kp: Keypair) -> Result<BoxedKeypair> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(1).map_err(|_| Error::NoMemory)?;
+    v.push(kp);
+    v.into_boxed_slice().try_into().map_err(|_| Error::NoMemory)
+}
+
 #[derive(Default)]
 pub struct KeyRing {
-    pub previous: Option<Keypair>,
-    pub current: Option<Keypair>,
-    pub next: Option<Keypair>,
+    pub previous: Option<BoxedKeypair>,
+    pub current: Option<BoxedKeypair>,
+    pub next: Option<BoxedKeypair>,
 }
 
 impl KeyRing {
     /// Installs a keypair from a finished handshake, as Linux's
     /// `add_new_keypair` does: an initiator's becomes current at once; a
     /// responder's waits as next.
-    pub fn install(&mut self, kp: Keypair) {
-        if kp.is_initiator {
+    pub fn install(&mut self, kp: BoxedKeypair) {
+        if kp[0].is_initiator {
             self.previous = match self.next.take() {
                 // As Linux: an unconfirmed next is kept as previous (packets
                 // under it may still arrive) and current is dropped.
@@ -136,7 +153,8 @@ impl KeyRing {
     }
 
     pub fn find(&self, local_index: u32) -> Option<Slot> {
-        let is = |k: &Option<Keypair>| k.as_ref().is_some_and(|k| k.local_index == local_index);
+        let is =
+            |k: &Option<BoxedKeypair>| k.as_ref().is_some_and(|k| k[0].local_index == local_index);
         if is(&self.current) {
             Some(Slot::Current)
         } else if is(&self.previous) {
@@ -149,11 +167,20 @@ impl KeyRing {
     }
 
     pub fn get_mut(&mut self, slot: Slot) -> Option<&mut Keypair> {
-        match slot {
+        let k = match slot {
             Slot::Previous => self.previous.as_mut(),
             Slot::Current => self.current.as_mut(),
             Slot::Next => self.next.as_mut(),
-        }
+        };
+        k.map(|b| &mut b[0])
+    }
+
+    pub fn current(&self) -> Option<&Keypair> {
+        self.current.as_ref().map(|b| &b[0])
+    }
+
+    pub fn current_mut(&mut self) -> Option<&mut Keypair> {
+        self.current.as_mut().map(|b| &mut b[0])
     }
 
     pub fn clear(&mut self) {
@@ -168,7 +195,7 @@ impl KeyRing {
             .into_iter()
             .flatten()
         {
-            k.forbid_sending();
+            k[0].forbid_sending();
         }
     }
 
@@ -176,7 +203,7 @@ impl KeyRing {
         [&self.previous, &self.current, &self.next]
             .into_iter()
             .flatten()
-            .map(|k| k.local_index)
+            .map(|k| k[0].local_index)
     }
 }
 
@@ -185,7 +212,11 @@ mod tests {
     use super::*;
     use crate::noise::SessionKeys;
 
-    fn kp(idx: u32, initiator: bool) -> Keypair {
+    fn kp(idx: u32, initiator: bool) -> BoxedKeypair {
+        boxed(raw(idx, initiator)).unwrap()
+    }
+
+    fn raw(idx: u32, initiator: bool) -> Keypair {
         let keys = SessionKeys {
             send: [1; 32],
             recv: [2; 32],
@@ -216,13 +247,13 @@ mod tests {
 
     #[test]
     fn sending_stops_at_reject_limits() {
-        let mut k = kp(1, true);
+        let mut k = raw(1, true);
         assert!(k.next_send(REJECT_AFTER_TIME - 1).is_some());
         assert!(k.next_send(REJECT_AFTER_TIME).is_none());
         k.send_counter = REJECT_AFTER_MESSAGES - 1;
         assert!(k.next_send(0).is_some());
         assert!(k.next_send(0).is_none());
-        let mut k = kp(1, true);
+        let mut k = raw(1, true);
         k.forbid_sending();
         assert!(k.next_send(0).is_none());
         assert!(k.recv_key_for(0, 0).is_some());

@@ -1,9 +1,11 @@
-//! The packet paths never allocate: a counting global allocator watches a
-//! handshake, data both ways, keepalives and a rekey, and must see nothing.
-//! (Only configuration may allocate; in the kernel the allocator is
-//! malloc(9) and the data path must not depend on it.) With the userspace
-//! `aws-lc` X25519, handshakes allocate inside aws-lc-rs; the kernel build
-//! never has it, and `cargo test -p wg-core` checks the portable build.
+//! The data path never allocates: a counting global allocator watches data
+//! both ways, keepalives and timers, and must see nothing. A completed
+//! handshake allocates exactly once, its keypair (boxed so that idle peers
+//! stay small, as Linux does), and nothing else. (In the kernel the
+//! allocator is malloc(9) with M_NOWAIT; failure drops the handshake.) With
+//! the userspace `aws-lc` X25519, handshakes also allocate inside
+//! aws-lc-rs; the kernel build never has it, and `cargo test -p wg-core`
+//! checks the portable build.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -168,8 +170,10 @@ fn packet_paths_do_not_allocate() {
         "the data path allocated {data_allocs} times"
     );
     if !cfg!(feature = "aws-lc") {
+        // Three handshakes; each installs one keypair on each side.
         assert_eq!(
-            handshake_allocs, 0,
+            handshake_allocs,
+            3 * 2,
             "handshakes allocated {handshake_allocs} times"
         );
     }
