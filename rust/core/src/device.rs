@@ -165,7 +165,6 @@ const SENT_SINCE_FLUSH: u32 = 1 << 8;
 struct PeerState {
     handshake: Handshake,
     cookie: CookieMaker,
-    keys: KeyRing,
     timers: Timers,
     endpoint: Option<Endpoint>,
     persistent_keepalive: u16,
@@ -194,9 +193,13 @@ impl PeerState {
     }
 }
 
+/// Lock order: `state`, then `keys`. Packet crypto holds only a read lock
+/// on `keys`, so packets of one peer are sealed and opened in parallel;
+/// installing or dropping a keypair takes the write lock under `state`.
 struct Peer {
     public: Key,
     state: spin::Mutex<PeerState>,
+    keys: spin::RwLock<KeyRing>,
 }
 
 struct Tables {
@@ -297,6 +300,35 @@ fn padded_len(len: usize, mtu: usize) -> Result<usize> {
         Ok(aligned)
     } else {
         Ok(aligned.min(mtu).max(len))
+    }
+}
+
+/// A packet whose counter is reserved, waiting for its crypto.
+struct Sealing {
+    counter: u64,
+    local_index: u32,
+    remote_index: u32,
+    padded: usize,
+    total: usize,
+}
+
+impl Sealing {
+    /// Pads and seals `buf[16..16 + len]` in place with the keypair the
+    /// counter was reserved from, and writes the header.
+    fn seal(&self, keys: &KeyRing, buf: &mut [u8], len: usize) -> Result<()> {
+        // The read lock held since `reserve` keeps this keypair in the ring.
+        let slot = keys.find(self.local_index).ok_or(Error::UnknownIndex)?;
+        let kp = keys.get(slot).ok_or(Error::UnknownIndex)?;
+        let (key, _) = kp.keys();
+        let frame = buf.get_mut(..self.total).ok_or(Error::BufferTooSmall)?;
+        let (head, rest) = frame.split_at_mut(DATA_HEADROOM);
+        let (body, tail) = rest.split_at_mut(self.padded);
+        body.get_mut(len..).ok_or(Error::BufferTooSmall)?.fill(0);
+        let tag = crypto::aead_seal(key, self.counter, &[], body);
+        tail.copy_from_slice(&tag);
+        let hdr: &mut [u8; 16] = head.try_into().map_err(|_| Error::BufferTooSmall)?;
+        messages::write_data_header(hdr, self.remote_index, self.counter);
+        Ok(())
     }
 }
 
@@ -417,7 +449,7 @@ impl Device {
         let t = self.tables.read();
         let slot = t.allowed.lookup(&hdr.dst).ok_or(Error::NoRoute)?;
         let peer = t.peer(slot).ok_or(Error::NoRoute)?;
-        self.encap_locked(&t, peer, slot, now, buf, len)
+        self.encap_locked(peer, slot, now, buf, len)
     }
 
     /// Seals a packet for a given peer (staged packets, keepalives with
@@ -431,12 +463,11 @@ impl Device {
     ) -> Result<Encap> {
         let t = self.tables.read();
         let p = t.peer(peer.0).ok_or(Error::NotFound)?;
-        self.encap_locked(&t, p, peer.0, now, buf, len)
+        self.encap_locked(p, peer.0, now, buf, len)
     }
 
     fn encap_locked(
         &self,
-        t: &Tables,
         peer: &Peer,
         slot: u32,
         now: Time,
@@ -445,56 +476,49 @@ impl Device {
     ) -> Result<Encap> {
         let mut st = peer.state.lock();
         let endpoint = st.endpoint.ok_or(Error::NoEndpoint)?;
-        match self.seal(&mut st, now, buf, len)? {
-            Some(total) => Ok(Encap::Send {
-                peer: PeerId(slot),
-                endpoint,
-                len: total,
-                poll: st.needs_poll(),
-            }),
-            None => {
-                let _ = t;
-                st.flags |= WANT_INITIATION;
-                Ok(Encap::Staged { peer: PeerId(slot) })
-            }
-        }
+        let keys = peer.keys.read();
+        let Some(sealing) = self.reserve(&keys, &mut st, now, buf.len(), len)? else {
+            st.flags |= WANT_INITIATION;
+            return Ok(Encap::Staged { peer: PeerId(slot) });
+        };
+        let poll = st.needs_poll();
+        // The crypto runs outside the peer's lock, under the shared keys
+        // lock only, so other packets of this peer proceed in parallel.
+        drop(st);
+        sealing.seal(&keys, buf, len)?;
+        Ok(Encap::Send {
+            peer: PeerId(slot),
+            endpoint,
+            len: sealing.total,
+            poll,
+        })
     }
 
-    /// Seals `buf[16..16 + len]` under the current keypair; None when there
-    /// is no usable keypair.
-    fn seal(
+    /// Reserves a counter of the current keypair for a packet of `len`
+    /// bytes and does the bookkeeping of sending it; None when there is no
+    /// usable keypair.
+    fn reserve(
         &self,
+        keys: &KeyRing,
         st: &mut PeerState,
         now: Time,
-        buf: &mut [u8],
+        buflen: usize,
         len: usize,
-    ) -> Result<Option<usize>> {
+    ) -> Result<Option<Sealing>> {
         let mtu = self.mtu.load(Ordering::Relaxed) as usize;
         let padded = padded_len(len, mtu)?;
         let total = DATA_HEADROOM + padded + messages::DATA_TAG_LEN;
-        if buf.len() < total {
+        if buflen < total {
             return Err(Error::BufferTooSmall);
         }
-        let Some(kp) = st.keys.current_mut() else {
+        let Some(kp) = keys.current() else {
             return Ok(None);
         };
-        let remote = kp.remote_index;
-        let (is_initiator, birth) = (kp.is_initiator, kp.birth);
-        let Some((counter, key)) = kp.next_send(now.mono) else {
+        let Some((counter, _)) = kp.next_send(now.mono) else {
             return Ok(None);
         };
         let rekey = counter >= REKEY_AFTER_MESSAGES
-            || (is_initiator && now.mono.saturating_sub(birth) >= REKEY_AFTER_TIME);
-        let (head, rest) = buf.split_at_mut(DATA_HEADROOM);
-        let (body, tail) = rest.split_at_mut(padded);
-        body[len..].fill(0);
-        // The key is used where it lives, under the peer's lock: no copy
-        // of it is left on the stack.
-        let tag = crypto::aead_seal(key, counter, &[], body);
-        tail[..messages::DATA_TAG_LEN].copy_from_slice(&tag);
-        let hdr: &mut [u8; 16] = head.try_into().map_err(|_| Error::BufferTooSmall)?;
-        messages::write_data_header(hdr, remote, counter);
-
+            || (kp.is_initiator && now.mono.saturating_sub(kp.birth) >= REKEY_AFTER_TIME);
         st.tx_bytes += total as u64;
         st.flags |= SENT_SINCE_FLUSH;
         st.timers
@@ -506,7 +530,13 @@ impl Device {
         if rekey {
             st.flags |= WANT_INITIATION;
         }
-        Ok(Some(total))
+        Ok(Some(Sealing {
+            counter,
+            local_index: kp.local_index,
+            remote_index: kp.remote_index,
+            padded,
+            total,
+        }))
     }
 
     /// Handles one datagram from `src`. Handshake answers go to `out`,
@@ -559,13 +589,13 @@ impl Device {
         Ok(Some(messages::COOKIE_REPLY_LEN))
     }
 
-    fn new_index(&self, slot: u32, st: &mut PeerState) -> u32 {
+    fn new_index(&self, slot: u32, keys: &KeyRing, st: &mut PeerState) -> u32 {
         // Skip tags still naming a live session so indices stay unique.
         loop {
             st.next_tag = (st.next_tag + 1) & TAG_MASK;
             let idx = self.codec.encode(slot, st.next_tag);
-            let live = st.keys.indices().any(|i| i == idx)
-                || st.handshake.pending_local_index() == Some(idx);
+            let live =
+                keys.indices().any(|i| i == idx) || st.handshake.pending_local_index() == Some(idx);
             if !live {
                 return idx;
             }
@@ -597,7 +627,7 @@ impl Device {
             .ok_or(Error::UnknownPeer)?;
         let peer = t.peer(slot).ok_or(Error::UnknownPeer)?;
         let mut st = peer.state.lock();
-        let local_index = self.new_index(slot, &mut st);
+        let local_index = self.new_index(slot, &peer.keys.read(), &mut st);
         let mut eph = random_key(&*self.rng);
         let resp: &mut [u8; messages::RESPONSE_LEN] = out
             .get_mut(..messages::RESPONSE_LEN)
@@ -614,7 +644,8 @@ impl Device {
         eph.zeroize();
         let keys = keys?;
         st.cookie.add_macs(resp, now.mono);
-        st.keys
+        peer.keys
+            .write()
             .install(keypair::boxed(Keypair::new(&keys, now.mono))?);
         st.endpoint = Some(src);
         st.rx_bytes += buf.len() as u64;
@@ -664,7 +695,8 @@ impl Device {
         let msg: &[u8; messages::RESPONSE_LEN] =
             (&*buf).try_into().map_err(|_| Error::BadLength)?;
         let keys = st.handshake.consume_response(identity, msg)?;
-        st.keys
+        peer.keys
+            .write()
             .install(keypair::boxed(Keypair::new(&keys, now.mono))?);
         st.endpoint = Some(src);
         st.rx_bytes += buf.len() as u64;
@@ -702,24 +734,40 @@ impl Device {
         let index = messages::receiver_index(buf).ok_or(Error::BadLength)?;
         let counter = messages::data_counter(buf).ok_or(Error::BadLength)?;
         let (slot, peer) = self.peer_for_index(&t, index)?;
-        let mut st = peer.state.lock();
-        let which = st.keys.find(index).ok_or(Error::UnknownIndex)?;
-        let kp = st.keys.get_mut(which).ok_or(Error::UnknownIndex)?;
-        let key = kp
-            .recv_key_for(counter, now.mono)
-            .ok_or(Error::ReplayedCounter)?;
         let total = buf.len();
-        let (_head, rest) = buf.split_at_mut(DATA_HEADROOM);
-        let (body, tag) = rest.split_at_mut(total - DATA_HEADROOM - messages::DATA_TAG_LEN);
-        let tag: &[u8; 16] = (&*tag).try_into().map_err(|_| Error::BadLength)?;
-        crypto::aead_open(key, counter, &[], body, tag).map_err(|_| Error::DecryptFailed)?;
-        if !kp.accept_counter(counter) {
-            return Err(Error::ReplayedCounter);
-        }
-        if which == Slot::Next && st.keys.confirm_next() {
-            st.timers.handshake_complete();
-            st.last_handshake_real = now.real;
-            st.flags = (st.flags | FLUSH_STAGED) & !SENT_SINCE_FLUSH;
+        // The crypto runs under the shared keys lock only, in parallel with
+        // other packets of this peer; the peer's lock comes after.
+        let which = {
+            let keys = peer.keys.read();
+            let which = keys.find(index).ok_or(Error::UnknownIndex)?;
+            let kp = keys.get(which).ok_or(Error::UnknownIndex)?;
+            let key = kp
+                .recv_key_for(counter, now.mono)
+                .ok_or(Error::ReplayedCounter)?;
+            let (_head, rest) = buf.split_at_mut(DATA_HEADROOM);
+            let (body, tag) = rest.split_at_mut(total - DATA_HEADROOM - messages::DATA_TAG_LEN);
+            let tag: &[u8; 16] = (&*tag).try_into().map_err(|_| Error::BadLength)?;
+            crypto::aead_open(key, counter, &[], body, tag).map_err(|_| Error::DecryptFailed)?;
+            if !kp.accept_counter(counter) {
+                return Err(Error::ReplayedCounter);
+            }
+            which
+        };
+        let mut st = peer.state.lock();
+        if which == Slot::Next {
+            let mut keys = peer.keys.write();
+            // A handshake may have replaced `next` meanwhile; confirm only
+            // the keypair this packet came under.
+            if keys
+                .next
+                .as_ref()
+                .is_some_and(|k| k[0].local_index == index)
+                && keys.confirm_next()
+            {
+                st.timers.handshake_complete();
+                st.last_handshake_real = now.real;
+                st.flags = (st.flags | FLUSH_STAGED) & !SENT_SINCE_FLUSH;
+            }
         }
         // Roaming: the last authenticated source is where the peer is now.
         st.endpoint = Some(src);
@@ -727,7 +775,7 @@ impl Device {
         let ka = st.persistent_keepalive;
         st.timers.any_authenticated_packet_received();
         st.timers.any_authenticated_packet_traversal(now.mono, ka);
-        if let Some(cur) = st.keys.current() {
+        if let Some(cur) = peer.keys.read().current() {
             let old = now.mono.saturating_sub(cur.birth)
                 >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
             if cur.is_initiator
@@ -739,7 +787,9 @@ impl Device {
                 st.flags |= WANT_INITIATION;
             }
         }
-        let plain = &body[..];
+        let plain = buf
+            .get(DATA_HEADROOM..total - messages::DATA_TAG_LEN)
+            .ok_or(Error::BadLength)?;
         let action = if plain.is_empty() {
             Decap::Done
         } else {
@@ -785,7 +835,7 @@ impl Device {
                 }
                 TimerEvent::NewHandshake => st.flags |= WANT_INITIATION,
                 TimerEvent::ZeroKeyMaterial => {
-                    st.keys.clear();
+                    p.keys.write().clear();
                     st.handshake.clear();
                 }
                 TimerEvent::PersistentKeepalive => {
@@ -828,8 +878,16 @@ impl Device {
                 let buf = out
                     .get_mut(..DATA_HEADROOM + messages::DATA_TAG_LEN)
                     .ok_or(Error::BufferTooSmall)?;
-                match self.seal(&mut st, now, buf, 0)? {
-                    Some(len) => return Ok(PeerAction::Send { endpoint, len }),
+                // 32 bytes: sealed under the peer's lock, unlike data.
+                let keys = p.keys.read();
+                match self.reserve(&keys, &mut st, now, buf.len(), 0)? {
+                    Some(sealing) => {
+                        sealing.seal(&keys, buf, 0)?;
+                        return Ok(PeerAction::Send {
+                            endpoint,
+                            len: sealing.total,
+                        });
+                    }
                     None => {
                         st.flags |= WANT_INITIATION;
                         continue;
@@ -864,7 +922,8 @@ impl Device {
             .get_mut(..messages::INITIATION_LEN)
             .and_then(|s| s.try_into().ok())
             .ok_or(Error::BufferTooSmall)?;
-        let local_index = self.new_index(slot, st);
+        let peer = t.peer(slot).ok_or(Error::NotFound)?;
+        let local_index = self.new_index(slot, &peer.keys.read(), st);
         let mut eph = random_key(&*self.rng);
         let made = st
             .handshake
@@ -994,7 +1053,7 @@ impl Device {
         for p in peers.iter().flatten() {
             let mut st = p.state.lock();
             st.handshake.set_local_identity(local);
-            st.keys.forbid_sending();
+            p.keys.read().forbid_sending();
         }
     }
 
@@ -1036,7 +1095,6 @@ impl Device {
                     state: spin::Mutex::new(PeerState {
                         handshake: Handshake::new(t.local_identity(), p.public_key, psk),
                         cookie: CookieMaker::new(&p.public_key),
-                        keys: KeyRing::default(),
                         timers: Timers::default(),
                         endpoint: None,
                         persistent_keepalive: 0,
@@ -1047,6 +1105,7 @@ impl Device {
                         flags: 0,
                         reported_deadline: None,
                     }),
+                    keys: spin::RwLock::new(KeyRing::default()),
                 });
                 let s = match t.free_slots.pop() {
                     Some(s) => {
@@ -1154,7 +1213,7 @@ impl Device {
         let t = self.tables.read();
         if let Some(p) = t.peer(peer.0) {
             let mut st = p.state.lock();
-            st.keys.clear();
+            p.keys.write().clear();
             st.handshake.clear();
             st.timers.stop();
             st.flags = 0;

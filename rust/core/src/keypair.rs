@@ -10,13 +10,18 @@ use crate::replay::ReplayWindow;
 use crate::{Error, Result};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use zeroize::Zeroize;
 
+/// One session's keys and counters. Packets of one peer are sealed and
+/// opened in parallel under a shared borrow of it, so what changes per
+/// packet is atomic (the send counter) or behind its own short lock (the
+/// replay window).
 pub struct Keypair {
     send_key: [u8; 32],
     recv_key: [u8; 32],
-    send_counter: u64,
-    replay: ReplayWindow,
+    send_counter: AtomicU64,
+    replay: spin::Mutex<ReplayWindow>,
     pub local_index: u32,
     pub remote_index: u32,
     /// Monotonic time of the handshake that made it.
@@ -24,7 +29,7 @@ pub struct Keypair {
     pub is_initiator: bool,
     /// Cleared when the interface key changes: receiving still works for
     /// in-flight packets, sending forces a new handshake.
-    can_send: bool,
+    can_send: AtomicBool,
 }
 
 impl Drop for Keypair {
@@ -39,13 +44,13 @@ impl Keypair {
         Keypair {
             send_key: keys.send,
             recv_key: keys.recv,
-            send_counter: 0,
-            replay: ReplayWindow::new(),
+            send_counter: AtomicU64::new(0),
+            replay: spin::Mutex::new(ReplayWindow::new()),
             local_index: keys.local_index,
             remote_index: keys.remote_index,
             birth,
             is_initiator: keys.is_initiator,
-            can_send: true,
+            can_send: AtomicBool::new(true),
         }
     }
 
@@ -55,39 +60,51 @@ impl Keypair {
 
     /// Reserves the next send counter, or None when the keypair must not
     /// send any more (too old, too many messages, or expired by hand).
-    pub fn next_send(&mut self, now: u64) -> Option<(u64, &[u8; 32])> {
-        if !self.can_send || self.expired(now) || self.send_counter >= REJECT_AFTER_MESSAGES {
+    pub fn next_send(&self, now: u64) -> Option<(u64, &[u8; 32])> {
+        if !self.can_send.load(Ordering::Relaxed) || self.expired(now) {
             return None;
         }
-        let c = self.send_counter;
-        self.send_counter += 1;
+        // Counters past the limit are never handed out; the counter stays
+        // past it, so every later call refuses too.
+        let c = self.send_counter.fetch_add(1, Ordering::Relaxed);
+        if c >= REJECT_AFTER_MESSAGES {
+            return None;
+        }
         Some((c, &self.send_key))
     }
 
+    /// The send and receive keys, for the crypto of a reserved counter.
+    pub fn keys(&self) -> (&[u8; 32], &[u8; 32]) {
+        (&self.send_key, &self.recv_key)
+    }
+
     pub fn send_counter(&self) -> u64 {
-        self.send_counter
+        self.send_counter.load(Ordering::Relaxed)
     }
 
     pub fn usable_for_sending(&self, now: u64) -> bool {
-        self.can_send && !self.expired(now) && self.send_counter < REJECT_AFTER_MESSAGES
+        self.can_send.load(Ordering::Relaxed)
+            && !self.expired(now)
+            && self.send_counter() < REJECT_AFTER_MESSAGES
     }
 
     /// The key to open a packet with this counter, if the counter is fresh and
     /// the keypair still accepts packets.
     pub fn recv_key_for(&self, counter: u64, now: u64) -> Option<&[u8; 32]> {
-        if self.expired(now) || !self.replay.would_accept(counter) {
+        if self.expired(now) || !self.replay.lock().would_accept(counter) {
             return None;
         }
         Some(&self.recv_key)
     }
 
-    /// Records an authenticated counter; false if it raced with a duplicate.
-    pub fn accept_counter(&mut self, counter: u64) -> bool {
-        self.replay.check_and_update(counter)
+    /// Records an authenticated counter; false if a duplicate got there
+    /// first (two copies opened in parallel).
+    pub fn accept_counter(&self, counter: u64) -> bool {
+        self.replay.lock().check_and_update(counter)
     }
 
-    pub fn forbid_sending(&mut self) {
-        self.can_send = false;
+    pub fn forbid_sending(&self) {
+        self.can_send.store(false, Ordering::Relaxed);
     }
 }
 
@@ -175,6 +192,15 @@ impl KeyRing {
         k.map(|b| &mut b[0])
     }
 
+    pub fn get(&self, slot: Slot) -> Option<&Keypair> {
+        let k = match slot {
+            Slot::Previous => self.previous.as_ref(),
+            Slot::Current => self.current.as_ref(),
+            Slot::Next => self.next.as_ref(),
+        };
+        k.map(|b| &b[0])
+    }
+
     pub fn current(&self) -> Option<&Keypair> {
         self.current.as_ref().map(|b| &b[0])
     }
@@ -190,8 +216,8 @@ impl KeyRing {
     }
 
     /// Stop sending with every keypair (private key changed).
-    pub fn forbid_sending(&mut self) {
-        for k in [&mut self.previous, &mut self.current, &mut self.next]
+    pub fn forbid_sending(&self) {
+        for k in [&self.previous, &self.current, &self.next]
             .into_iter()
             .flatten()
         {
@@ -247,13 +273,14 @@ mod tests {
 
     #[test]
     fn sending_stops_at_reject_limits() {
-        let mut k = raw(1, true);
+        let k = raw(1, true);
         assert!(k.next_send(REJECT_AFTER_TIME - 1).is_some());
         assert!(k.next_send(REJECT_AFTER_TIME).is_none());
-        k.send_counter = REJECT_AFTER_MESSAGES - 1;
+        k.send_counter
+            .store(REJECT_AFTER_MESSAGES - 1, Ordering::Relaxed);
         assert!(k.next_send(0).is_some());
         assert!(k.next_send(0).is_none());
-        let mut k = raw(1, true);
+        let k = raw(1, true);
         k.forbid_sending();
         assert!(k.next_send(0).is_none());
         assert!(k.recv_key_for(0, 0).is_some());

@@ -733,3 +733,73 @@ fn print_bytes_per_peer() {
     std::println!("figure bytes_per_peer {n} B");
     assert!(n < 4096, "{n}");
 }
+
+#[test]
+fn one_peer_seals_and_opens_in_parallel() {
+    let mut p = Pair::new(None);
+    p.send_ip(0, b"setup");
+    p.pump();
+    p.send_ip(1, b"confirm");
+    p.pump();
+    let now = p.now;
+    let (a, b) = (&p.sides[0].dev, &p.sides[1].dev);
+    const THREADS: usize = 4;
+    const EACH: usize = 400;
+    // Seal from several threads at once for the same peer.
+    let sealed: Vec<Vec<Vec<u8>>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..THREADS)
+            .map(|t| {
+                s.spawn(move || {
+                    (0..EACH)
+                        .map(|i| {
+                            let pkt = ipv4([10, 0, 0, 1], [10, 0, 0, 2], &[t as u8, i as u8, 7]);
+                            let mut buf = vec![0u8; DATA_HEADROOM + pkt.len() + DATA_TAILROOM];
+                            buf[DATA_HEADROOM..DATA_HEADROOM + pkt.len()].copy_from_slice(&pkt);
+                            let Encap::Send { len, .. } =
+                                a.encapsulate(now, &mut buf, pkt.len()).unwrap()
+                            else {
+                                panic!("no session")
+                            };
+                            buf.truncate(len);
+                            buf
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<Vec<u8>> = sealed.into_iter().flatten().collect();
+    // Counters are unique: no two threads reserved the same one.
+    let mut counters: Vec<u64> = all
+        .iter()
+        .map(|d| messages::data_counter(d).unwrap())
+        .collect();
+    counters.sort_unstable();
+    counters.dedup();
+    assert_eq!(counters.len(), THREADS * EACH);
+    // Open them from several threads, each roughly in counter order, and
+    // each packet twice: exactly one copy of each may be accepted.
+    all.sort_by_key(|d| messages::data_counter(d).unwrap());
+    let accepted: usize = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let all = &all;
+                s.spawn(move || {
+                    let mut ok = 0;
+                    let mut out = [0u8; MAX_HANDSHAKE_LEN];
+                    for d in all.iter().skip(t / 2).step_by(THREADS / 2) {
+                        let mut d = d.clone();
+                        if let Ok(r) = b.decapsulate(now, A_ADDR, &mut d, &mut out) {
+                            assert!(matches!(r.action, Decap::Tunnel { .. }));
+                            ok += 1;
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(accepted, THREADS * EACH);
+}
