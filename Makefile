@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all deps build test test-core test-rust lint fmt bench bindings demo clean
+.PHONY: all deps build test test-core test-rust lint fmt bench bindings demo clean check-freebsd
 
 all: build
 
@@ -15,7 +15,7 @@ build: deps
 # Every test that exists: formatting, lints, the core with its portable
 # crypto, then the whole workspace (userspace AEAD, boringtun interop, the
 # C ABI driver, the bindings freshness check).
-test: deps lint
+test: deps lint check-freebsd
 	@sh scripts/run-tests.sh
 
 test-core: deps
@@ -27,6 +27,12 @@ test-rust: deps
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(MAKE) lint-kernel
+
+# The kernel tier that runs on Linux: the audit's own tests, then the
+# kernel build of the core, linked as kmod.mk links a module and audited
+# (undefined symbols, relocations, FPU use, stack frames).
+check-freebsd: deps test-audit audit-core
 
 fmt:
 	$(CARGO) fmt --all
@@ -46,3 +52,5 @@ demo:
 
 clean:
 	$(CARGO) clean
+
+include kbuild/kbuild.mk

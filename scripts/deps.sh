@@ -7,10 +7,15 @@ need_pkgs=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 
 # libclang: bindgen's freshness test parses sys/wg_host.h with it.
-# gcc/make/pkg-config: the C driver of the ABI test and ring's build.
-for p in libclang-dev gcc make; do
+# gcc/make: the C driver of the ABI test and ring's build.
+# rustc-web, cargo-web, rust-web-src: /usr/bin/cargo and rustc with the
+# library sources, for the kernel build's -Zbuild-std (kbuild/).
+# binutils: ld, objcopy, objdump for the kernel audit.
+# libck-dev: the ck headers FreeBSD's kernel headers include (kmod/).
+for p in libclang-dev gcc make binutils rustc-web cargo-web rust-web-src libck-dev; do
 	have_pkg "$p" || need_pkgs="$need_pkgs $p"
 done
+python3 -m pip --version >/dev/null 2>&1 || need_pkgs="$need_pkgs python3-pip"
 
 if [ -n "$need_pkgs" ]; then
 	echo "deps: installing$need_pkgs" >&2
@@ -18,6 +23,14 @@ if [ -n "$need_pkgs" ]; then
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_pkgs >/dev/null
+fi
+
+# FreeBSD's kernel headers (for kmod/ and the audit) come with the ziglang
+# wheel, which carries FreeBSD's /usr/include with its _KERNEL parts.
+if ! python3 -c "import ziglang" >/dev/null 2>&1; then
+	echo "deps: installing ziglang (pip)" >&2
+	python3 -m pip install --quiet ziglang ||
+		python3 -m pip install --quiet --user --break-system-packages ziglang
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

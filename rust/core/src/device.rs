@@ -1067,6 +1067,9 @@ impl Device {
         }
     }
 
+    // Kept out of set_config so the kernel stack frame of a SIOCSWG stays
+    // small (kbuild/audit.py caps frames at 2 KiB).
+    #[inline(never)]
     fn apply_peer(
         &self,
         t: &mut Tables,

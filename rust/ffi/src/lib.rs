@@ -20,13 +20,19 @@ extern crate std;
 #[rustfmt::skip]
 mod bindings;
 
+// The kernel build (`--no-default-features --features kernel`): global
+// allocator and panic handler over the host's services. Not with `std`,
+// which brings its own, nor in this crate's unit tests.
+#[cfg(all(feature = "kernel", not(feature = "std"), not(test)))]
+mod kernel;
+
 use alloc::boxed::Box;
 use bindings::{
     wg_core_decap_result, wg_core_encap_result, wg_core_peer_cb, wg_core_peer_stats,
     wg_core_poll_result, wg_endpoint, wg_time,
 };
 use core::slice;
-use wg_core::config::Key;
+use wg_core::config::{DeviceUpdate, Key};
 use wg_core::device::{ConfigChanges, Rng};
 use wg_core::{Decap, Device, Encap, Endpoint, Error, PeerAction, PeerId, Time};
 
@@ -393,11 +399,11 @@ pub unsafe extern "C" fn wg_core_set_config(
     }
     // SAFETY: non-null and valid for `len` bytes of reads per the contract.
     let bytes = unsafe { slice::from_raw_parts(nvl, len) };
-    let mut update = match wg_core::nvconfig::decode_set(bytes, &d.limits()) {
+    let mut update = match decode_set(bytes, d) {
         Ok(u) => u,
         Err(e) => return err(e),
     };
-    let r = d.set_config(now, &update);
+    let r = apply_set(d, now, &update);
     update.zeroize_secrets();
     match r {
         Ok(changes) => {
@@ -406,6 +412,21 @@ pub unsafe extern "C" fn wg_core_set_config(
         }
         Err(e) => err(e),
     }
+}
+
+/// Decoding a SET and applying it each get their own stack frame: inlined
+/// together into `wg_core_set_config` (fat LTO) they made one frame of
+/// 2.2 KiB, more than the kernel build lets one function have
+/// (kbuild/audit.py).
+#[inline(never)]
+fn decode_set(bytes: &[u8], d: &Device) -> Result<DeviceUpdate, Error> {
+    wg_core::nvconfig::decode_set(bytes, &d.limits())
+}
+
+/// See [`decode_set`].
+#[inline(never)]
+fn apply_set(d: &Device, now: Time, update: &DeviceUpdate) -> Result<ConfigChanges, Error> {
+    d.set_config(now, update)
 }
 
 /// # Safety

@@ -1,0 +1,99 @@
+#!/bin/sh
+# Builds the Rust core of if_wg.ko for the FreeBSD amd64 kernel: crate
+# wg-ffi as a staticlib, `--no-default-features --features kernel` (no std,
+# no ring, no aws-lc), with core and alloc rebuilt (-Zbuild-std) for the
+# target spec kbuild/x86_64-ifwg-kernel.json: kernel code model, static
+# relocations, no red zone, soft-float, frame pointers, PLT calls,
+# panic=abort. Prints the path of libwg_ffi.a on stdout; cargo talks on
+# stderr.
+#
+# Why a target spec and not x86_64-unknown-none: the spec carries the code
+# generation a kernel module needs, and its name lacks "-none", for which
+# compiler_builtins' build script forces its own memcpy/memset/memmove/
+# memcmp/bcmp/strlen (weak, and then localised into the module). With this
+# spec the object leaves memcpy & co. undefined and the kernel's are used
+# (kbuild/audit.py lists them).
+#
+# Environment (all optional):
+#   KBUILD_CARGO, KBUILD_RUSTC, KBUILD_RUSTDOC
+#                      toolchain with the library sources (rust-src); by
+#                      default Debian's /usr/bin/{cargo,rustc,rustdoc}
+#                      (rustc-web, cargo-web, rust-web-src), not a rustup
+#                      stable first in PATH. On FreeBSD: a nightly with
+#                      rust-src, e.g. KBUILD_CARGO="cargo +nightly".
+#   KBUILD_TARGET_DIR  cargo target directory [<repo>/target/kernel]
+#   KBUILD_OPT_LEVEL   2 (default) or s
+#   KBUILD_ARCH        amd64 (the only one so far; arm64 comes later)
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+arch=${KBUILD_ARCH:-amd64}
+case $arch in
+amd64) target=x86_64-ifwg-kernel ;;
+*)
+	echo "build-kernel-lib: KBUILD_ARCH=$arch: only amd64 is supported" >&2
+	exit 2
+	;;
+esac
+spec=$root/kbuild/$target.json
+target_dir=${KBUILD_TARGET_DIR:-$root/target/kernel}
+case $target_dir in
+/*) ;;
+*) target_dir=$(pwd)/$target_dir ;; # cargo runs from $root below
+esac
+
+pick() { # pick NAME DEFAULT: /usr/bin/NAME when it exists, else NAME in PATH
+	if [ -x "/usr/bin/$1" ]; then echo "/usr/bin/$1"; else echo "$1"; fi
+}
+cargo=${KBUILD_CARGO:-$(pick cargo)}
+rustc=${KBUILD_RUSTC:-$(pick rustc)}
+rustdoc=${KBUILD_RUSTDOC:-$(pick rustdoc)}
+
+sysroot=$("$rustc" --print sysroot) || {
+	echo "build-kernel-lib: $rustc does not run" >&2
+	exit 1
+}
+if [ ! -d "$sysroot/lib/rustlib/src/rust/library/core" ]; then
+	echo "build-kernel-lib: $rustc has no library sources under" \
+		"$sysroot/lib/rustlib/src (Debian: apt-get install rust-web-src;" \
+		"rustup: rustup component add rust-src)" >&2
+	exit 1
+fi
+
+# The toolchain's own flags only: nothing from the caller's environment may
+# change code generation (CARGO_ENCODED_RUSTFLAGS would win over RUSTFLAGS).
+unset CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS CARGO_BUILD_TARGET
+export RUSTC_BOOTSTRAP=1 # -Z flags on a stable toolchain (Debian's)
+export RUSTC="$rustc" RUSTDOC="$rustdoc" CARGO_TARGET_DIR="$target_dir"
+# Portable crypto only: no AVX2/SSE backends, selected at run time by
+# cpufeatures, in the kernel (cfg names of chacha20 0.9, poly1305 0.8,
+# curve25519-dalek 4, which Cargo.lock pins). -Zemit-stack-sizes: a
+# .stack_sizes section, which the audit reads (link_elf_obj ignores it).
+export RUSTFLAGS="-Zemit-stack-sizes --cfg chacha20_force_soft --cfg poly1305_force_soft --cfg curve25519_dalek_backend=\"serial\""
+# The release profile, pinned here whatever the workspace's says: fat LTO
+# drops what the module does not call (without it curve25519-dalek's table
+# builders, with frames of up to 500 KB, stay in) and keeps frames small.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${KBUILD_OPT_LEVEL:-2}"
+export CARGO_PROFILE_RELEASE_LTO=fat
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+export CARGO_PROFILE_RELEASE_PANIC=abort
+export CARGO_PROFILE_RELEASE_DEBUG=1
+export CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=false
+export CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=false
+export CARGO_PROFILE_RELEASE_INCREMENTAL=false
+
+cd "$root"
+# `cargo rustc --crate-type staticlib`: wg-ffi is also an rlib, and cargo
+# runs no LTO for a crate with an rlib output.
+# shellcheck disable=SC2086 # KBUILD_CARGO may carry "+nightly"
+$cargo rustc --locked --release \
+	-Zbuild-std=core,alloc -Zjson-target-spec --target "$spec" \
+	-p wg-ffi --no-default-features --features kernel \
+	--crate-type staticlib >&2
+
+lib=$target_dir/$target/release/libwg_ffi.a
+[ -f "$lib" ] || {
+	echo "build-kernel-lib: cargo succeeded but $lib is missing" >&2
+	exit 1
+}
+echo "$lib"

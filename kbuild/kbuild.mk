@@ -1,0 +1,79 @@
+# kbuild/kbuild.mk: the kernel build of the Rust core and the audit of what
+# kldload will load. Included by the top Makefile (paths are relative to
+# the repository root).
+#
+#   make kernel-lib     libwg_ffi.a for the amd64 kernel (kbuild/build-kernel-lib.sh)
+#   make audit-core     that library alone, linked and localised as kmod.mk
+#                       links a module, audited (kbuild/audit.py)
+#   make audit-object AUDIT_OBJECT=path/to/if_wg.ko
+#                       the same audit of any object, e.g. the final module
+#   make test-audit     the audit's own tests (planted violations)
+#   make lint-kernel    clippy over the kernel feature (src/kernel.rs)
+
+CARGO ?= cargo
+KBUILD_PYTHON ?= python3
+KBUILD_LD ?= ld
+KBUILD_OBJCOPY ?= objcopy
+KBUILD_TARGET_DIR ?= target/kernel
+# The top Makefile's `deps` (scripts/deps.sh); empty when used alone.
+KBUILD_DEPS ?= deps
+
+# What build-kernel-lib.sh prints, and the core alone as a module object.
+KERNEL_LIB = $(KBUILD_TARGET_DIR)/x86_64-ifwg-kernel/release/libwg_ffi.a
+KERNEL_CORE_OBJ = $(KBUILD_TARGET_DIR)/wg_core.o
+# Globals the core object keeps (the C ABI of sys/wg_core.h); kmod.mk's
+# kmod_syms.awk makes every other defined global local.
+KERNEL_CORE_EXPORTS ?= wg_core_*
+
+# FreeBSD headers: the ones the `ziglang` PyPI package ships (pip install
+# ziglang); on FreeBSD, point AUDIT_KERNEL_HEADERS at /usr/src/sys instead.
+# sys/ is the project's own: wg_host_* are the shim's, declared there.
+ZIGLANG_DIR := $(shell $(KBUILD_PYTHON) -c "import ziglang,os;print(os.path.dirname(ziglang.__file__))" 2>/dev/null)
+AUDIT_KERNEL_HEADERS ?= $(if $(ZIGLANG_DIR),$(ZIGLANG_DIR)/lib/libc/include/generic-freebsd $(ZIGLANG_DIR)/lib/libc/include/x86_64-freebsd-none)
+AUDIT_HEADERS ?= $(AUDIT_KERNEL_HEADERS) sys
+AUDIT_STACK_LIMIT ?= 2048
+AUDIT_FLAGS ?= $(addprefix --headers ,$(AUDIT_HEADERS)) \
+	--allow-undefined kbuild/undefined-allow.txt \
+	--fpu-allow kbuild/fpu-allow.txt \
+	--stack-limit $(AUDIT_STACK_LIMIT)
+AUDIT = $(KBUILD_PYTHON) kbuild/audit.py $(AUDIT_FLAGS)
+
+.PHONY: kernel-lib audit-core audit-object test-audit lint-kernel audit-headers-check
+
+kernel-lib: $(KBUILD_DEPS)
+	@KBUILD_TARGET_DIR="$(abspath $(KBUILD_TARGET_DIR))" sh kbuild/build-kernel-lib.sh
+
+# As kmod.mk on amd64: `ld -r` (direct linking, no shared object), every
+# global but the exports localised (objcopy -L, here by wildcard), debug
+# information stripped. --whole-archive: all of compiler_builtins too, the
+# worst case; the module's link pulls only what it references. .llvmbc is
+# compiler_builtins' embedded bitcode (750 KB, never loaded): the module's
+# link should drop it the same way.
+audit-core: kernel-lib audit-headers-check
+	$(KBUILD_LD) -m elf_x86_64 -r -d --whole-archive $(KERNEL_LIB) --no-whole-archive \
+		-o $(KERNEL_CORE_OBJ).full
+	$(KBUILD_OBJCOPY) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd --wildcard \
+		--keep-global-symbol='$(KERNEL_CORE_EXPORTS)' \
+		$(KERNEL_CORE_OBJ).full $(KERNEL_CORE_OBJ)
+	@rm -f $(KERNEL_CORE_OBJ).full
+	$(AUDIT) $(KERNEL_CORE_OBJ)
+
+audit-object: audit-headers-check
+	@test -n "$(AUDIT_OBJECT)" || { echo "audit-object: set AUDIT_OBJECT=path/to/object" >&2; exit 2; }
+	$(AUDIT) $(AUDIT_OBJECT)
+
+audit-headers-check:
+	@test -n "$(AUDIT_KERNEL_HEADERS)" || { \
+		echo "audit: no FreeBSD headers: pip install ziglang, or set AUDIT_KERNEL_HEADERS" >&2; \
+		exit 2; }
+
+test-audit: $(KBUILD_DEPS)
+	PYTHONDONTWRITEBYTECODE=1 $(KBUILD_PYTHON) -m unittest kbuild/test_audit.py
+
+# The kernel feature's code (global allocator, panic handler) is compiled
+# out of the std build that `make lint` checks. Host target with
+# panic=abort, in its own target directory so that the usual dev builds
+# keep their artifacts.
+lint-kernel:
+	$(CARGO) clippy -p wg-ffi --no-default-features --features kernel \
+		--config 'profile.dev.panic="abort"' --target-dir target/kernel-lint -- -D warnings

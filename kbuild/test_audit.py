@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""kbuild/audit.py catches what it is for: each test builds a tiny object
+with gcc or as, plants one violation (or none) and runs the audit on it as
+`make audit-core` does, as a separate process.
+
+    python3 -m unittest kbuild/test_audit.py
+    python3 kbuild/test_audit.py
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+AUDIT = os.path.join(HERE, "audit.py")
+
+# What a FreeBSD kernel header would declare, for these tests.
+KERNEL_HEADER = """\
+#include <stddef.h>
+void	*memcpy(void * to, const void * from, size_t len);
+void	kernel_fn(void);
+void	kernel_fill(char *buf);
+extern int kernel_var;
+/* A macro is no symbol the kernel exports. */
+#define	macro_only(x)	kernel_fn()
+"""
+
+# gcc flags close to a kernel module's: no PIC, kernel code model, no red
+# zone, no SSE, no unwind tables.
+KFLAGS = ["-O2", "-ffreestanding", "-fno-pic", "-mcmodel=kernel", "-mno-red-zone",
+          "-mno-mmx", "-mno-sse", "-mno-sse2", "-mno-avx", "-fno-stack-protector",
+          "-fno-asynchronous-unwind-tables", "-fno-common"]
+
+
+@unittest.skipUnless(shutil.which("gcc") and shutil.which("objdump"), "needs gcc and binutils")
+class AuditTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="kbuild-audit-test-")
+        cls.headers = os.path.join(cls.tmp, "include")
+        os.makedirs(os.path.join(cls.headers, "sys"))
+        with open(os.path.join(cls.headers, "sys", "kern.h"), "w") as f:
+            f.write(KERNEL_HEADER)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def build(self, name, source, lang="c", flags=None):
+        src = os.path.join(self.tmp, f"{name}.{lang}")
+        obj = os.path.join(self.tmp, f"{name}.o")
+        with open(src, "w") as f:
+            f.write(textwrap.dedent(source))
+        cmd = ["gcc", "-c", "-I", self.headers, "-o", obj, src]
+        if lang == "c":
+            cmd[2:2] = KFLAGS if flags is None else flags
+        subprocess.run(cmd, check=True)
+        return obj
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text))
+        return path
+
+    def audit(self, obj, *extra):
+        p = subprocess.run([sys.executable, AUDIT, obj, "--headers", self.headers, *extra],
+                           capture_output=True, text=True)
+        return p.returncode, p.stdout + p.stderr
+
+    def assertPasses(self, obj, *extra):
+        rc, out = self.audit(obj, *extra)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("== OK", out)
+        return out
+
+    def assertFails(self, obj, check, what, *extra):
+        rc, out = self.audit(obj, *extra)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("== FAIL", out)
+        failures = out.split("== FAIL", 1)[1]
+        self.assertIn(check, failures, out)
+        self.assertIn(what, failures, out)
+        return out
+
+    CLEAN = """\
+        #include <sys/kern.h>
+        int counter;
+        int
+        clean(char *dst, const char *src, unsigned long n)
+        {
+            char small[64];
+            kernel_fill(small);
+            memcpy(dst, src, n);
+            kernel_fn();
+            return kernel_var + counter + small[3];
+        }
+        """
+
+    # --- a clean object ------------------------------------------------------
+
+    def test_clean_object_passes(self):
+        out = self.assertPasses(self.build("clean", self.CLEAN))
+        self.assertRegex(out, r"kernel_fn\s+GLOBAL\s+declared in include/sys/kern.h")
+        self.assertRegex(out, r"R_X86_64_PLT32\s+\d+\s+ok")
+        self.assertIn("none outside the allowlist", out)
+
+    def test_debug_relocations_are_not_judged(self):
+        # -g brings R_X86_64_32 in .debug_*: link_elf_obj skips those tables.
+        obj = self.build("debug", self.CLEAN, flags=KFLAGS + ["-g"])
+        out = self.assertPasses(obj)
+        self.assertIn("not loaded, not judged", out)
+        self.assertIn(".debug_*", out)
+
+    # --- [a] undefined symbols ---------------------------------------------
+
+    UNDECLARED = """\
+        void mystery_fn(void);
+        void f(void) { mystery_fn(); }
+        """
+
+    def test_undeclared_symbol_fails(self):
+        self.assertFails(self.build("undeclared", self.UNDECLARED),
+                         "[a] undefined symbol mystery_fn", "declared in no header")
+
+    def test_macro_is_not_a_declaration(self):
+        obj = self.build("macro", """\
+            void macro_only(int);
+            void f(void) { macro_only(1); }
+            """)
+        self.assertFails(obj, "[a] undefined symbol macro_only", "declared in no header")
+
+    def test_allowlist_with_reason_passes(self):
+        allow = self.write("allow.txt", """\
+            # comment
+            mystery_fn	provided by the shim, see kmod/
+            """)
+        self.assertPasses(self.build("undeclared2", self.UNDECLARED),
+                          "--allow-undefined", allow)
+
+    def test_allowlist_without_reason_is_an_error(self):
+        allow = self.write("allow-bad.txt", "mystery_fn\n")
+        rc, out = self.audit(self.build("undeclared3", self.UNDECLARED),
+                             "--allow-undefined", allow)
+        self.assertEqual(rc, 2, out)
+        self.assertIn("has no reason", out)
+
+    def test_undefined_weak_fails_even_when_declared(self):
+        obj = self.build("weak", """\
+            #include <sys/kern.h>
+            #pragma weak kernel_fn
+            void f(void) { if (kernel_fn) kernel_fn(); }
+            """)
+        self.assertFails(obj, "[a] undefined symbol kernel_fn", "undefined weak")
+
+    # --- [b] relocations ---------------------------------------------------
+
+    def test_gotpcrel_fails(self):
+        # PIC code reaches an extern through the GOT: kldload rejects it.
+        obj = self.build("pic", """\
+            #include <sys/kern.h>
+            int f(void) { return kernel_var; }
+            """, flags=["-O2", "-fPIC", "-fno-asynchronous-unwind-tables"])
+        self.assertFails(obj, "[b]", "GOTPCREL")
+
+    def test_abs32_in_text_fails(self):
+        # -mcmodel=small non-PIC: R_X86_64_32 in .text, not in amd64's set.
+        obj = self.build("abs32", """\
+            #include <sys/kern.h>
+            int *f(void) { return &kernel_var; }
+            """, flags=["-O2", "-fno-pic", "-mcmodel=small", "-fno-asynchronous-unwind-tables"])
+        self.assertFails(obj, "[b]", "R_X86_64_32 relocations")
+
+    # --- [c] FPU / SIMD ----------------------------------------------------
+
+    SSE = """\
+        .text
+        .globl  sse_copy
+        .type   sse_copy, @function
+        sse_copy:
+            movaps  (%rsi), %xmm0
+            movaps  %xmm0, (%rdi)
+            ret
+        .size   sse_copy, .-sse_copy
+        .section .note.GNU-stack,"",@progbits
+        """
+
+    def test_sse_fails(self):
+        obj = self.build("sse", self.SSE, lang="s")
+        self.assertFails(obj, "[c]", "sse_copy")
+
+    def test_x87_and_avx_fail(self):
+        obj = self.build("x87", """\
+            .text
+            .globl  x87
+            x87:
+                fldz
+                fstpt   (%rdi)
+                ret
+            .globl  avx
+            avx:
+                vzeroupper
+                ret
+            .section .note.GNU-stack,"",@progbits
+            """, lang="s")
+        out = self.assertFails(obj, "[c] 2 functions", "x87")
+        self.assertIn("VIOLATION avx", out)
+
+    def test_fpu_allowlist_passes(self):
+        allow = self.write("fpu-allow.txt", "# under fpu_kern_enter\nsse_*\n")
+        self.assertPasses(self.build("sse2", self.SSE, lang="s"), "--fpu-allow", allow)
+
+    # --- [d] stack frames --------------------------------------------------
+
+    BIG = """\
+        #include <sys/kern.h>
+        void
+        big_frame(void)
+        {
+            char buf[4096];
+            kernel_fill(buf);
+        }
+        """
+
+    def test_big_frame_fails(self):
+        out = self.assertFails(self.build("big", self.BIG), "[d] stack frame of", "big_frame")
+        self.assertRegex(out, r"\b4(1[0-9][0-9])\s+prologue\s+big_frame")
+
+    def test_stack_limit_option(self):
+        self.assertPasses(self.build("big2", self.BIG), "--stack-limit", "8192")
+
+    def test_stack_clash_probes_are_summed(self):
+        # gcc probes page by page: sub $0x1000,%rsp; orq $0,(%rsp); ...
+        obj = self.build("probed", self.BIG.replace("4096", "20000"),
+                         flags=KFLAGS + ["-fstack-clash-protection"])
+        out = self.assertFails(obj, "[d] stack frame of", "big_frame")
+        self.assertRegex(out, r"\b200[0-9][0-9]\s+prologue\s+big_frame")
+
+    def test_llvm_probe_loop_is_measured(self):
+        # LLVM's inline probing of a 12 KiB frame: %r11 bounds the loop.
+        obj = self.build("llvmprobe", """\
+            .text
+            .globl  probed
+            probed:
+                push    %rbp
+                mov     %rsp, %rbp
+                mov     %rsp, %r11
+                sub     $0x3000, %r11
+            1:  sub     $0x1000, %rsp
+                movq    $0, (%rsp)
+                cmp     %r11, %rsp
+                jne     1b
+                sub     $0x40, %rsp
+                call    kernel_fn
+                leave
+                ret
+            .section .note.GNU-stack,"",@progbits
+            """, lang="s")
+        out = self.assertFails(obj, "[d] stack frame of 12368 bytes", "probed")
+
+    def test_probestack_helper_is_not_a_frame(self):
+        # A helper that probes for its caller (as __rust_probestack) moves
+        # %rsp in a loop: no frame of its own worth failing.
+        obj = self.build("probestack", """\
+            .text
+            .globl  probestack
+            probestack:
+                push    %rbp
+                mov     %rsp, %rbp
+                mov     %rax, %r11
+                cmp     $0x1000, %r11
+                jbe     2f
+            1:  sub     $0x1000, %rsp
+                test    %rsp, 8(%rsp)
+                sub     $0x1000, %r11
+                cmp     $0x1000, %r11
+                ja      1b
+            2:  sub     %r11, %rsp
+                test    %rsp, 8(%rsp)
+                add     %rax, %rsp
+                leave
+                ret
+            .section .note.GNU-stack,"",@progbits
+            """, lang="s")
+        out = self.assertPasses(obj)
+        self.assertRegex(out, r"\s16\s+prologue\s+\+dynamic probestack")
+
+    def test_stack_sizes_section_is_read(self):
+        # LLVM's -Zemit-stack-sizes / -fstack-size-section record: a small
+        # prologue, but the section says 5000 bytes.
+        obj = self.build("stacksizes", """\
+            .section .text.sized,"ax",@progbits
+            .globl  sized
+            .type   sized, @function
+            sized:
+                push    %rbp
+                mov     %rsp, %rbp
+                pop     %rbp
+                ret
+            .size   sized, .-sized
+            .section .stack_sizes,"o",@progbits,.text.sized
+                .quad   sized
+                .uleb128 5000
+            .section .note.GNU-stack,"",@progbits
+            """, lang="s")
+        out = self.assertFails(obj, "[d] stack frame of 5008 bytes", "sized")
+        self.assertRegex(out, r"5008\s+stack_sizes\s+sized")
+        self.assertIn("R_X86_64_64", out)  # the .stack_sizes table, not judged
+
+    # --- input errors --------------------------------------------------------
+
+    def test_not_an_object_is_an_error(self):
+        path = self.write("notelf.o", "hello\n")
+        rc, out = self.audit(path)
+        self.assertEqual(rc, 2, out)
+        self.assertIn("not an ELF file", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
