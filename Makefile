@@ -29,10 +29,12 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint-kernel
 
-# The kernel tier that runs on Linux: the audit's own tests, then the
-# kernel build of the core, linked as kmod.mk links a module and audited
-# (undefined symbols, relocations, FPU use, stack frames).
-check-freebsd: deps test-audit audit-core
+# The kernel tier that runs on Linux: the audit's own tests; the kernel
+# build of the core, linked as kmod.mk links a module and audited; the shim
+# compiled with -Werror against FreeBSD's kernel headers, linked with the
+# core into if_wg.ko, and that audited too (undefined symbols, relocations,
+# FPU use, stack frames).
+check-freebsd: deps test-audit audit-core audit-ko
 
 fmt:
 	$(CARGO) fmt --all
@@ -54,3 +56,4 @@ clean:
 	$(CARGO) clean
 
 include kbuild/kbuild.mk
+include kmod/check.mk

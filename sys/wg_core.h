@@ -28,8 +28,12 @@
 #ifndef _WG_CORE_H_
 #define	_WG_CORE_H_
 
+#ifdef _KERNEL
+#include <sys/types.h>
+#else
 #include <stddef.h>
 #include <stdint.h>
+#endif
 
 struct wg_core_dev;
 
@@ -133,7 +137,8 @@ int	wg_core_poll_peer(struct wg_core_dev *dev, uint32_t peer,
  * Configuration in FreeBSD's SIOCSWG/SIOCGWG format (a packed nvlist), so
  * the shim passes the ioctl's bytes through.  set is all or nothing: on an
  * error nothing changed.  cb (may be NULL) hears of each removed or changed
- * peer once the change is made.  get: with *lenp == 0, *lenp is set to the
+ * peer once the change is made, with no lock of the core held (it may
+ * sleep, and may call back into the core).  get: with *lenp == 0, *lenp is set to the
  * size needed and 0 returned; with a smaller *lenp, ENOSPC; otherwise the
  * nvlist is copied and *lenp set to its size.  Secret keys are included
  * only if privileged.
@@ -145,5 +150,22 @@ int	wg_core_get_config(struct wg_core_dev *dev, int privileged,
 
 int	wg_core_peer_stats(struct wg_core_dev *dev, uint32_t peer,
 	    struct wg_core_peer_stats *st);
+
+/*
+ * The peer the IP packet pkt[0..len] routes to by destination (allowed
+ * IPs), without sealing it, so the host can queue packets per peer before
+ * sealing them on that peer's task: 0 and *peer set; ENOENT when no peer's
+ * allowed IPs cover the destination; EINVAL when pkt is not IPv4 or IPv6.
+ */
+int	wg_core_route(struct wg_core_dev *dev, const uint8_t *pkt, size_t len,
+	    uint32_t *peer);
+
+/*
+ * The configured listen port (0: none) and user cookie (SO_USER_COOKIE;
+ * 0: none), which the host reads after wg_core_set_config to bind its
+ * sockets.
+ */
+int	wg_core_get_listen_port(struct wg_core_dev *dev, uint16_t *port,
+	    uint32_t *cookie);
 
 #endif /* !_WG_CORE_H_ */

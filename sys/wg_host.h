@@ -9,15 +9,23 @@
 #ifndef _WG_HOST_H_
 #define	_WG_HOST_H_
 
+#ifdef _KERNEL
+#include <sys/types.h>
+#else
 #include <stddef.h>
 #include <stdint.h>
+#endif
 
 /* Fills buf with len cryptographically random bytes; cannot fail. */
 void	wg_host_random(void *buf, size_t len);
 
 /*
- * Configuration-time memory.  Returns NULL when none is available; the core
- * then fails the request with ENOMEM.  align is a power of two.
+ * Memory.  The core allocates while it applies a configuration (an ioctl,
+ * which may sleep: the host may wait for memory there) and once per
+ * completed handshake, for the session's keypair (often in the network
+ * epoch: the host must not sleep, and may return NULL, which drops that
+ * handshake).  Nothing else allocates; packets never do.  align is a power
+ * of two.
  */
 void	*wg_host_alloc(size_t size, size_t align);
 void	wg_host_free(void *ptr, size_t size, size_t align);

@@ -1206,6 +1206,13 @@ impl Device {
         }
     }
 
+    /// The peer an IP packet routes to by its destination, without sealing
+    /// it (hosts that queue per peer before sealing).
+    pub fn route_packet(&self, pkt: &[u8]) -> Result<PeerId> {
+        let hdr = ip::parse(pkt)?;
+        self.route(&hdr.dst).ok_or(Error::NoRoute)
+    }
+
     /// Looks up which peer an address routes to (the `wg` tool and tests).
     pub fn route(&self, addr: &IpAddrBytes) -> Option<PeerId> {
         self.tables.read().allowed.lookup(addr).map(PeerId)

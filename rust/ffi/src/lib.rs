@@ -489,3 +489,53 @@ pub unsafe extern "C" fn wg_core_peer_stats(
     st.public_key = k;
     0
 }
+
+/// # Safety
+/// `pkt` is NULL or valid for `len` bytes of reads; `peer` is NULL or
+/// valid; `dev` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_route(
+    dev: *mut wg_core_dev,
+    pkt: *const u8,
+    len: usize,
+    peer: *mut u32,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(d), Some(out)) = (unsafe { dev_ref(dev) }, unsafe { peer.as_mut() }) else {
+        return EFAULT;
+    };
+    if pkt.is_null() {
+        return EFAULT;
+    }
+    // SAFETY: non-null and valid for `len` bytes of reads per the contract.
+    let pkt = unsafe { slice::from_raw_parts(pkt, len) };
+    match d.route_packet(pkt) {
+        Ok(p) => {
+            *out = p.0;
+            0
+        }
+        Err(Error::NoRoute) => ENOENT,
+        Err(e) => err(e),
+    }
+}
+
+/// # Safety
+/// `port` and `cookie` are NULL or valid; `dev` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_get_listen_port(
+    dev: *mut wg_core_dev,
+    port: *mut u16,
+    cookie: *mut u32,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(d), Some(port), Some(cookie)) =
+        (unsafe { dev_ref(dev) }, unsafe { port.as_mut() }, unsafe {
+            cookie.as_mut()
+        })
+    else {
+        return EFAULT;
+    };
+    *port = d.listen_port();
+    *cookie = d.user_cookie();
+    0
+}

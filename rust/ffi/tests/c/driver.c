@@ -362,6 +362,22 @@ main(int argc, char **argv)
 	CHECK(sa.tx_bytes == sb.rx_bytes && sb.tx_bytes == sa.rx_bytes);
 	CHECK(sa.last_handshake_sec == now.real_ns / 1000000000ULL);
 
+	/* Routing without sealing, and the socket parameters. */
+	{
+		uint32_t peer = WG_CORE_NO_PEER;
+		uint32_t cookie = 1;
+		uint16_t port = 0;
+
+		len = ipv4(pkt, ip_a, ip_b, "route me");
+		CHECK_RC(wg_core_route(hosts[0].dev, pkt, len, &peer));
+		CHECK(peer == hosts[0].peer);
+		len = ipv4(pkt, ip_a, (const uint8_t[4]){ 10, 9, 9, 9 }, "x");
+		CHECK(wg_core_route(hosts[0].dev, pkt, len, &peer) == ENOENT);
+		CHECK(wg_core_route(hosts[0].dev, pkt, 3, &peer) == EINVAL);
+		CHECK_RC(wg_core_get_listen_port(hosts[0].dev, &port, &cookie));
+		CHECK(port == 51820 && cookie == 0);
+	}
+
 	/* SIOCGWG's size negotiation. */
 	need = 0;
 	CHECK_RC(wg_core_get_config(hosts[0].dev, 1, NULL, &need));

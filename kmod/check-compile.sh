@@ -1,0 +1,95 @@
+#!/bin/sh
+# Compiles kmod/if_wg.c on Linux, without FreeBSD, the way bsd.kmod.mk
+# would on amd64: kernel flags of sys/conf/kern.mk and kmod.mk, the
+# opt_*.h files a module build generates when there is no kernel build
+# directory (sys/conf/config.mk), against the FreeBSD kernel headers that
+# the PyPI `ziglang` wheel carries and the ck headers of Debian's
+# libck-dev.  Any warning fails it.
+#
+# Two compilers: gcc (or $CC) writes OUTDIR/if_wg.o, the object the .ko
+# is linked from; then clang, FreeBSD's own compiler, as the wheel ships
+# it (zig cc), targeting FreeBSD and checking kernel printf formats as
+# kern.mk does, writes OUTDIR/if_wg.clang.o (WG_CHECK_CLANG=0 skips it).
+#
+# usage: sh kmod/check-compile.sh OUTDIR
+#
+# Overrides: CC (default gcc), ZIG_LIBC (the wheel's lib/libc/include),
+# CK_INCLUDE (default /usr/include), WG_CHECK_CLANG (default 1).
+set -eu
+
+if [ $# -ne 1 ]; then
+	echo "usage: sh kmod/check-compile.sh OUTDIR" >&2
+	exit 2
+fi
+out=$1
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+CC=${CC:-gcc}
+CK_INCLUDE=${CK_INCLUDE:-/usr/include}
+
+if [ -z "${ZIG_LIBC:-}" ]; then
+	zig=$(python3 -c 'import ziglang, os; print(os.path.dirname(ziglang.__file__))' 2>/dev/null) || {
+		echo "check-compile: the PyPI package ziglang is missing" >&2
+		exit 1
+	}
+	ZIG_LIBC=$zig/lib/libc/include
+fi
+fbsd_md=$ZIG_LIBC/x86_64-freebsd-none
+fbsd_mi=$ZIG_LIBC/generic-freebsd
+if [ ! -f "$fbsd_mi/sys/mbuf.h" ] || [ ! -d "$fbsd_md/machine" ]; then
+	echo "check-compile: no FreeBSD headers under $ZIG_LIBC" >&2
+	exit 1
+fi
+if [ ! -f "$CK_INCLUDE/ck_epoch.h" ]; then
+	echo "check-compile: ck headers missing (apt-get install libck-dev)" >&2
+	exit 1
+fi
+
+mkdir -p "$out/ck"
+# Only the ck headers, not the rest of Linux's /usr/include: the kernel
+# build has them in sys/contrib/ck/include.
+for f in "$CK_INCLUDE"/ck_*.h; do
+	ln -sf "$f" "$out/ck/"
+done
+for d in gcc spinlock; do
+	[ -d "$CK_INCLUDE/$d" ] && ln -sfn "$CK_INCLUDE/$d" "$out/ck/$d"
+done
+
+# What sys/conf/config.mk writes for a module built without KERNBUILDDIR
+# (and what kmod.mk passes with -include opt_global.h).
+printf '#define SMP 1\n#define MAC 1\n#define VIMAGE 1\n' >"$out/opt_global.h"
+printf '#define INET 1\n#define TCP_OFFLOAD 1\n' >"$out/opt_inet.h"
+printf '#define INET6 1\n' >"$out/opt_inet6.h"
+
+# gcc on Linux predefines Linux and defaults to PIE; the FreeBSD compiler
+# predefines FreeBSD and builds kernel code without PIC.
+# The headers are those of FreeBSD 15 (zig 0.17); zig defines
+# __FreeBSD_version as 1500500 for them and its header patches test that.
+target="-U__linux__ -U__linux -Ulinux -U__gnu_linux__
+    -D__FreeBSD__=15 -D__FreeBSD_version=1500500"
+
+# kmod.mk + kern.mk for amd64, minus their -Wno-error=... relaxations and
+# clang's -D__printf__=__freebsd_kprintf__ (Debian's gcc lacks that format
+# attribute; plain printf checking applies instead).
+cflags="-O2 -pipe -fno-strict-aliasing -Werror -D_KERNEL -DKLD_MODULE
+    -nostdinc -include $out/opt_global.h
+    -fno-common -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
+    -fno-pic -mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse -msoft-float
+    -fno-asynchronous-unwind-tables -ffreestanding -fwrapv -fstack-protector
+    -mno-aes -mno-avx -std=gnu99
+    -Wall -Wnested-externs -Wstrict-prototypes
+    -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wundef
+    -Wmissing-include-dirs -fdiagnostics-show-option -Wswitch"
+
+includes="-I$out -I$top/sys -I$fbsd_md -I$fbsd_mi -I$out/ck"
+
+set -x
+# shellcheck disable=SC2086
+$CC $target $cflags $includes -c "$here/if_wg.c" -o "$out/if_wg.o"
+if [ "${WG_CHECK_CLANG:-1}" != 0 ]; then
+	# shellcheck disable=SC2086
+	python3 -m ziglang cc -target x86_64-freebsd.15.0 \
+	    -D__printf__=__freebsd_kprintf__ \
+	    -Wno-unused-command-line-argument \
+	    $cflags $includes -c "$here/if_wg.c" -o "$out/if_wg.clang.o"
+fi

@@ -1,0 +1,28 @@
+# Included by the top Makefile (GNU make, on Linux): the shim compiled
+# against FreeBSD's kernel headers (kmod/check-compile.sh), linked with the
+# core's kernel staticlib into if_wg.ko as kmod.mk links a module on amd64,
+# and the result audited (kbuild/audit.py: undefined symbols, relocations,
+# FPU use, stack frames). Needs kbuild/kbuild.mk included first.
+
+KMOD_OUT ?= target/kmod
+KMOD_KO = $(KMOD_OUT)/if_wg.ko
+
+.PHONY: check-kmod-compile kmod-ko audit-ko
+
+check-kmod-compile: $(KBUILD_DEPS)
+	sh kmod/check-compile.sh $(KMOD_OUT)
+
+# kmod.mk: `ld -r -d` of the objects (from the archive only the members the
+# shim needs), then every defined global made local (kmod_syms.awk with no
+# EXPORT_SYMS): the kernel finds the module through its linker sets, not
+# through symbols. Debug information and LLVM's embedded bitcode are never
+# loaded; they go.
+kmod-ko: check-kmod-compile kernel-lib
+	$(KBUILD_LD) -m elf_x86_64 -r -d -o $(KMOD_KO).full $(KMOD_OUT)/if_wg.o $(KERNEL_LIB)
+	$(KBUILD_OBJCOPY) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
+		--wildcard --keep-global-symbol='__if_wg_exports_nothing__' \
+		$(KMOD_KO).full $(KMOD_KO)
+	@rm -f $(KMOD_KO).full
+
+audit-ko: kmod-ko audit-headers-check
+	$(AUDIT) $(KMOD_KO)

@@ -1,0 +1,1497 @@
+/*-
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ *
+ * if_wg: the kernel side of a WireGuard interface whose engine is the
+ * sans-IO Rust core (sys/wg_core.h), which seals, opens, routes and keeps
+ * every timer.  This file moves bytes and time between it and the kernel
+ * (cloner per VNET, ifnet, UDP sockets, mbufs, callouts, taskqueues, bpf,
+ * SIOCSWG/SIOCGWG) and provides the services of sys/wg_host.h.
+ *
+ * Transmit: the core names a packet's peer; the packet joins that peer's
+ * queue and the peer's task seals and sends it.  The core seals a peer's
+ * packets under its own lock, so each peer has one task and peers spread
+ * over one taskqueue per CPU: in parallel, each in order, sharing no lock.
+ * Receive: the UDP tunnelling callback (net epoch) opens data messages and
+ * hands the inner packet to netisr; handshakes, costly and what a flood is
+ * made of, go through a bounded queue to a task, and its depth tells the
+ * core it is under load.  Timers: a callout per peer at the core's next
+ * deadline schedules the peer's task, which polls.  Configuration holds
+ * the softc's sx lock and may sleep; the peer table and the sockets are
+ * read in the net epoch, and writers wait for it before freeing.
+ *
+ * The socket lives in the VNET of the thread that created the interface,
+ * through the credential kept then, wherever the interface moves later
+ * (as with FreeBSD's if_wg and Linux): a jail can have a wg interface as
+ * its only way out, the traffic leaving through the host's stack.  When
+ * the creating jail is removed, a jail hook drops that credential and the
+ * socket, so that the jail can die.
+ */
+
+#include "opt_inet.h"
+#include "opt_inet6.h"
+
+#include <sys/param.h>
+#include <sys/systm.h>
+#include <sys/callout.h>
+#include <sys/cpuset.h>
+#include <sys/epoch.h>
+#include <sys/jail.h>
+#include <sys/kernel.h>
+#include <sys/lock.h>
+#include <sys/malloc.h>
+#include <sys/mbuf.h>
+#include <sys/module.h>
+#include <sys/mutex.h>
+#include <sys/osd.h>
+#include <sys/priority.h>
+#include <sys/priv.h>
+#include <sys/proc.h>
+#include <sys/smp.h>
+#include <sys/socket.h>
+#include <sys/socketvar.h>
+#include <sys/sockio.h>
+#include <sys/sockopt.h>
+#include <sys/sx.h>
+#include <sys/syslog.h>
+#include <sys/taskqueue.h>
+#include <sys/ucred.h>
+
+#include <net/bpf.h>
+#include <net/if.h>
+#include <net/if_clone.h>
+#include <net/if_types.h>
+#include <net/if_var.h>
+#include <net/if_private.h>	/* ND_IFINFO() of FreeBSD 14 reads it */
+#include <net/netisr.h>
+#include <net/vnet.h>
+
+#include <netinet/in.h>
+#include <netinet/in_pcb.h>
+#include <netinet/udp.h>
+#include <netinet/udp_var.h>
+#ifdef INET6
+#include <netinet6/in6_var.h>
+#include <netinet6/nd6.h>
+#endif
+
+#include "wg_core.h"
+#include "wg_host.h"
+#include "if_wg_ioctl.h"
+
+#define	WG_NAME		"wg"
+#define	WG_MTU_DEFAULT	1420
+/* The largest packet m_get3() holds with the core's room around it. */
+#define	WG_MTU_MAX	(MJUM16BYTES - WG_CORE_HEADROOM - WG_CORE_TAILROOM)
+/* SIOCSWG: FreeBSD's driver takes up to 2 GiB; 10k peers need ~2 MiB. */
+#define	WG_NVL_MAX	(16 * 1024 * 1024)
+#define	WG_TXQ_MAX	1024		/* per peer, waiting to be sealed */
+#define	WG_HSQ_MAX	4096		/* per interface, handshakes to open */
+#define	WG_HSQ_LOAD	(WG_HSQ_MAX / 8)	/* from there: under load */
+#define	WG_POLL_MAX	64		/* poll answers before yielding */
+#define	WG_PEERS_MAX	(1U << 24)	/* ids; the core stops at 2^18 */
+#define	WG_MAX_LOOPS	8		/* wg inside wg */
+#define	WG_MSG_DATA	4		/* first byte of a data message */
+#define	WG_NS_PER_S	1000000000ULL
+
+/* m_tag cookies: "wgrl" counts loops, "wgrs" holds a handshake's source. */
+#define	MTAG_WG_LOOP	0x7767726c
+#define	MTAG_WG_SRC	0x77677273
+
+MALLOC_DEFINE(M_WG, "if_wg", "WireGuard interface");
+
+/* The shim's side of one peer of the core, found by the core's peer id. */
+struct wg_peer {
+	struct wg_softc		*p_sc;
+	uint32_t		 p_id;
+	struct taskqueue	*p_tq;
+	struct task		 p_task;	/* poll, seal, send */
+	struct callout		 p_timer;	/* the core's next deadline */
+	struct mtx		 p_mtx;		/* the fields below */
+	struct mbufq		 p_txq;		/* routed, to be sealed */
+	struct mbufq		 p_staged;	/* waiting for a session */
+	int			 p_flags;
+	struct wg_peer		*p_next;	/* on a list of peers to free */
+};
+#define	WGP_SCHED	0x01		/* p_task is queued */
+#define	WGP_POLL	0x02		/* p_task is to poll the core */
+#define	WGP_DEAD	0x04		/* being freed: queue, arm nothing */
+
+/* Peers by id: replaced whole to grow, read in the net epoch. */
+struct wg_ptab {
+	uint32_t		 pt_len;
+	struct wg_ptab		*pt_next;	/* on a list to free */
+	struct wg_peer		*pt_peer[];
+};
+
+struct wg_softc {
+	LIST_ENTRY(wg_softc)	 sc_entry;	/* wg_list */
+	if_t			 sc_ifp;
+	struct wg_core_dev	*sc_dev;
+	struct sx		 sc_lock;	/* configuration, up, down */
+	struct ucred		*sc_cred;	/* creator's: the socket VNET */
+	struct socket		*sc_so[2];	/* IPv4, IPv6; net epoch */
+	uint16_t		 sc_port;	/* listen port configured */
+	uint32_t		 sc_cookie;	/* SO_USER_COOKIE */
+	int			 sc_dying;
+	u_int			 sc_tqoff;	/* spreads softcs over CPUs */
+	struct wg_ptab		*sc_ptab;	/* net epoch */
+	struct mtx		 sc_hs_mtx;	/* sc_hsq */
+	struct mbufq		 sc_hsq;	/* handshake messages to open */
+	struct task		 sc_hs_task;
+	u_int			 sc_underload;
+};
+
+/* What a configuration change retires, to free once readers are gone. */
+struct wg_cfgctx {
+	struct wg_softc		*c_sc;
+	struct wg_peer		*c_dead;
+	struct wg_ptab		*c_tabs;
+};
+
+union wg_sockaddr {
+	struct sockaddr		 sa;
+	struct sockaddr_in	 in4;
+	struct sockaddr_in6	 in6;
+};
+
+/*
+ * Guards wg_list and the softc pointer of each ifnet: ioctls hold it
+ * shared, so destroy (exclusive) cannot free a softc in use.
+ */
+static struct sx wg_sx;
+SX_SYSINIT(wg_sx, &wg_sx, "if_wg list");
+static LIST_HEAD(, wg_softc) wg_list = LIST_HEAD_INITIALIZER(wg_list);
+
+static struct taskqueue **wg_tq;	/* one per CPU */
+static u_int wg_ntq;
+static u_int wg_osd_slot;
+
+VNET_DEFINE_STATIC(struct if_clone *, wg_cloner);
+#define	V_wg_cloner	VNET(wg_cloner)
+
+static void	wg_peer_task(void *, int);
+static bool	wg_udp_input(struct mbuf *, int, struct inpcb *,
+		    const struct sockaddr *, void *);
+
+/* Services for the core (sys/wg_host.h). */
+
+void
+wg_host_random(void *buf, size_t len)
+{
+
+	arc4random_buf(buf, len);
+}
+
+/*
+ * The core may allocate wherever it runs, the receive path in the net
+ * epoch included, so this never sleeps: the core makes NULL an ENOMEM.
+ * malloc(9) aligns to a pointer; malloc_aligned(9) does up to a page.
+ */
+void *
+wg_host_alloc(size_t size, size_t align)
+{
+	int flags;
+
+	/*
+	 * The core allocates while applying SIOCSWG (here we may sleep, so
+	 * configuration never fails for want of memory) and once per
+	 * completed handshake, inside the network epoch, where it copes with
+	 * NULL by dropping the handshake.
+	 */
+	flags = THREAD_CAN_SLEEP() ? M_WAITOK : M_NOWAIT;
+	if (align <= sizeof(void *))
+		return (malloc(MAX(size, 1), M_WG, flags));
+	if (align > PAGE_SIZE)
+		return (NULL);
+	return (malloc_aligned(MAX(size, 1), align, M_WG, flags));
+}
+
+void
+wg_host_free(void *ptr, size_t size __unused, size_t align __unused)
+{
+
+	free(ptr, M_WG);
+}
+
+void
+wg_host_log(int level, const char *msg, size_t len)
+{
+
+	if (level < LOG_EMERG || level > LOG_DEBUG)
+		level = LOG_INFO;
+	log(level, "if_wg: %.*s\n", (int)MIN(len, 1024), msg);
+}
+
+void
+wg_host_panic(const char *msg, size_t len)
+{
+
+	panic("if_wg: core: %.*s", (int)MIN(len, 1024), msg);
+}
+
+/* Helpers. */
+
+/* The core's clocks: uptime for its timers, UTC for handshake stamps. */
+static void
+wg_now(struct wg_time *t)
+{
+	struct timespec ts;
+
+	getnanouptime(&ts);
+	t->mono_ns = ts.tv_sec * WG_NS_PER_S + ts.tv_nsec;
+	getnanotime(&ts);
+	t->real_ns = ts.tv_sec * WG_NS_PER_S + ts.tv_nsec;
+}
+
+static int
+wg_sa_to_endpoint(const struct sockaddr *sa, struct wg_endpoint *e)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+	memset(e, 0, sizeof(*e));
+	if (sa->sa_family == AF_INET) {
+		e->family = WG_CORE_AF_INET;
+		e->port = ntohs(sin->sin_port);
+		memcpy(e->addr, &sin->sin_addr, sizeof(sin->sin_addr));
+	} else if (sa->sa_family == AF_INET6) {
+		e->family = WG_CORE_AF_INET6;
+		e->port = ntohs(sin6->sin6_port);
+		e->flowinfo = ntohl(sin6->sin6_flowinfo);
+		e->scope_id = sin6->sin6_scope_id;
+		memcpy(e->addr, &sin6->sin6_addr, sizeof(sin6->sin6_addr));
+	} else
+		return (EAFNOSUPPORT);
+	return (0);
+}
+
+static int
+wg_endpoint_to_sa(const struct wg_endpoint *e, union wg_sockaddr *u)
+{
+
+	memset(u, 0, sizeof(*u));
+	if (e->family == WG_CORE_AF_INET) {
+		u->in4.sin_len = sizeof(u->in4);
+		u->in4.sin_family = AF_INET;
+		u->in4.sin_port = htons(e->port);
+		memcpy(&u->in4.sin_addr, e->addr, sizeof(u->in4.sin_addr));
+	} else if (e->family == WG_CORE_AF_INET6) {
+		u->in6.sin6_len = sizeof(u->in6);
+		u->in6.sin6_family = AF_INET6;
+		u->in6.sin6_port = htons(e->port);
+		u->in6.sin6_flowinfo = htonl(e->flowinfo);
+		u->in6.sin6_scope_id = e->scope_id;
+		memcpy(&u->in6.sin6_addr, e->addr, sizeof(u->in6.sin6_addr));
+	} else
+		return (EAFNOSUPPORT);
+	return (0);
+}
+
+/*
+ * The core works in place on one contiguous, writable buffer with head-
+ * and tailroom.  Most packets already are such an mbuf (a received
+ * cluster keeps the room of the link header it lost); the others are
+ * copied once into a fresh one.  Consumes m on failure.
+ */
+static struct mbuf *
+wg_shape(struct mbuf *m, int head, int tail)
+{
+	struct mbuf *n;
+	int len;
+
+	len = m->m_pkthdr.len;
+	if (m->m_next == NULL && M_WRITABLE(m) &&
+	    M_LEADINGSPACE(m) >= head && M_TRAILINGSPACE(m) >= tail)
+		return (m);
+	n = NULL;
+	if (len <= WG_MTU_MAX)
+		n = m_get3(head + len + tail, M_NOWAIT, MT_DATA, M_PKTHDR);
+	if (n != NULL) {
+		m_move_pkthdr(n, m);	/* keeps the loop counter */
+		n->m_data += head;
+		m_copydata(m, 0, len, mtod(n, caddr_t));
+		n->m_len = len;
+	}
+	m_freem(m);
+	return (n);
+}
+
+/*
+ * A packet crossing the tunnel becomes a new packet: what the stack on the
+ * other side knew of it (offload requests, hashes, link flags, tags) must
+ * not follow, except our loop counter and the MAC label.
+ */
+static void
+wg_scrub(struct mbuf *m, if_t rcvif)
+{
+	struct m_tag *t, *next;
+
+	m->m_flags &= ~(M_BCAST | M_MCAST | M_PROMISC | M_VLANTAG |
+	    M_PROTOFLAGS);
+	M_HASHTYPE_CLEAR(m);
+	m->m_pkthdr.rcvif = rcvif;
+	m->m_pkthdr.csum_flags = 0;
+	m->m_pkthdr.PH_per.sixtyfour[0] = 0;
+	m->m_pkthdr.PH_loc.sixtyfour[0] = 0;
+	for (t = m_tag_first(m); t != NULL; t = next) {
+		next = m_tag_next(m, t);
+		if (t->m_tag_cookie != MTAG_WG_LOOP &&
+		    t->m_tag_id != PACKET_TAG_MACLABEL)
+			m_tag_delete(m, t);
+	}
+}
+
+/* Per-peer host state. */
+
+static struct wg_peer *
+wg_peer_lookup(struct wg_softc *sc, uint32_t id)
+{
+	struct wg_ptab *pt;
+
+	NET_EPOCH_ASSERT();
+	pt = atomic_load_consume_ptr(&sc->sc_ptab);
+	if (pt == NULL || id >= pt->pt_len)
+		return (NULL);
+	return (atomic_load_consume_ptr(&pt->pt_peer[id]));
+}
+
+/* Schedules the peer's task unless it is queued already or dying. */
+static void
+wg_peer_kick(struct wg_peer *p, int flags)
+{
+	int sched;
+
+	mtx_lock(&p->p_mtx);
+	sched = (p->p_flags & (WGP_SCHED | WGP_DEAD)) == 0;
+	if ((p->p_flags & WGP_DEAD) == 0)
+		p->p_flags |= flags | WGP_SCHED;
+	mtx_unlock(&p->p_mtx);
+	if (sched)
+		taskqueue_enqueue(p->p_tq, &p->p_task);
+}
+
+static void
+wg_peer_kick_id(struct wg_softc *sc, uint32_t id, int flags)
+{
+	struct epoch_tracker et;
+	struct wg_peer *p;
+
+	NET_EPOCH_ENTER(et);
+	if ((p = wg_peer_lookup(sc, id)) != NULL)
+		wg_peer_kick(p, flags);
+	NET_EPOCH_EXIT(et);
+}
+
+/* The callout only hands over to the task, where polling may sleep. */
+static void
+wg_peer_timer(void *arg)
+{
+
+	wg_peer_kick(arg, WGP_POLL);
+}
+
+/* Under sc_lock, may sleep.  A table it outgrows goes to c->c_tabs. */
+static struct wg_peer *
+wg_peer_create(struct wg_softc *sc, uint32_t id, struct wg_cfgctx *c)
+{
+	struct wg_ptab *pt, *npt;
+	struct wg_peer *p;
+	uint32_t len;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	if (id >= WG_PEERS_MAX)
+		return (NULL);
+	if ((pt = sc->sc_ptab) == NULL || id >= pt->pt_len) {
+		for (len = 16; len <= id; len *= 2)
+			;
+		npt = malloc(sizeof(*npt) + len * sizeof(npt->pt_peer[0]),
+		    M_WG, M_WAITOK | M_ZERO);
+		npt->pt_len = len;
+		if (pt != NULL) {
+			memcpy(npt->pt_peer, pt->pt_peer,
+			    pt->pt_len * sizeof(pt->pt_peer[0]));
+			pt->pt_next = c->c_tabs;
+			c->c_tabs = pt;
+		}
+		atomic_store_rel_ptr((volatile uintptr_t *)&sc->sc_ptab,
+		    (uintptr_t)npt);
+		pt = npt;
+	}
+	p = malloc(sizeof(*p), M_WG, M_WAITOK | M_ZERO);
+	p->p_sc = sc;
+	p->p_id = id;
+	p->p_tq = wg_tq[(id + sc->sc_tqoff) % wg_ntq];
+	TASK_INIT(&p->p_task, 0, wg_peer_task, p);
+	callout_init(&p->p_timer, 1);
+	mtx_init(&p->p_mtx, "wg peer", NULL, MTX_DEF);
+	mbufq_init(&p->p_txq, WG_TXQ_MAX);
+	mbufq_init(&p->p_staged, WG_CORE_MAX_STAGED);
+	atomic_store_rel_ptr((volatile uintptr_t *)&pt->pt_peer[id],
+	    (uintptr_t)p);
+	return (p);
+}
+
+/*
+ * Unpublishes and stops a peer; wg_cfg_finish() frees it once its task,
+ * its callout and the readers in the epoch are done with it.
+ */
+static void
+wg_peer_remove(struct wg_softc *sc, uint32_t id, struct wg_cfgctx *c)
+{
+	struct wg_ptab *pt;
+	struct wg_peer *p;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	pt = sc->sc_ptab;
+	if (pt == NULL || id >= pt->pt_len || (p = pt->pt_peer[id]) == NULL)
+		return;
+	atomic_store_rel_ptr((volatile uintptr_t *)&pt->pt_peer[id], 0);
+	mtx_lock(&p->p_mtx);
+	p->p_flags |= WGP_DEAD;
+	mtx_unlock(&p->p_mtx);
+	callout_stop(&p->p_timer);
+	p->p_next = c->c_dead;
+	c->c_dead = p;
+}
+
+/* The core reports a configuration change (wg_core_peer_cb). */
+static void
+wg_peer_event(void *arg, uint32_t id, int event)
+{
+	struct wg_cfgctx *c = arg;
+	struct wg_softc *sc = c->c_sc;
+	struct wg_peer *p;
+
+	if (event == WG_CORE_PEER_REMOVED)
+		wg_peer_remove(sc, id, c);
+	else if (event == WG_CORE_PEER_TOUCHED) {
+		p = NULL;
+		if (sc->sc_ptab != NULL && id < sc->sc_ptab->pt_len)
+			p = sc->sc_ptab->pt_peer[id];
+		if (p != NULL || (p = wg_peer_create(sc, id, c)) != NULL)
+			wg_peer_kick(p, WGP_POLL);
+	}
+}
+
+/* Frees what a configuration change retired; sleeps. */
+static void
+wg_cfg_finish(struct wg_cfgctx *c)
+{
+	struct wg_peer *p;
+	struct wg_ptab *pt;
+
+	if (c->c_dead == NULL && c->c_tabs == NULL)
+		return;
+	for (p = c->c_dead; p != NULL; p = p->p_next) {
+		callout_drain(&p->p_timer);
+		taskqueue_drain(p->p_tq, &p->p_task);
+	}
+	NET_EPOCH_WAIT();
+	while ((p = c->c_dead) != NULL) {
+		c->c_dead = p->p_next;
+		mbufq_drain(&p->p_txq);
+		mbufq_drain(&p->p_staged);
+		mtx_destroy(&p->p_mtx);
+		free(p, M_WG);
+	}
+	while ((pt = c->c_tabs) != NULL) {
+		c->c_tabs = pt->pt_next;
+		free(pt, M_WG);
+	}
+}
+
+/*
+ * Interface down: stops the peers' timers and drops their queues.  With
+ * kill (destroy), frees them all.  Under sc_lock.
+ */
+static void
+wg_peers_stop(struct wg_softc *sc, int kill)
+{
+	struct wg_cfgctx c = { .c_sc = sc };
+	struct wg_ptab *pt;
+	struct wg_peer *p;
+	uint32_t i;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	if ((pt = sc->sc_ptab) == NULL)
+		return;
+	for (i = 0; i < pt->pt_len; i++) {
+		if ((p = pt->pt_peer[i]) == NULL)
+			continue;
+		if (kill) {
+			wg_peer_remove(sc, i, &c);
+			continue;
+		}
+		mtx_lock(&p->p_mtx);
+		callout_stop(&p->p_timer);
+		mbufq_drain(&p->p_txq);
+		mbufq_drain(&p->p_staged);
+		mtx_unlock(&p->p_mtx);
+	}
+	if (kill) {
+		atomic_store_rel_ptr((volatile uintptr_t *)&sc->sc_ptab, 0);
+		pt->pt_next = NULL;
+		c.c_tabs = pt;
+		wg_cfg_finish(&c);
+	}
+}
+
+/* Sockets. */
+
+static int
+wg_so_setopt(struct socket *so, int level, int name, void *val, size_t len)
+{
+	struct sockopt sopt = {
+		.sopt_dir = SOPT_SET,
+		.sopt_level = level,
+		.sopt_name = name,
+		.sopt_val = val,
+		.sopt_valsize = len,
+	};
+
+	return (sosetopt(so, &sopt));
+}
+
+/*
+ * A kernel UDP socket of the family of e, bound to e's port (0: any, and
+ * e learns which one).  ENOENT: the family is not available here.
+ */
+static int
+wg_so_create(struct wg_softc *sc, struct wg_endpoint *e, uint32_t cookie,
+    struct socket **sop)
+{
+	union wg_sockaddr u;
+	struct socket *so;
+	int error, one = 1;
+
+	*sop = NULL;
+	(void)wg_endpoint_to_sa(e, &u);
+	error = socreate(u.sa.sa_family, &so, SOCK_DGRAM, IPPROTO_UDP,
+	    sc->sc_cred, curthread);
+	if (error != 0)
+		return (error == EAFNOSUPPORT || error == EPROTONOSUPPORT ?
+		    ENOENT : error);
+	/* Cannot fail: a new socket has no callback yet. */
+	error = udp_set_kernel_tunneling(so, wg_udp_input, NULL, sc);
+	if (error == 0 && cookie != 0)
+		error = wg_so_setopt(so, SOL_SOCKET, SO_USER_COOKIE, &cookie,
+		    sizeof(cookie));
+	/* The IPv4 socket has the port: never share it, whatever sysctls. */
+	if (error == 0 && u.sa.sa_family == AF_INET6)
+		error = wg_so_setopt(so, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
+	if (error == 0)
+		error = sobind(so, &u.sa, curthread);
+	if (error != 0) {
+		soclose(so);
+		return (error == EADDRNOTAVAIL ? ENOENT : error);
+	}
+	if (e->port == 0)
+		e->port = ntohs(sotoinpcb(so)->inp_lport);
+	*sop = so;
+	return (0);
+}
+
+/* Swaps in new sockets (or none) and closes the old ones. */
+static void
+wg_so_set(struct wg_softc *sc, struct socket *so4, struct socket *so6)
+{
+	struct socket *old[2];
+	int i;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	old[0] = sc->sc_so[0];
+	old[1] = sc->sc_so[1];
+	atomic_store_rel_ptr((volatile uintptr_t *)&sc->sc_so[0],
+	    (uintptr_t)so4);
+	atomic_store_rel_ptr((volatile uintptr_t *)&sc->sc_so[1],
+	    (uintptr_t)so6);
+	if (old[0] == NULL && old[1] == NULL)
+		return;
+	NET_EPOCH_WAIT();	/* senders use them in the epoch */
+	for (i = 0; i < 2; i++)
+		if (old[i] != NULL)
+			soclose(old[i]);
+}
+
+/*
+ * Binds both families on port (0: any, the same for both) and only then
+ * replaces the current sockets, so that a failed re-bind changes nothing.
+ */
+static int
+wg_so_open(struct wg_softc *sc, uint16_t port, uint32_t cookie)
+{
+	struct wg_endpoint e = { .family = WG_CORE_AF_INET, .port = port };
+	struct socket *so[2] = { NULL, NULL };
+	int error;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	if (sc->sc_cred == NULL)
+		return (EBUSY);		/* the creating jail is gone */
+	error = wg_so_create(sc, &e, cookie, &so[0]);
+	if (error == 0 || error == ENOENT) {
+		e.family = WG_CORE_AF_INET6;
+		error = wg_so_create(sc, &e, cookie, &so[1]);
+	}
+	if (error == ENOENT)
+		error = so[0] == NULL ? EADDRNOTAVAIL : 0;
+	if (error != 0) {
+		if (so[0] != NULL)
+			soclose(so[0]);
+		return (error);
+	}
+	wg_so_set(sc, so[0], so[1]);
+	sc->sc_port = port;
+	sc->sc_cookie = cookie;
+	return (0);
+}
+
+/* Sends a datagram (consumed) to e; from any data path context. */
+static int
+wg_send(struct wg_softc *sc, const struct wg_endpoint *e, struct mbuf *m)
+{
+	struct epoch_tracker et;
+	union wg_sockaddr u;
+	struct socket *so;
+	int error, len;
+
+	len = m->m_pkthdr.len;
+	wg_scrub(m, NULL);
+	NET_EPOCH_ENTER(et);
+	so = NULL;
+	if (wg_endpoint_to_sa(e, &u) == 0)
+		so = atomic_load_consume_ptr(
+		    &sc->sc_so[u.sa.sa_family == AF_INET6]);
+	if (so != NULL)
+		error = sosend(so, &u.sa, NULL, m, NULL, 0, curthread);
+	else {
+		m_freem(m);
+		error = ENETDOWN;
+	}
+	NET_EPOCH_EXIT(et);
+	if (error == 0) {
+		if_inc_counter(sc->sc_ifp, IFCOUNTER_OPACKETS, 1);
+		if_inc_counter(sc->sc_ifp, IFCOUNTER_OBYTES, len);
+	} else
+		if_inc_counter(sc->sc_ifp, IFCOUNTER_OERRORS, 1);
+	return (error);
+}
+
+/* Sends a copy of a message the core wrote to its out buffer. */
+static void
+wg_send_buf(struct wg_softc *sc, const struct wg_endpoint *e,
+    const uint8_t *buf, size_t len)
+{
+	struct mbuf *m;
+
+	if ((m = m_get2(len, M_NOWAIT, MT_DATA, M_PKTHDR)) == NULL) {
+		if_inc_counter(sc->sc_ifp, IFCOUNTER_OQDROPS, 1);
+		return;
+	}
+	memcpy(mtod(m, void *), buf, len);
+	m->m_len = m->m_pkthdr.len = len;
+	(void)wg_send(sc, e, m);
+}
+
+/* Receive. */
+
+/* Hands a packet the core opened to the stack, as received on ifp. */
+static void
+wg_deliver(struct wg_softc *sc, struct mbuf *m, size_t off, size_t len)
+{
+	if_t ifp = sc->sc_ifp;
+	uint32_t af;
+	int isr;
+
+	m->m_data += off;
+	m->m_len = m->m_pkthdr.len = len;
+	af = len > 0 ? *mtod(m, uint8_t *) >> 4 : 0;
+	if (af != 4 && af != 6) {
+		m_freem(m);
+		return;
+	}
+	af = af == 4 ? AF_INET : AF_INET6;
+	isr = af == AF_INET ? NETISR_IP : NETISR_IPV6;
+	wg_scrub(m, ifp);
+	M_SETFIB(m, if_getfib(ifp));
+	if_inc_counter(ifp, IFCOUNTER_IPACKETS, 1);
+	if_inc_counter(ifp, IFCOUNTER_IBYTES, len);
+	BPF_MTAP2(ifp, &af, sizeof(af), m);
+	/* The socket's VNET need not be the interface's. */
+	CURVNET_SET(if_getvnet(ifp));
+	netisr_dispatch(isr, m);
+	CURVNET_RESTORE();
+}
+
+/* Opens a message from src (m contiguous and writable; consumed). */
+static void
+wg_decap(struct wg_softc *sc, const struct wg_endpoint *src, struct mbuf *m)
+{
+	struct wg_core_decap_result res;
+	struct wg_time now;
+	uint8_t out[WG_CORE_HANDSHAKE_MAX];
+
+	wg_now(&now);
+	if (wg_core_decapsulate(sc->sc_dev, &now, src, mtod(m, uint8_t *),
+	    m->m_len, out, sizeof(out), &res) != 0) {
+		if_inc_counter(sc->sc_ifp, IFCOUNTER_IERRORS, 1);
+		m_freem(m);
+		return;
+	}
+	if (res.action == WG_CORE_DECAP_TUNNEL &&
+	    res.offset + res.len <= (size_t)m->m_len)
+		wg_deliver(sc, m, res.offset, res.len);
+	else {
+		m_freem(m);
+		if (res.action == WG_CORE_DECAP_REPLY && res.len <= sizeof(out))
+			wg_send_buf(sc, src, out, res.len);
+	}
+	if (res.poll != 0 && res.peer != WG_CORE_NO_PEER)
+		wg_peer_kick_id(sc, res.peer, WGP_POLL);
+}
+
+/*
+ * The sockets' tunnelling callback, in the stack's thread and the net
+ * epoch; m is the datagram from its IP header on.  Always takes it.
+ */
+static bool
+wg_udp_input(struct mbuf *m, int off, struct inpcb *inp __unused,
+    const struct sockaddr *sa, void *arg)
+{
+	struct wg_softc *sc = arg;
+	struct wg_endpoint src;
+	struct m_tag *t;
+	int deep, error;
+
+	m_adj(m, off + sizeof(struct udphdr));
+	if (wg_sa_to_endpoint(sa, &src) != 0 || m->m_pkthdr.len == 0) {
+		m_freem(m);
+		m = NULL;
+	} else
+		m = wg_shape(m, 0, 0);
+	if (m != NULL && *mtod(m, uint8_t *) == WG_MSG_DATA) {
+		wg_decap(sc, &src, m);
+		return (true);
+	}
+
+	/* Handshakes go to the task, their source in a tag. */
+	error = ENOBUFS;
+	deep = 0;
+	if (m != NULL &&
+	    (t = m_tag_alloc(MTAG_WG_SRC, 0, sizeof(src), M_NOWAIT)) != NULL) {
+		memcpy(t + 1, &src, sizeof(src));
+		m_tag_prepend(m, t);
+		mtx_lock(&sc->sc_hs_mtx);
+		error = mbufq_enqueue(&sc->sc_hsq, m);
+		deep = mbufq_len(&sc->sc_hsq) >= WG_HSQ_LOAD;
+		mtx_unlock(&sc->sc_hs_mtx);
+	}
+	if (error != 0) {
+		m_freem(m);
+		if_inc_counter(sc->sc_ifp, IFCOUNTER_IQDROPS, 1);
+		return (true);
+	}
+	if (deep && atomic_cmpset_int(&sc->sc_underload, 0, 1))
+		wg_core_dev_set_under_load(sc->sc_dev, 1);
+	taskqueue_enqueue(wg_tq[sc->sc_tqoff], &sc->sc_hs_task);
+	return (true);
+}
+
+static void
+wg_hs_task(void *arg, int pending __unused)
+{
+	struct wg_softc *sc = arg;
+	struct epoch_tracker et;
+	struct m_tag *t;
+	struct mbuf *m;
+
+	for (;;) {
+		mtx_lock(&sc->sc_hs_mtx);
+		m = mbufq_dequeue(&sc->sc_hsq);
+		mtx_unlock(&sc->sc_hs_mtx);
+		if (m == NULL)
+			break;
+		if ((t = m_tag_locate(m, MTAG_WG_SRC, 0, NULL)) == NULL) {
+			m_freem(m);
+			continue;
+		}
+		NET_EPOCH_ENTER(et);
+		wg_decap(sc, (const struct wg_endpoint *)(t + 1), m);
+		NET_EPOCH_EXIT(et);
+	}
+	/* Drained: the core's own rate meter takes over again. */
+	if (atomic_cmpset_int(&sc->sc_underload, 1, 0))
+		wg_core_dev_set_under_load(sc->sc_dev, 0);
+}
+
+/* Transmit. */
+
+/* Keeps a packet the core cannot seal yet on its peer (oldest out). */
+static void
+wg_stage(struct wg_softc *sc, uint32_t id, struct mbuf *m)
+{
+	struct epoch_tracker et;
+	struct mbuf *old = NULL;
+	struct wg_peer *p;
+
+	NET_EPOCH_ENTER(et);
+	if ((p = wg_peer_lookup(sc, id)) != NULL) {
+		mtx_lock(&p->p_mtx);
+		if ((p->p_flags & WGP_DEAD) == 0) {
+			if (mbufq_full(&p->p_staged))
+				old = mbufq_dequeue(&p->p_staged);
+			(void)mbufq_enqueue(&p->p_staged, m);
+			m = NULL;
+		}
+		mtx_unlock(&p->p_mtx);
+	}
+	NET_EPOCH_EXIT(et);
+	if (old != NULL || m != NULL) {
+		m_freem(old);
+		m_freem(m);
+		if_inc_counter(sc->sc_ifp, IFCOUNTER_OQDROPS, 1);
+	}
+}
+
+/*
+ * Seals the IP packet at m's data (the core's room around it; consumed),
+ * then sends or stages it.  The core routes it again rather than being
+ * given a peer id, staged packets included: a packet is never sealed for
+ * a new peer that took over the id of the one it was queued for.
+ */
+static void
+wg_encap(struct wg_softc *sc, struct mbuf *m)
+{
+	struct wg_core_encap_result res;
+	struct wg_time now;
+	size_t buflen;
+
+	buflen = WG_CORE_HEADROOM + m->m_len + M_TRAILINGSPACE(m);
+	wg_now(&now);
+	if (wg_core_encapsulate(sc->sc_dev, &now, mtod(m, uint8_t *) -
+	    WG_CORE_HEADROOM, buflen, m->m_len, &res) != 0) {
+		if_inc_counter(sc->sc_ifp, IFCOUNTER_OERRORS, 1);
+		m_freem(m);
+		return;
+	}
+	if (res.action == WG_CORE_ENCAP_SEND && res.len <= buflen) {
+		m->m_data -= WG_CORE_HEADROOM;
+		m->m_len = m->m_pkthdr.len = res.len;
+		(void)wg_send(sc, &res.endpoint, m);
+	} else if (res.action == WG_CORE_ENCAP_STAGED)
+		wg_stage(sc, res.peer, m);
+	else
+		m_freem(m);
+	if (res.poll != 0)
+		wg_peer_kick_id(sc, res.peer, WGP_POLL);
+}
+
+/* Polls the core for a peer until it is idle, then arms the callout. */
+static void
+wg_peer_poll(struct wg_peer *p)
+{
+	struct wg_softc *sc = p->p_sc;
+	struct wg_core_poll_result res;
+	struct wg_time now;
+	struct mbufq q;
+	struct mbuf *m;
+	uint8_t out[WG_CORE_HANDSHAKE_MAX];
+	uint64_t delta;
+	int i;
+
+	for (i = 0; i < WG_POLL_MAX; i++) {
+		wg_now(&now);
+		if (wg_core_poll_peer(sc->sc_dev, p->p_id, &now, out,
+		    sizeof(out), &res) != 0)
+			return;		/* ENOENT: removed meanwhile */
+		if (res.action == WG_CORE_PEER_IDLE)
+			break;
+		if (res.action == WG_CORE_PEER_SEND && res.len <= sizeof(out))
+			wg_send_buf(sc, &res.endpoint, out, res.len);
+		if (res.action != WG_CORE_PEER_FLUSH_STAGED &&
+		    res.action != WG_CORE_PEER_DROP_STAGED)
+			continue;
+		mbufq_init(&q, 0);
+		mtx_lock(&p->p_mtx);
+		mbufq_concat(&q, &p->p_staged);
+		mtx_unlock(&p->p_mtx);
+		if (res.action == WG_CORE_PEER_DROP_STAGED)
+			mbufq_drain(&q);
+		while ((m = mbufq_dequeue(&q)) != NULL)
+			wg_encap(sc, m);
+	}
+	if (i == WG_POLL_MAX) {
+		/* A busy peer lets the others on this CPU run first. */
+		wg_peer_kick(p, WGP_POLL);
+		return;
+	}
+	mtx_lock(&p->p_mtx);
+	if ((p->p_flags & WGP_DEAD) != 0 ||
+	    (if_getdrvflags(sc->sc_ifp) & IFF_DRV_RUNNING) == 0)
+		;
+	else if (res.has_deadline == 0)
+		callout_stop(&p->p_timer);
+	else {
+		/* At most a day ahead: the core re-arms on every poll. */
+		delta = res.deadline > now.mono_ns ?
+		    MIN(res.deadline - now.mono_ns, 86400 * WG_NS_PER_S) : 0;
+		callout_reset_sbt(&p->p_timer, nstosbt(delta), SBT_1MS,
+		    wg_peer_timer, p, 0);
+	}
+	mtx_unlock(&p->p_mtx);
+}
+
+/* A peer's work, in order: timers and staged packets, then its queue. */
+static void
+wg_peer_task(void *arg, int pending __unused)
+{
+	struct wg_peer *p = arg;
+	struct wg_softc *sc = p->p_sc;
+	struct mbufq q;
+	struct mbuf *m;
+	int flags;
+
+	mbufq_init(&q, 0);
+	mtx_lock(&p->p_mtx);
+	flags = p->p_flags;
+	p->p_flags &= ~(WGP_SCHED | WGP_POLL);
+	mbufq_concat(&q, &p->p_txq);
+	mtx_unlock(&p->p_mtx);
+	if ((flags & WGP_DEAD) != 0 ||
+	    (if_getdrvflags(sc->sc_ifp) & IFF_DRV_RUNNING) == 0) {
+		mbufq_drain(&q);
+		return;
+	}
+	if ((flags & WGP_POLL) != 0)
+		wg_peer_poll(p);
+	while ((m = mbufq_dequeue(&q)) != NULL)
+		wg_encap(sc, m);
+}
+
+/*
+ * af: AF_INET or AF_INET6 from the stack, or 0 to read it from m.  In the
+ * net epoch, so that once destroy has waited for it no one is here.
+ */
+static int
+wg_xmit(if_t ifp, struct mbuf *m, uint32_t af)
+{
+	struct epoch_tracker et;
+	struct wg_softc *sc;
+	struct wg_peer *p;
+	uint32_t id, v;
+	int error, sched;
+
+	NET_EPOCH_ENTER(et);
+	sc = if_getsoftc(ifp);
+	error = ENETDOWN;
+	if (sc == NULL || (if_getdrvflags(ifp) & IFF_DRV_RUNNING) == 0)
+		goto drop;
+	error = EAFNOSUPPORT;
+	if (m->m_pkthdr.len == 0)
+		goto drop;
+	if ((m = wg_shape(m, WG_CORE_HEADROOM, WG_CORE_TAILROOM)) == NULL) {
+		NET_EPOCH_EXIT(et);
+		if_inc_counter(ifp, IFCOUNTER_OQDROPS, 1);
+		return (ENOBUFS);
+	}
+	v = *mtod(m, uint8_t *) >> 4;
+	v = v == 4 ? AF_INET : v == 6 ? AF_INET6 : AF_UNSPEC;
+	if (v == AF_UNSPEC || (af != 0 && af != v))
+		goto drop;
+	BPF_MTAP2(ifp, &v, sizeof(v), m);
+	error = ELOOP;
+	if (if_tunnel_check_nesting(ifp, m, MTAG_WG_LOOP, WG_MAX_LOOPS) != 0)
+		goto drop;
+	error = EHOSTUNREACH;
+	if (wg_core_route(sc->sc_dev, mtod(m, uint8_t *), m->m_len, &id) !=
+	    0 || (p = wg_peer_lookup(sc, id)) == NULL)
+		goto drop;
+
+	error = ENETDOWN;
+	sched = 0;
+	mtx_lock(&p->p_mtx);
+	if ((p->p_flags & WGP_DEAD) == 0 &&
+	    (error = mbufq_enqueue(&p->p_txq, m)) == 0 &&
+	    (p->p_flags & WGP_SCHED) == 0) {
+		p->p_flags |= WGP_SCHED;
+		sched = 1;
+	}
+	mtx_unlock(&p->p_mtx);
+	if (sched)
+		taskqueue_enqueue(p->p_tq, &p->p_task);
+	NET_EPOCH_EXIT(et);
+	if (error != 0) {
+		if_inc_counter(ifp, IFCOUNTER_OQDROPS, 1);
+		m_freem(m);
+	}
+	return (error);
+drop:
+	NET_EPOCH_EXIT(et);
+	if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
+	m_freem(m);
+	return (error);
+}
+
+static int
+wg_transmit(if_t ifp, struct mbuf *m)
+{
+
+	return (wg_xmit(ifp, m, 0));
+}
+
+static int
+wg_output(if_t ifp, struct mbuf *m, const struct sockaddr *dst,
+    struct route *ro __unused)
+{
+	uint32_t af;
+
+	/* bpf(4) writes on DLT_NULL carry the family in sa_data. */
+	if (dst->sa_family == AF_UNSPEC)
+		memcpy(&af, dst->sa_data, sizeof(af));
+	else
+		af = dst->sa_family;
+	if (af != AF_INET && af != AF_INET6) {
+		if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
+		m_freem(m);
+		return (EAFNOSUPPORT);
+	}
+	return (wg_xmit(ifp, m, af));
+}
+
+/* No ifnet queue: peers' queues empty when their task runs. */
+static void
+wg_qflush(if_t ifp __unused)
+{
+}
+
+/* Up and down, under sc_lock. */
+
+static int
+wg_up(struct wg_softc *sc)
+{
+	if_t ifp = sc->sc_ifp;
+	struct epoch_tracker et;
+	struct wg_ptab *pt;
+	uint16_t port;
+	uint32_t cookie, i;
+	int error;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	if (sc->sc_dying)
+		return (ENXIO);
+	if ((if_getdrvflags(ifp) & IFF_DRV_RUNNING) != 0)
+		return (0);
+	/* With no port configured, any port, as elsewhere. */
+	(void)wg_core_get_listen_port(sc->sc_dev, &port, &cookie);
+	if ((error = wg_so_open(sc, port, cookie)) != 0) {
+		if_printf(ifp, "cannot bind UDP port %u: error %d\n", port,
+		    error);
+		return (error);
+	}
+	if_setdrvflagbits(ifp, IFF_DRV_RUNNING, 0);
+	if_link_state_change(ifp, LINK_STATE_UP);
+	/* Timers stopped while down; polled, the core catches up. */
+	NET_EPOCH_ENTER(et);
+	pt = sc->sc_ptab;
+	for (i = 0; pt != NULL && i < pt->pt_len; i++)
+		if (pt->pt_peer[i] != NULL)
+			wg_peer_kick(pt->pt_peer[i], WGP_POLL);
+	NET_EPOCH_EXIT(et);
+	return (0);
+}
+
+static void
+wg_down(struct wg_softc *sc)
+{
+	if_t ifp = sc->sc_ifp;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	if ((if_getdrvflags(ifp) & IFF_DRV_RUNNING) == 0)
+		return;
+	if_setdrvflagbits(ifp, 0, IFF_DRV_RUNNING);
+	if_link_state_change(ifp, LINK_STATE_DOWN);
+	wg_peers_stop(sc, 0);
+	wg_so_set(sc, NULL, NULL);
+}
+
+/*
+ * After SIOCSWG the sockets follow the core's listen port and cookie, and
+ * an interface asked up that could not bind yet comes up: no need for
+ * "ifconfig down up".  A failed re-bind keeps the old sockets, and the
+ * next change tries again.
+ */
+static int
+wg_so_sync(struct wg_softc *sc)
+{
+	uint16_t port;
+	uint32_t cookie;
+	int error, i;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	(void)wg_core_get_listen_port(sc->sc_dev, &port, &cookie);
+	if ((if_getdrvflags(sc->sc_ifp) & IFF_DRV_RUNNING) == 0)
+		return ((if_getflags(sc->sc_ifp) & IFF_UP) != 0 &&
+		    sc->sc_cred != NULL ? wg_up(sc) : 0);
+	if (port != sc->sc_port)
+		return (wg_so_open(sc, port, cookie));
+	for (i = 0, error = 0; i < 2 && cookie != sc->sc_cookie; i++)
+		if (error == 0 && sc->sc_so[i] != NULL)
+			error = wg_so_setopt(sc->sc_so[i], SOL_SOCKET,
+			    SO_USER_COOKIE, &cookie, sizeof(cookie));
+	if (error == 0)
+		sc->sc_cookie = cookie;
+	return (error);
+}
+
+/* Configuration ioctls. */
+
+static int
+wgc_set(struct wg_softc *sc, struct wg_data_io *wgd)
+{
+	struct wg_cfgctx c = { .c_sc = sc };
+	struct wg_time now;
+	uint8_t *buf;
+	size_t len;
+	int error;
+
+	len = wgd->wgd_size;
+	if (wgd->wgd_data == NULL || len == 0)
+		return (EFAULT);
+	if (len > WG_NVL_MAX)
+		return (E2BIG);
+	buf = malloc(len, M_WG, M_WAITOK);
+	if ((error = copyin(wgd->wgd_data, buf, len)) == 0) {
+		sx_xlock(&sc->sc_lock);
+		wg_now(&now);
+		/* All or nothing; its errno values pass through. */
+		error = wg_core_set_config(sc->sc_dev, &now, buf, len,
+		    wg_peer_event, &c);
+		if (error == 0)
+			error = wg_so_sync(sc);
+		sx_xunlock(&sc->sc_lock);
+		wg_cfg_finish(&c);
+	}
+	/* It may hold the private key and preshared keys. */
+	explicit_bzero(buf, len);
+	free(buf, M_WG);
+	return (error);
+}
+
+static int
+wgc_get(struct wg_softc *sc, struct wg_data_io *wgd)
+{
+	uint8_t *buf;
+	size_t need, len;
+	int error, privileged;
+
+	/* Who may see keys is decided as FreeBSD's if_wg does. */
+	privileged = priv_check(curthread, PRIV_NET_WG) == 0;
+	need = 0;
+	sx_slock(&sc->sc_lock);
+	error = wg_core_get_config(sc->sc_dev, privileged, NULL, &need);
+	sx_sunlock(&sc->sc_lock);
+	if (error != 0 || wgd->wgd_size == 0) {
+		if (error == 0)
+			wgd->wgd_size = need;
+		return (error);
+	}
+	if (wgd->wgd_size < need)
+		return (ENOSPC);
+	/*
+	 * Endpoints roam without sc_lock: should the size grow meanwhile,
+	 * the core answers ENOSPC, as for a short buffer.
+	 */
+	buf = malloc(need, M_WG, M_WAITOK);
+	len = need;
+	sx_slock(&sc->sc_lock);
+	error = wg_core_get_config(sc->sc_dev, privileged, buf, &len);
+	sx_sunlock(&sc->sc_lock);
+	if (error == 0 && (error = copyout(buf, wgd->wgd_data, len)) == 0)
+		wgd->wgd_size = len;
+	explicit_bzero(buf, need);	/* the private key, maybe */
+	free(buf, M_WG);
+	return (error);
+}
+
+/* The interface. */
+
+/*
+ * Moved to another VNET (ifconfig wg0 vnet jail): addresses and routes
+ * stayed behind, so it goes down; up again there, it binds its sockets in
+ * its creator's VNET as before.
+ */
+static void
+wg_reassign(if_t ifp, struct vnet *vnet __unused, char *unused __unused)
+{
+	struct wg_softc *sc;
+
+	sx_slock(&wg_sx);
+	if ((sc = if_getsoftc(ifp)) != NULL) {
+		sx_xlock(&sc->sc_lock);
+		wg_down(sc);
+		sx_xunlock(&sc->sc_lock);
+	}
+	sx_sunlock(&wg_sx);
+}
+
+static int
+wg_ioctl(if_t ifp, u_long cmd, caddr_t data)
+{
+	struct ifreq *ifr = (struct ifreq *)data;
+	struct wg_softc *sc;
+	int error = 0;
+
+	sx_slock(&wg_sx);
+	if ((sc = if_getsoftc(ifp)) == NULL) {
+		sx_sunlock(&wg_sx);
+		return (ENXIO);
+	}
+	switch (cmd) {
+	case SIOCSWG:
+		if ((error = priv_check(curthread, PRIV_NET_WG)) == 0)
+			error = wgc_set(sc, (struct wg_data_io *)data);
+		break;
+	case SIOCGWG:
+		error = wgc_get(sc, (struct wg_data_io *)data);
+		break;
+	case SIOCSIFADDR:
+		/* Addresses do not bring it up, as on Linux; ifconfig does. */
+		break;
+	case SIOCSIFFLAGS:
+		/* ifioctl() ignores what this returns; wg_up() logs. */
+		sx_xlock(&sc->sc_lock);
+		if ((if_getflags(ifp) & IFF_UP) != 0)
+			error = wg_up(sc);
+		else
+			wg_down(sc);
+		sx_xunlock(&sc->sc_lock);
+		break;
+	case SIOCSIFMTU:
+		if (ifr->ifr_mtu <= 0 || ifr->ifr_mtu > WG_MTU_MAX) {
+			error = EINVAL;
+			break;
+		}
+		if_setmtu(ifp, ifr->ifr_mtu);
+		wg_core_dev_set_mtu(sc->sc_dev, ifr->ifr_mtu);
+		break;
+	case SIOCADDMULTI:
+	case SIOCDELMULTI:
+		/* Multicast goes wherever allowed IPs say. */
+		break;
+	default:
+		/* SIOCGIFMTU and its kind are answered by ifioctl() itself. */
+		error = ENOTTY;
+		break;
+	}
+	sx_sunlock(&wg_sx);
+	return (error);
+}
+
+/* The cloner, per VNET. */
+
+static int
+wg_clone_create(struct if_clone *ifc __unused, char *name __unused,
+    size_t len __unused, struct ifc_data *ifd, if_t *ifpp)
+{
+	struct wg_softc *sc;
+	if_t ifp;
+	int error;
+
+	sc = malloc(sizeof(*sc), M_WG, M_WAITOK | M_ZERO);
+	if ((error = wg_core_dev_create(&sc->sc_dev)) != 0) {
+		free(sc, M_WG);
+		return (error);
+	}
+	sx_init(&sc->sc_lock, "wg config");
+	mtx_init(&sc->sc_hs_mtx, "wg handshakes", NULL, MTX_DEF);
+	mbufq_init(&sc->sc_hsq, WG_HSQ_MAX);
+	TASK_INIT(&sc->sc_hs_task, 0, wg_hs_task, sc);
+	sc->sc_tqoff = arc4random() % wg_ntq;
+	sc->sc_cred = crhold(curthread->td_ucred);
+
+	/*
+	 * Not IFF_POINTOPOINT, as FreeBSD's if_wg: that would demand a
+	 * destination with every address, and wg reaches many peers.
+	 */
+	ifp = sc->sc_ifp = if_alloc(IFT_WIREGUARD);
+	if_setsoftc(ifp, sc);
+	if_initname(ifp, WG_NAME, ifd->unit);
+	if_setflags(ifp, IFF_NOARP | IFF_MULTICAST);
+	if_setmtu(ifp, WG_MTU_DEFAULT);
+	wg_core_dev_set_mtu(sc->sc_dev, WG_MTU_DEFAULT);
+	if_setcapabilities(ifp, IFCAP_LINKSTATE);
+	if_setcapenable(ifp, IFCAP_LINKSTATE);
+	if_setioctlfn(ifp, wg_ioctl);
+	if_settransmitfn(ifp, wg_transmit);
+	if_setoutputfn(ifp, wg_output);
+	if_setqflushfn(ifp, wg_qflush);
+	if_setreassignfn(ifp, wg_reassign);
+	if_attach(ifp);
+	bpfattach(ifp, DLT_NULL, sizeof(uint32_t));
+#ifdef INET6
+	/* No link-local address or DAD on a tunnel of allowed IPs. */
+	ND_IFINFO(ifp)->flags &= ~ND6_IFF_AUTO_LINKLOCAL;
+	ND_IFINFO(ifp)->flags |= ND6_IFF_NO_DAD;
+#endif
+	/* The cloner puts it in group "wg", where wg(8) looks. */
+	sx_xlock(&wg_sx);
+	LIST_INSERT_HEAD(&wg_list, sc, sc_entry);
+	sx_xunlock(&wg_sx);
+	*ifpp = ifp;
+	return (0);
+}
+
+/* Also how every interface of a VNET that goes away ends. */
+static int
+wg_clone_destroy(struct if_clone *ifc __unused, if_t ifp,
+    uint32_t flags __unused)
+{
+	struct wg_softc *sc;
+	struct ucred *cred;
+
+	sx_xlock(&wg_sx);
+	sc = if_getsoftc(ifp);
+	if_setsoftc(ifp, NULL);		/* from now on ioctls: ENXIO */
+	LIST_REMOVE(sc, sc_entry);
+	sx_xunlock(&wg_sx);
+
+	sx_xlock(&sc->sc_lock);
+	sc->sc_dying = 1;
+	wg_down(sc);			/* sockets closed: no more input */
+	cred = sc->sc_cred;
+	sc->sc_cred = NULL;
+	sx_xunlock(&sc->sc_lock);
+
+	bpfdetach(ifp);
+	if_detach(ifp);
+	NET_EPOCH_WAIT();		/* for whoever saw the softc */
+	taskqueue_drain(wg_tq[sc->sc_tqoff], &sc->sc_hs_task);
+	mbufq_drain(&sc->sc_hsq);
+	sx_xlock(&sc->sc_lock);
+	wg_peers_stop(sc, 1);
+	sx_xunlock(&sc->sc_lock);
+
+	wg_core_dev_destroy(sc->sc_dev);
+	if_free(ifp);
+	if (cred != NULL)
+		crfree(cred);
+	mtx_destroy(&sc->sc_hs_mtx);
+	sx_destroy(&sc->sc_lock);
+	free(sc, M_WG);
+	return (0);
+}
+
+static void
+wg_vnet_init(const void *unused __unused)
+{
+	struct if_clone_addreq req = {
+		.flags = IFC_F_AUTOUNIT,
+		.create_f = wg_clone_create,
+		.destroy_f = wg_clone_destroy,
+	};
+
+	V_wg_cloner = ifc_attach_cloner(WG_NAME, &req);
+	if (V_wg_cloner == NULL)
+		printf("if_wg: cloner \"%s\" exists already (wg.ko?)\n",
+		    WG_NAME);
+}
+VNET_SYSINIT(wg_vnet_init, SI_SUB_PROTO_IFATTACHDOMAIN, SI_ORDER_ANY,
+    wg_vnet_init, NULL);
+
+/* Destroys the VNET's wg interfaces, wherever they live now. */
+static void
+wg_vnet_uninit(const void *unused __unused)
+{
+
+	if (V_wg_cloner != NULL) {
+		ifc_detach_cloner(V_wg_cloner);
+		V_wg_cloner = NULL;
+	}
+}
+VNET_SYSUNINIT(wg_vnet_uninit, SI_SUB_PROTO_IFATTACHDOMAIN, SI_ORDER_ANY,
+    wg_vnet_uninit, NULL);
+
+/*
+ * A jail is being removed: the interfaces it created let go of its
+ * credential (their sockets close), or it could never die.
+ */
+static int
+wg_prison_remove(void *obj, void *data __unused)
+{
+	const struct prison *pr = obj;
+	struct wg_softc *sc;
+	struct ucred *cred;
+
+	sx_slock(&wg_sx);
+	LIST_FOREACH(sc, &wg_list, sc_entry) {
+		sx_xlock(&sc->sc_lock);
+		if ((cred = sc->sc_cred) != NULL && cred->cr_prison == pr) {
+			wg_down(sc);
+			sc->sc_cred = NULL;
+			crfree(cred);
+		}
+		sx_xunlock(&sc->sc_lock);
+	}
+	sx_sunlock(&wg_sx);
+	return (0);
+}
+
+/* The module. */
+
+/*
+ * MOD_UNLOAD comes before the VNET uninit functions: every VNET's cloner
+ * is detached here, destroying every interface before their taskqueues
+ * go away.
+ */
+static int
+wg_modevent(module_t mod __unused, int what, void *arg __unused)
+{
+	osd_method_t methods[PR_MAXMETHOD] = {
+		[PR_METHOD_REMOVE] = wg_prison_remove,
+	};
+	VNET_ITERATOR_DECL(vnet_iter);
+	cpuset_t mask;
+	u_int cpu;
+
+	switch (what) {
+	case MOD_LOAD:
+		wg_tq = mallocarray(mp_ncpus, sizeof(*wg_tq), M_WG,
+		    M_WAITOK | M_ZERO);
+		CPU_FOREACH(cpu) {
+			if (wg_ntq == (u_int)mp_ncpus)
+				break;
+			wg_tq[wg_ntq] = taskqueue_create("if_wg", M_WAITOK,
+			    taskqueue_thread_enqueue, &wg_tq[wg_ntq]);
+			CPU_SETOF(cpu, &mask);
+			taskqueue_start_threads_cpuset(&wg_tq[wg_ntq++], 1,
+			    PI_NET, &mask, "wg tq %u", cpu);
+		}
+		wg_osd_slot = osd_jail_register(NULL, methods);
+		return (0);
+	case MOD_UNLOAD:
+		VNET_LIST_RLOCK();
+		VNET_FOREACH(vnet_iter) {
+			CURVNET_SET(vnet_iter);
+			wg_vnet_uninit(NULL);
+			CURVNET_RESTORE();
+		}
+		VNET_LIST_RUNLOCK();
+		NET_EPOCH_WAIT();
+		osd_jail_deregister(wg_osd_slot);
+		while (wg_ntq > 0)
+			taskqueue_free(wg_tq[--wg_ntq]);
+		free(wg_tq, M_WG);
+		return (0);
+	default:
+		return (EOPNOTSUPP);
+	}
+}
+
+static moduledata_t wg_moduledata = {
+	"if_wg",
+	wg_modevent,
+	NULL
+};
+
+DECLARE_MODULE(if_wg, wg_moduledata, SI_SUB_PSEUDO, SI_ORDER_ANY);
+MODULE_VERSION(if_wg, 1);
