@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all deps build test test-core test-rust lint fmt bench bindings demo clean check-freebsd
+.PHONY: all deps build test test-core test-rust lint fmt bench bindings demo clean check-freebsd kmod load
 
 all: build
 
@@ -16,6 +16,7 @@ build: deps
 # crypto, then the whole workspace (userspace AEAD, boringtun interop, the
 # C ABI driver, the bindings freshness check).
 test: deps lint check-freebsd
+	@sh tests/freebsd/check-syntax.sh
 	@sh scripts/run-tests.sh
 
 test-core: deps
@@ -42,6 +43,14 @@ fmt:
 # Printed figures (DESIGN.md section 6), not timed tests.
 bench: deps
 	$(CARGO) bench -p wg-interop-tests --bench core
+
+# On FreeBSD (BSD make is `make`; use gmake for this file): builds the
+# core's kernel staticlib, then if_wg.ko with bsd.kmod.mk, and loads it.
+kmod: kernel-lib
+	cd kmod && make WG_CORE_LIB=$(abspath $(KERNEL_LIB))
+
+load: kmod
+	kldload ./kmod/if_wg.ko
 
 # Regenerates the committed Rust side of sys/wg_host.h.
 bindings: deps

@@ -615,17 +615,18 @@ wg_so_set(struct wg_softc *sc, struct socket *so4, struct socket *so6)
 }
 
 /*
- * Binds both families on port (0: any, the same for both) and only then
- * replaces the current sockets, so that a failed re-bind changes nothing.
+ * Binds both families on port (0: any, the same for both) without touching
+ * the current sockets.
  */
 static int
-wg_so_open(struct wg_softc *sc, uint16_t port, uint32_t cookie)
+wg_so_bind(struct wg_softc *sc, uint16_t port, uint32_t cookie,
+    struct socket *so[2])
 {
 	struct wg_endpoint e = { .family = WG_CORE_AF_INET, .port = port };
-	struct socket *so[2] = { NULL, NULL };
 	int error;
 
 	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	so[0] = so[1] = NULL;
 	if (sc->sc_cred == NULL)
 		return (EBUSY);		/* the creating jail is gone */
 	error = wg_so_create(sc, &e, cookie, &so[0]);
@@ -635,11 +636,22 @@ wg_so_open(struct wg_softc *sc, uint16_t port, uint32_t cookie)
 	}
 	if (error == ENOENT)
 		error = so[0] == NULL ? EADDRNOTAVAIL : 0;
-	if (error != 0) {
-		if (so[0] != NULL)
-			soclose(so[0]);
-		return (error);
+	if (error != 0 && so[0] != NULL) {
+		soclose(so[0]);
+		so[0] = NULL;
 	}
+	return (error);
+}
+
+/* Binds, and only then replaces the current sockets. */
+static int
+wg_so_open(struct wg_softc *sc, uint16_t port, uint32_t cookie)
+{
+	struct socket *so[2];
+	int error;
+
+	if ((error = wg_so_bind(sc, port, cookie, so)) != 0)
+		return (error);
 	wg_so_set(sc, so[0], so[1]);
 	sc->sc_port = port;
 	sc->sc_cookie = cookie;
@@ -1145,11 +1157,54 @@ wg_so_sync(struct wg_softc *sc)
 
 /* Configuration ioctls. */
 
+/*
+ * All or nothing, the socket included: the request is checked first, a new
+ * listen port is bound before anything changes (a port in use fails the
+ * request), then the core applies it and the new sockets replace the old.
+ * The core's errno values pass through.
+ */
+static int
+wgc_set_locked(struct wg_softc *sc, struct wg_cfgctx *c, const uint8_t *buf,
+    size_t len)
+{
+	struct socket *so[2] = { NULL, NULL };
+	struct wg_time now;
+	uint32_t cookie;
+	uint16_t port;
+	bool rebind;
+	int error;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	error = wg_core_check_config(sc->sc_dev, buf, len, &port, &cookie);
+	if (error != 0)
+		return (error);
+	rebind = (if_getdrvflags(sc->sc_ifp) & IFF_DRV_RUNNING) != 0 &&
+	    port != sc->sc_port;
+	if (rebind && (error = wg_so_bind(sc, port, cookie, so)) != 0)
+		return (error);
+	wg_now(&now);
+	error = wg_core_set_config(sc->sc_dev, &now, buf, len, wg_peer_event,
+	    c);
+	if (error != 0) {
+		if (so[0] != NULL)
+			soclose(so[0]);
+		if (so[1] != NULL)
+			soclose(so[1]);
+		return (error);
+	}
+	if (rebind) {
+		wg_so_set(sc, so[0], so[1]);
+		sc->sc_port = port;
+		sc->sc_cookie = cookie;
+	}
+	/* The cookie, or an interface that was waiting to come up. */
+	return (wg_so_sync(sc));
+}
+
 static int
 wgc_set(struct wg_softc *sc, struct wg_data_io *wgd)
 {
 	struct wg_cfgctx c = { .c_sc = sc };
-	struct wg_time now;
 	uint8_t *buf;
 	size_t len;
 	int error;
@@ -1162,12 +1217,7 @@ wgc_set(struct wg_softc *sc, struct wg_data_io *wgd)
 	buf = malloc(len, M_WG, M_WAITOK);
 	if ((error = copyin(wgd->wgd_data, buf, len)) == 0) {
 		sx_xlock(&sc->sc_lock);
-		wg_now(&now);
-		/* All or nothing; its errno values pass through. */
-		error = wg_core_set_config(sc->sc_dev, &now, buf, len,
-		    wg_peer_event, &c);
-		if (error == 0)
-			error = wg_so_sync(sc);
+		error = wgc_set_locked(sc, &c, buf, len);
 		sx_xunlock(&sc->sc_lock);
 		wg_cfg_finish(&c);
 	}

@@ -3,6 +3,16 @@
 # machine, and nothing when it is all there already.
 set -eu
 
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	# Not Debian (FreeBSD building the module, say): nothing is installed
+	# here; README.md lists what such a host needs.
+	command -v cargo >/dev/null 2>&1 || {
+		echo "deps: cargo not found; install Rust first" >&2
+		exit 1
+	}
+	exit 0
+fi
+
 need_pkgs=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 

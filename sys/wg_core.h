@@ -148,6 +148,15 @@ int	wg_core_set_config(struct wg_core_dev *dev, const struct wg_time *now,
 int	wg_core_get_config(struct wg_core_dev *dev, int privileged,
 	    uint8_t *buf, size_t *lenp);
 
+/*
+ * Checks an SIOCSWG nvlist as wg_core_set_config would, changing nothing,
+ * and gives the listen port and user cookie it would leave, so the host
+ * can bind the new port before applying: a port in use then fails the
+ * request with nothing changed.
+ */
+int	wg_core_check_config(struct wg_core_dev *dev, const uint8_t *nvl,
+	    size_t len, uint16_t *port, uint32_t *cookie);
+
 int	wg_core_peer_stats(struct wg_core_dev *dev, uint32_t peer,
 	    struct wg_core_peer_stats *st);
 

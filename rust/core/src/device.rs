@@ -948,8 +948,6 @@ impl Device {
     /// takes effect.
     pub fn set_config(&self, now: Time, update: &DeviceUpdate) -> Result<ConfigChanges> {
         let mut t = self.tables.write();
-        update.validate(&t.limits)?;
-
         let new_identity: Option<Option<StaticIdentity>> = update
             .private_key
             .as_ref()
@@ -958,8 +956,57 @@ impl Device {
             Some(id) => id.as_ref().map(|i| i.public),
             None => t.identity.as_ref().map(|i| i.public),
         };
+        let creates = Self::check(&t, update, our_public)?;
+        t.peers.try_reserve(creates).map_err(|_| Error::NoMemory)?;
 
-        // State-dependent checks: how many peers and routes there will be.
+        let mut changes = ConfigChanges::default();
+        if update.replace_peers {
+            let slots: Vec<u32> = t.by_key.values().copied().collect();
+            for s in slots {
+                Self::remove_slot(&mut t, s);
+                changes.removed.push(PeerId(s));
+            }
+        }
+        if let Some(id) = new_identity {
+            self.set_identity(&mut t, id, &mut changes);
+        }
+        if let Some(port) = update.listen_port {
+            t.listen_port = port;
+        }
+        if let Some(c) = update.user_cookie {
+            t.user_cookie = c;
+        }
+        for p in &update.peers {
+            if Some(p.public_key) == our_public {
+                continue;
+            }
+            self.apply_peer(&mut t, now, p, &mut changes)?;
+        }
+        Ok(changes)
+    }
+
+    /// Checks an update as `set_config` would, without applying it, and
+    /// returns the listen port and user cookie it would leave: a host binds
+    /// its sockets first, so that a port in use fails the whole request.
+    pub fn check_config(&self, update: &DeviceUpdate) -> Result<(u16, u32)> {
+        let t = self.tables.read();
+        let our_public = match &update.private_key {
+            Some(Some(k)) => Some(crypto::public_key(k)),
+            Some(None) => None,
+            None => t.identity.as_ref().map(|i| i.public),
+        };
+        Self::check(&t, update, our_public)?;
+        Ok((
+            update.listen_port.unwrap_or(t.listen_port),
+            update.user_cookie.unwrap_or(t.user_cookie),
+        ))
+    }
+
+    /// The update's shape against the limits, then what depends on the
+    /// current state: how many peers and routes there will be. Returns the
+    /// number of peers it creates.
+    fn check(t: &Tables, update: &DeviceUpdate, our_public: Option<Key>) -> Result<usize> {
+        update.validate(&t.limits)?;
         let mut seen = BTreeSet::new();
         let mut creates = 0usize;
         let mut route_adds = 0usize;
@@ -989,32 +1036,7 @@ impl Device {
         if base_routes + route_adds > t.limits.max_allowed_ips_total {
             return Err(Error::TooBig);
         }
-        t.peers.try_reserve(creates).map_err(|_| Error::NoMemory)?;
-
-        let mut changes = ConfigChanges::default();
-        if update.replace_peers {
-            let slots: Vec<u32> = t.by_key.values().copied().collect();
-            for s in slots {
-                Self::remove_slot(&mut t, s);
-                changes.removed.push(PeerId(s));
-            }
-        }
-        if let Some(id) = new_identity {
-            self.set_identity(&mut t, id, &mut changes);
-        }
-        if let Some(port) = update.listen_port {
-            t.listen_port = port;
-        }
-        if let Some(c) = update.user_cookie {
-            t.user_cookie = c;
-        }
-        for p in &update.peers {
-            if Some(p.public_key) == our_public {
-                continue;
-            }
-            self.apply_peer(&mut t, now, p, &mut changes)?;
-        }
-        Ok(changes)
+        Ok(creates)
     }
 
     fn set_identity(

@@ -539,3 +539,43 @@ pub unsafe extern "C" fn wg_core_get_listen_port(
     *cookie = d.user_cookie();
     0
 }
+
+/// # Safety
+/// `nvl` is NULL or valid for `len` bytes of reads; `port` and `cookie`
+/// are NULL or valid; `dev` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_check_config(
+    dev: *mut wg_core_dev,
+    nvl: *const u8,
+    len: usize,
+    port: *mut u16,
+    cookie: *mut u32,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(d), Some(port), Some(cookie)) =
+        (unsafe { dev_ref(dev) }, unsafe { port.as_mut() }, unsafe {
+            cookie.as_mut()
+        })
+    else {
+        return EFAULT;
+    };
+    if nvl.is_null() || len == 0 {
+        return EFAULT;
+    }
+    // SAFETY: non-null and valid for `len` bytes of reads per the contract.
+    let bytes = unsafe { slice::from_raw_parts(nvl, len) };
+    let mut update = match wg_core::nvconfig::decode_set(bytes, &d.limits()) {
+        Ok(u) => u,
+        Err(e) => return err(e),
+    };
+    let r = d.check_config(&update);
+    update.zeroize_secrets();
+    match r {
+        Ok((p, c)) => {
+            *port = p;
+            *cookie = c;
+            0
+        }
+        Err(e) => err(e),
+    }
+}

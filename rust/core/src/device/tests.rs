@@ -545,7 +545,15 @@ fn config_round_trip_and_all_or_nothing() {
             .collect(),
         ..Default::default()
     };
+    assert_eq!(dev.check_config(&too_many).unwrap_err(), Error::TooBig);
     assert_eq!(dev.set_config(T0, &too_many).unwrap_err(), Error::TooBig);
+    assert_eq!(dev.config(true), info);
+    // A dry run says which port a good update would leave, changing nothing.
+    let port_only = DeviceUpdate {
+        listen_port: Some(4321),
+        ..Default::default()
+    };
+    assert_eq!(dev.check_config(&port_only), Ok((4321, 42)));
     assert_eq!(dev.config(true), info);
 
     // A peer with our own public key is ignored; update_only creates nothing;

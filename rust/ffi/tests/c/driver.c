@@ -376,6 +376,17 @@ main(int argc, char **argv)
 		CHECK(wg_core_route(hosts[0].dev, pkt, 3, &peer) == EINVAL);
 		CHECK_RC(wg_core_get_listen_port(hosts[0].dev, &port, &cookie));
 		CHECK(port == 51820 && cookie == 0);
+		/* A dry run of B's configuration on A reports its port. */
+		nvl = read_file(argv[2], &nvl_len);
+		port = 0;
+		CHECK_RC(wg_core_check_config(hosts[0].dev, nvl, nvl_len,
+		    &port, &cookie));
+		CHECK(port == 51821);
+		CHECK(wg_core_check_config(hosts[0].dev, nvl, 5, &port,
+		    &cookie) != 0);
+		free(nvl);
+		CHECK_RC(wg_core_get_listen_port(hosts[0].dev, &port, &cookie));
+		CHECK(port == 51820);
 	}
 
 	/* SIOCGWG's size negotiation. */
