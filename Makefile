@@ -1,8 +1,10 @@
-# if_wg in Rust: top-level entry points. `make test` is what CI runs.
+# if_wg in Rust: top-level entry points on Linux (GNU make). `make test` is
+# what CI runs. On FreeBSD, make reads BSDmakefile: it builds and loads
+# if_wg.ko.
 
 CARGO ?= cargo
 
-.PHONY: all deps build test test-core test-rust lint fmt bench bindings demo clean check-freebsd kmod load
+.PHONY: all deps build test test-core test-rust lint fmt bench bindings demo clean check-freebsd
 
 all: build
 
@@ -43,14 +45,6 @@ fmt:
 # Printed figures (DESIGN.md section 6), not timed tests.
 bench: deps
 	$(CARGO) bench -p wg-interop-tests --bench core
-
-# On FreeBSD (BSD make is `make`; use gmake for this file): builds the
-# core's kernel staticlib, then if_wg.ko with bsd.kmod.mk, and loads it.
-kmod: kernel-lib
-	cd kmod && make WG_CORE_LIB=$(abspath $(KERNEL_LIB))
-
-load: kmod
-	kldload ./kmod/if_wg.ko
 
 # Regenerates the committed Rust side of sys/wg_host.h.
 bindings: deps
