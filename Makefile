@@ -58,5 +58,7 @@ demo:
 clean:
 	$(CARGO) clean
 
+# Audit against FreeBSD 14's kernel headers, the release the module targets.
+AUDIT_KERNEL_HEADERS = $(FBSD14_INCLUDE)/generic-freebsd $(FBSD14_INCLUDE)/x86_64-freebsd-none
 include kbuild/kbuild.mk
 include kmod/check.mk

@@ -8,8 +8,11 @@ Four checks, each printed in full, then one verdict line:
   [a] undefined symbols: each must be declared in a header under one of the
       --headers directories (the kernel's, and the project's sys/ for the
       wg_host_* services the shim provides), or be listed with a reason in
-      --allow-undefined. Undefined weak symbols always fail: link_elf_obj
-      does not resolve them ("Weak symbols not supported").
+      --allow-undefined. Undefined weak symbols fail (link_elf_obj: "Weak
+      symbols not supported"), except __start_<s>/__stop_<s> of a section
+      <s> the object has: link_elf_obj binds those to the section's bounds
+      (link_elf_fix_link_set), which is how linker sets (SYSINIT,
+      MODULE_DEPEND, VNET_SYSINIT...) are found in a module.
   [b] relocation types in loaded (SHF_ALLOC) sections: only those amd64's
       elf_reloc_internal (sys/amd64/amd64/elf_machdep.c) applies. Tables of
       unloaded sections (.debug_*, .stack_sizes) are skipped by
@@ -248,9 +251,13 @@ def check_undefined(elf, args, report, fail):
     report(f"-- [a] undefined symbols: {len(und)}"
            f" (headers: {len(args.headers)} dirs; allowlist: {len(allow)} entries)")
     width = max([len(s.name) for s in und] + [10])
+    section_names = {sec.name for sec in elf.sections}
     for s in sorted(und, key=lambda s: s.name):
         bind = {STB_GLOBAL: "GLOBAL", STB_WEAK: "WEAK", STB_LOCAL: "LOCAL"}.get(s.bind, str(s.bind))
-        if s.bind == STB_WEAK:
+        bounds = linker_set_section(s.name)
+        if bounds is not None and bounds in section_names:
+            why, bad = f"bound by link_elf_obj to section {bounds}", False
+        elif s.bind == STB_WEAK:
             why, bad = "VIOLATION: undefined weak (link_elf_obj cannot resolve it)", True
         elif s.bind == STB_LOCAL:
             why, bad = "VIOLATION: undefined local symbol", True
@@ -274,6 +281,14 @@ def check_undefined(elf, args, report, fail):
                       and s.type != STT_SECTION)
     report(f"   defined globals: {len(exported)}"
            + (": " + " ".join(exported) if len(exported) <= 40 else " (more than 40, not listed)"))
+
+
+def linker_set_section(name):
+    """The section whose bounds a __start_/__stop_ symbol names, if any."""
+    for prefix in ("__start_", "__stop_"):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return name[len(prefix):]
+    return None
 
 
 def rel_header(path, dirs):

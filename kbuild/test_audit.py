@@ -157,6 +157,22 @@ class AuditTest(unittest.TestCase):
             """)
         self.assertFails(obj, "[a] undefined symbol kernel_fn", "undefined weak")
 
+    def test_linker_set_bounds_pass_only_with_their_section(self):
+        # As sys/linker_set.h does: weak __start_set_X/__stop_set_X, which
+        # link_elf_obj binds to the bounds of the module's set_X section.
+        src = """\
+            #include <sys/kern.h>
+            extern void *__start_set_demo[] __attribute__((weak));
+            extern void *__stop_set_demo[] __attribute__((weak));
+            %s
+            long f(void) { return __stop_set_demo - __start_set_demo; }
+            """
+        with_set = self.build("set", src % (
+            'static void *entry __attribute__((section("set_demo"), used)) = 0;'))
+        self.assertPasses(with_set)
+        without = self.build("noset", src % "")
+        self.assertFails(without, "[a] undefined symbol __start_set_demo", "undefined weak")
+
     # --- [b] relocations ---------------------------------------------------
 
     def test_gotpcrel_fails(self):

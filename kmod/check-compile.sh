@@ -27,18 +27,27 @@ top=$(cd "$here/.." && pwd)
 CC=${CC:-gcc}
 CK_INCLUDE=${CK_INCLUDE:-/usr/include}
 
-if [ -z "${ZIG_LIBC:-}" ]; then
+# (Not ZIG_LIBC: zig itself reads that variable.)
+if [ -z "${FREEBSD_INCLUDE:-}" ]; then
 	zig=$(python3 -c 'import ziglang, os; print(os.path.dirname(ziglang.__file__))' 2>/dev/null) || {
 		echo "check-compile: the PyPI package ziglang is missing" >&2
 		exit 1
 	}
-	ZIG_LIBC=$zig/lib/libc/include
+	FREEBSD_INCLUDE=$zig/lib/libc/include
 fi
-fbsd_md=$ZIG_LIBC/x86_64-freebsd-none
-fbsd_mi=$ZIG_LIBC/generic-freebsd
+fbsd_md=$FREEBSD_INCLUDE/x86_64-freebsd-none
+fbsd_mi=$FREEBSD_INCLUDE/generic-freebsd
 if [ ! -f "$fbsd_mi/sys/mbuf.h" ] || [ ! -d "$fbsd_md/machine" ]; then
-	echo "check-compile: no FreeBSD headers under $ZIG_LIBC" >&2
+	echo "check-compile: no FreeBSD headers under $FREEBSD_INCLUDE" >&2
 	exit 1
+fi
+# Which FreeBSD the headers are: zig 0.15 ships FreeBSD 14's (the newest
+# P_OSREL is 14.x), zig 0.16 and later FreeBSD 15's. zig's header patches
+# leave __FreeBSD_version to the compiler, so it is defined here.
+if grep -q 'P_OSREL.*15[0-9][0-9][0-9][0-9][0-9]' "$fbsd_mi/sys/param.h"; then
+	fbsd_major=15 fbsd_version=1500500 fbsd_target=x86_64-freebsd.15.0
+else
+	fbsd_major=14 fbsd_version=1403000 fbsd_target=x86_64-freebsd.14.3
 fi
 if [ ! -f "$CK_INCLUDE/ck_epoch.h" ]; then
 	echo "check-compile: ck headers missing (apt-get install libck-dev)" >&2
@@ -63,10 +72,8 @@ printf '#define INET6 1\n' >"$out/opt_inet6.h"
 
 # gcc on Linux predefines Linux and defaults to PIE; the FreeBSD compiler
 # predefines FreeBSD and builds kernel code without PIC.
-# The headers are those of FreeBSD 15 (zig 0.17); zig defines
-# __FreeBSD_version as 1500500 for them and its header patches test that.
 target="-U__linux__ -U__linux -Ulinux -U__gnu_linux__
-    -D__FreeBSD__=15 -D__FreeBSD_version=1500500"
+    -D__FreeBSD__=$fbsd_major -D__FreeBSD_version=$fbsd_version"
 
 # kmod.mk + kern.mk for amd64, minus their -Wno-error=... relaxations and
 # clang's -D__printf__=__freebsd_kprintf__ (Debian's gcc lacks that format
@@ -88,7 +95,10 @@ set -x
 $CC $target $cflags $includes -c "$here/if_wg.c" -o "$out/if_wg.o"
 if [ "${WG_CHECK_CLANG:-1}" != 0 ]; then
 	# shellcheck disable=SC2086
-	python3 -m ziglang cc -target x86_64-freebsd.15.0 \
+	# zig cc drops -mno-sse and -msoft-float; its -mcpu feature list
+	# is what keeps SIMD and x87 out (kbuild/audit.py checks the result).
+	python3 -m ziglang cc -target $fbsd_target \
+	    -mcpu=baseline-mmx-sse-sse2+soft_float \
 	    -D__printf__=__freebsd_kprintf__ \
 	    -Wno-unused-command-line-argument \
 	    $cflags $includes -c "$here/if_wg.c" -o "$out/if_wg.clang.o"

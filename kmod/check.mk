@@ -6,19 +6,29 @@
 
 KMOD_OUT ?= target/kmod
 KMOD_KO = $(KMOD_OUT)/if_wg.ko
+# FreeBSD 14's headers (scripts/deps.sh unpacks them from the ziglang 0.15
+# wheel); the installed ziglang carries FreeBSD 15's. The module is built
+# and audited against 14's, and the shim must also compile against 15's.
+FBSD14_INCLUDE ?= $(HOME)/.cache/if_wg/freebsd14-include
 
 .PHONY: check-kmod-compile kmod-ko audit-ko
 
 check-kmod-compile: $(KBUILD_DEPS)
-	sh kmod/check-compile.sh $(KMOD_OUT)
+	FREEBSD_INCLUDE=$(FBSD14_INCLUDE) sh kmod/check-compile.sh $(KMOD_OUT)
+	sh kmod/check-compile.sh $(KMOD_OUT)/freebsd15
 
+# The module is linked from the clang object, compiled for the FreeBSD
+# target: gcc here targets Linux, whose kernel code model reads the stack
+# protector's canary from %gs:40, which on FreeBSD is per-CPU data. gcc's
+# compile is a second, stricter set of warnings, never linked.
+#
 # kmod.mk: `ld -r -d` of the objects (from the archive only the members the
 # shim needs), then every defined global made local (kmod_syms.awk with no
 # EXPORT_SYMS): the kernel finds the module through its linker sets, not
 # through symbols. Debug information and LLVM's embedded bitcode are never
 # loaded; they go.
 kmod-ko: check-kmod-compile kernel-lib
-	$(KBUILD_LD) -m elf_x86_64 -r -d -o $(KMOD_KO).full $(KMOD_OUT)/if_wg.o $(KERNEL_LIB)
+	$(KBUILD_LD) -m elf_x86_64 -r -d -o $(KMOD_KO).full $(KMOD_OUT)/if_wg.clang.o $(KERNEL_LIB)
 	$(KBUILD_OBJCOPY) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
 		--wildcard --keep-global-symbol='__if_wg_exports_nothing__' \
 		$(KMOD_KO).full $(KMOD_KO)

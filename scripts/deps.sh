@@ -43,6 +43,35 @@ if ! python3 -c "import ziglang" >/dev/null 2>&1; then
 		python3 -m pip install --quiet --user --break-system-packages ziglang
 fi
 
+# FreeBSD 14's kernel headers: the ziglang 0.15 wheel carries those (later
+# wheels carry FreeBSD 15's). Only its headers are kept, outside the tree.
+fbsd14=${FBSD14_INCLUDE:-$HOME/.cache/if_wg/freebsd14-include}
+if [ ! -f "$fbsd14/generic-freebsd/sys/mbuf.h" ]; then
+	echo "deps: fetching FreeBSD 14 headers (ziglang 0.15.2 wheel)" >&2
+	tmp=$(mktemp -d)
+	python3 -m pip download --quiet --no-deps --only-binary=:all: \
+	    ziglang==0.15.2 -d "$tmp"
+	python3 - "$tmp" "$fbsd14" <<'EOF_PY'
+import glob, os, shutil, sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+(wheel,) = glob.glob(os.path.join(src, "ziglang-*.whl"))
+part = dst + ".part"
+shutil.rmtree(part, ignore_errors=True)
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        for d in ("generic-freebsd", "x86_64-freebsd-none"):
+            key = "/lib/libc/include/" + d + "/"
+            if key in name and not name.endswith("/"):
+                out = os.path.join(part, d, name.split(key, 1)[1])
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                with open(out, "wb") as f:
+                    f.write(z.read(name))
+shutil.rmtree(dst, ignore_errors=True)
+os.rename(part, dst)
+EOF_PY
+	rm -rf "$tmp"
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
 	echo "deps: cargo not found; install Rust (rustup) first" >&2
 	exit 1
