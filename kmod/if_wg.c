@@ -88,6 +88,7 @@
 #define	WG_HSQ_MAX	4096		/* per interface, handshakes to open */
 #define	WG_HSQ_LOAD	(WG_HSQ_MAX / 8)	/* from there: under load */
 #define	WG_POLL_MAX	64		/* poll answers before yielding */
+#define	WG_HS_BATCH	16		/* handshakes opened before yielding */
 #define	WG_PEERS_MAX	(1U << 24)	/* ids; the core stops at 2^18 */
 #define	WG_MAX_LOOPS	8		/* wg inside wg */
 #define	WG_MSG_DATA	4		/* first byte of a data message */
@@ -184,7 +185,8 @@ wg_host_random(void *buf, size_t len)
 
 /*
  * The core may allocate wherever it runs, the receive path in the net
- * epoch included, so this never sleeps: the core makes NULL an ENOMEM.
+ * epoch included, so this sleeps only where the thread may (not in the
+ * epoch, which forbids it): there the core makes NULL an ENOMEM.
  * malloc(9) aligns to a pointer; malloc_aligned(9) does up to a page.
  */
 void *
@@ -304,7 +306,12 @@ wg_shape(struct mbuf *m, int head, int tail)
 	    M_LEADINGSPACE(m) >= head && M_TRAILINGSPACE(m) >= tail)
 		return (m);
 	n = NULL;
-	if (len <= WG_MTU_MAX)
+	/*
+	 * m_get3() holds up to MJUM16BYTES.  On receive (no room asked) a
+	 * data message of an inner packet of WG_MTU_MAX is longer than
+	 * WG_MTU_MAX itself, so the bound is on the whole buffer.
+	 */
+	if (len <= MJUM16BYTES - head - tail)
 		n = m_get3(head + len + tail, M_NOWAIT, MT_DATA, M_PKTHDR);
 	if (n != NULL) {
 		m_move_pkthdr(n, m);	/* keeps the loop counter */
@@ -751,7 +758,8 @@ wg_decap(struct wg_softc *sc, const struct wg_endpoint *src, struct mbuf *m)
 		return;
 	}
 	if (res.action == WG_CORE_DECAP_TUNNEL &&
-	    res.offset + res.len <= (size_t)m->m_len)
+	    res.offset <= (size_t)m->m_len &&
+	    res.len <= (size_t)m->m_len - res.offset)
 		wg_deliver(sc, m, res.offset, res.len);
 	else {
 		m_freem(m);
@@ -816,8 +824,9 @@ wg_hs_task(void *arg, int pending __unused)
 	struct epoch_tracker et;
 	struct m_tag *t;
 	struct mbuf *m;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < WG_HS_BATCH; i++) {
 		mtx_lock(&sc->sc_hs_mtx);
 		m = mbufq_dequeue(&sc->sc_hsq);
 		mtx_unlock(&sc->sc_hs_mtx);
@@ -830,6 +839,14 @@ wg_hs_task(void *arg, int pending __unused)
 		NET_EPOCH_ENTER(et);
 		wg_decap(sc, (const struct wg_endpoint *)(t + 1), m);
 		NET_EPOCH_EXIT(et);
+	}
+	if (i == WG_HS_BATCH) {
+		/*
+		 * A flood refills the queue as fast as it drains: requeued
+		 * behind them, the peers' tasks on this CPU still run.
+		 */
+		taskqueue_enqueue(wg_tq[sc->sc_tqoff], &sc->sc_hs_task);
+		return;
 	}
 	/* Drained: the core's own rate meter takes over again. */
 	if (atomic_cmpset_int(&sc->sc_underload, 1, 0))
@@ -908,10 +925,14 @@ wg_peer_poll(struct wg_peer *p)
 	struct mbufq q;
 	struct mbuf *m;
 	uint8_t out[WG_CORE_HANDSHAKE_MAX];
+	sbintime_t sbt;
 	uint64_t delta;
 	int i;
 
 	for (i = 0; i < WG_POLL_MAX; i++) {
+		/* Removed: its id may already name a new peer. */
+		if ((atomic_load_int(&p->p_flags) & WGP_DEAD) != 0)
+			return;
 		wg_now(&now);
 		if (wg_core_poll_peer(sc->sc_dev, p->p_id, &now, out,
 		    sizeof(out), &res) != 0)
@@ -947,8 +968,15 @@ wg_peer_poll(struct wg_peer *p)
 		/* At most a day ahead: the core re-arms on every poll. */
 		delta = res.deadline > now.mono_ns ?
 		    MIN(res.deadline - now.mono_ns, 86400 * WG_NS_PER_S) : 0;
-		callout_reset_sbt(&p->p_timer, nstosbt(delta), SBT_1MS,
-		    wg_peer_timer, p, 0);
+		/*
+		 * Whole seconds apart: the nstosbt() of older headers (before
+		 * __stime64_scale64) split them off only from SBT_1S ns
+		 * (4.3 s) and overflowed from 2 s.
+		 */
+		sbt = (sbintime_t)(delta / WG_NS_PER_S) * SBT_1S +
+		    nstosbt(delta % WG_NS_PER_S);
+		callout_reset_sbt(&p->p_timer, sbt, SBT_1MS, wg_peer_timer, p,
+		    0);
 	}
 	mtx_unlock(&p->p_mtx);
 }
@@ -1053,15 +1081,18 @@ wg_transmit(if_t ifp, struct mbuf *m)
 
 static int
 wg_output(if_t ifp, struct mbuf *m, const struct sockaddr *dst,
-    struct route *ro __unused)
+    struct route *ro)
 {
 	uint32_t af;
 
-	/* bpf(4) writes on DLT_NULL carry the family in sa_data. */
+	/*
+	 * bpf(4) writes on DLT_NULL carry the family in sa_data; dst is the
+	 * gateway, of the other family for IPv4 routes via IPv6 next hops.
+	 */
 	if (dst->sa_family == AF_UNSPEC)
 		memcpy(&af, dst->sa_data, sizeof(af));
 	else
-		af = dst->sa_family;
+		af = RO_GET_FAMILY(ro, dst);
 	if (af != AF_INET && af != AF_INET6) {
 		if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
 		m_freem(m);
@@ -1291,6 +1322,15 @@ wg_ioctl(if_t ifp, u_long cmd, caddr_t data)
 	struct wg_softc *sc;
 	int error = 0;
 
+	/*
+	 * No-ops, answered before wg_sx: the stack sends them from its
+	 * address and multicast code (in6_notify_ifa(), if_addmulti()),
+	 * not only from ioctls, so maybe where sleeping is not allowed.
+	 * Addresses do not bring it up, as on Linux; ifconfig does.
+	 * Multicast goes wherever allowed IPs say.
+	 */
+	if (cmd == SIOCSIFADDR || cmd == SIOCADDMULTI || cmd == SIOCDELMULTI)
+		return (0);
 	sx_slock(&wg_sx);
 	if ((sc = if_getsoftc(ifp)) == NULL) {
 		sx_sunlock(&wg_sx);
@@ -1303,9 +1343,6 @@ wg_ioctl(if_t ifp, u_long cmd, caddr_t data)
 		break;
 	case SIOCGWG:
 		error = wgc_get(sc, (struct wg_data_io *)data);
-		break;
-	case SIOCSIFADDR:
-		/* Addresses do not bring it up, as on Linux; ifconfig does. */
 		break;
 	case SIOCSIFFLAGS:
 		/* ifioctl() ignores what this returns; wg_up() logs. */
@@ -1323,10 +1360,6 @@ wg_ioctl(if_t ifp, u_long cmd, caddr_t data)
 		}
 		if_setmtu(ifp, ifr->ifr_mtu);
 		wg_core_dev_set_mtu(sc->sc_dev, ifr->ifr_mtu);
-		break;
-	case SIOCADDMULTI:
-	case SIOCDELMULTI:
-		/* Multicast goes wherever allowed IPs say. */
 		break;
 	default:
 		/* SIOCGIFMTU and its kind are answered by ifioctl() itself. */
@@ -1412,11 +1445,16 @@ wg_clone_destroy(struct if_clone *ifc __unused, if_t ifp,
 	sc->sc_cred = NULL;
 	sx_xunlock(&sc->sc_lock);
 
-	bpfdetach(ifp);
-	if_detach(ifp);
-	NET_EPOCH_WAIT();		/* for whoever saw the softc */
+	/*
+	 * For whoever saw the softc, and for the tunnelling callbacks that
+	 * found a socket before soclose() unhashed it: none of them may
+	 * still be delivering to ifp when it is detached.
+	 */
+	NET_EPOCH_WAIT();
 	taskqueue_drain(wg_tq[sc->sc_tqoff], &sc->sc_hs_task);
 	mbufq_drain(&sc->sc_hsq);
+	bpfdetach(ifp);
+	if_detach(ifp);
 	sx_xlock(&sc->sc_lock);
 	wg_peers_stop(sc, 1);
 	sx_xunlock(&sc->sc_lock);
