@@ -42,6 +42,7 @@
 #include <sys/mbuf.h>
 #include <sys/module.h>
 #include <sys/mutex.h>
+#include <sys/rwlock.h>
 #include <sys/osd.h>
 #include <sys/priority.h>
 #include <sys/priv.h>
@@ -206,6 +207,100 @@ wg_host_alloc(size_t size, size_t align)
 	if (align > PAGE_SIZE)
 		return (NULL);
 	return (malloc_aligned(MAX(size, 1), align, M_WG, flags));
+}
+
+/*
+ * The core's locks: mtx(9) and rw(9), never spin locks (a spinning CPU can
+ * starve a preempted holder).  While one is held the thread may not sleep,
+ * so wg_host_alloc does not wait for memory under a core lock, and
+ * WITNESS catches anything that would.
+ */
+void *
+wg_host_mutex_create(void)
+{
+	struct mtx *m;
+
+	m = malloc(sizeof(*m), M_WG,
+	    (THREAD_CAN_SLEEP() ? M_WAITOK : M_NOWAIT) | M_ZERO);
+	if (m != NULL)
+		mtx_init(m, "wg core", NULL, MTX_DEF);
+	return (m);
+}
+
+void
+wg_host_mutex_destroy(void *m)
+{
+
+	mtx_destroy((struct mtx *)m);
+	free(m, M_WG);
+}
+
+void
+wg_host_mutex_lock(void *m)
+{
+
+	mtx_lock((struct mtx *)m);
+	THREAD_NO_SLEEPING();
+}
+
+void
+wg_host_mutex_unlock(void *m)
+{
+
+	THREAD_SLEEPING_OK();
+	mtx_unlock((struct mtx *)m);
+}
+
+void *
+wg_host_rwlock_create(void)
+{
+	struct rwlock *l;
+
+	l = malloc(sizeof(*l), M_WG,
+	    (THREAD_CAN_SLEEP() ? M_WAITOK : M_NOWAIT) | M_ZERO);
+	if (l != NULL)
+		rw_init(l, "wg core rw");
+	return (l);
+}
+
+void
+wg_host_rwlock_destroy(void *l)
+{
+
+	rw_destroy((struct rwlock *)l);
+	free(l, M_WG);
+}
+
+void
+wg_host_rwlock_rlock(void *l)
+{
+
+	rw_rlock((struct rwlock *)l);
+	THREAD_NO_SLEEPING();
+}
+
+void
+wg_host_rwlock_runlock(void *l)
+{
+
+	THREAD_SLEEPING_OK();
+	rw_runlock((struct rwlock *)l);
+}
+
+void
+wg_host_rwlock_wlock(void *l)
+{
+
+	rw_wlock((struct rwlock *)l);
+	THREAD_NO_SLEEPING();
+}
+
+void
+wg_host_rwlock_wunlock(void *l)
+{
+
+	THREAD_SLEEPING_OK();
+	rw_wunlock((struct rwlock *)l);
 }
 
 void

@@ -40,6 +40,27 @@ void	wg_host_free(void *ptr, size_t size, size_t align);
 void	wg_host_log(int level, const char *msg, size_t len);
 
 /*
+ * Locks for the core's state, in kernel builds (userspace builds spin).  A
+ * mutex maps to mtx(9) (MTX_DEF) and an rwlock to rw(9), never to spin
+ * locks: a holder preempted by a spinner, or pinned to its CPU in the
+ * network epoch, could leave every CPU spinning.  The core holds them
+ * briefly, never sleeps under them, and allocates under them only
+ * fallibly, so while one is held the host must not sleep in wg_host_alloc
+ * (FreeBSD: THREAD_NO_SLEEPING() while held).  create returns NULL when
+ * out of memory.
+ */
+void	*wg_host_mutex_create(void);
+void	wg_host_mutex_destroy(void *m);
+void	wg_host_mutex_lock(void *m);
+void	wg_host_mutex_unlock(void *m);
+void	*wg_host_rwlock_create(void);
+void	wg_host_rwlock_destroy(void *l);
+void	wg_host_rwlock_rlock(void *l);
+void	wg_host_rwlock_runlock(void *l);
+void	wg_host_rwlock_wlock(void *l);
+void	wg_host_rwlock_wunlock(void *l);
+
+/*
  * The core's panic handler ends here (kernel builds only; no input is
  * meant to reach it).  Must not return: the shim calls panic(9).
  */

@@ -527,6 +527,14 @@ impl<V: Copy + Eq> AllowedIps<V> {
         }
     }
 
+    /// Makes room for this many more routes of each family (two nodes a
+    /// route at most), so the inserts that follow cannot fail for memory:
+    /// configuration reserves everything before it changes anything.
+    pub fn reserve_routes(&mut self, v4: usize, v6: usize) -> Result<()> {
+        self.v4.reserve(v4.saturating_mul(2))?;
+        self.v6.reserve(v6.saturating_mul(2))
+    }
+
     /// Removes every prefix of one value: a scan of the table, then either a
     /// walk from the root per removed route or one pass over the whole
     /// trie, whichever is cheaper. Never quadratic.

@@ -16,7 +16,7 @@
 //! different peers never contend and configuration never sees a half-done
 //! packet. Nothing on the packet paths allocates.
 
-use crate::allowedips::{AllowedIps, IpAddrBytes};
+use crate::allowedips::{AllowedIps, IpAddrBytes, IpPrefix};
 use crate::config::{DeviceInfo, DeviceUpdate, Key, Limits, PeerInfo, PeerUpdate};
 use crate::consts::{
     KEEPALIVE_TIMEOUT, NSEC, REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME,
@@ -26,13 +26,14 @@ use crate::cookie::{CookieChecker, CookieMaker};
 use crate::crypto;
 use crate::endpoint::Endpoint;
 use crate::index::{IndexCodec, MAX_SLOTS, TAG_MASK};
+use crate::keymap::KeyMap;
 use crate::keypair::{self, KeyRing, Keypair, Slot};
 use crate::messages::{self, MessageType};
 use crate::noise::{Handshake, StaticIdentity};
+use crate::sync::{Mutex, RwLock};
 use crate::timers::{TimerEvent, Timers, MAX_TIMER_HANDSHAKES};
 use crate::{ip, Error, Result};
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use zeroize::Zeroize;
@@ -196,10 +197,14 @@ impl PeerState {
 /// Lock order: `state`, then `keys`. Packet crypto holds only a read lock
 /// on `keys`, so packets of one peer are sealed and opened in parallel;
 /// installing or dropping a keypair takes the write lock under `state`.
+/// A peer on the heap, boxed fallibly (as an array of one, the shape a
+/// fallible allocation gives without unsafe code).
+type PeerBox = Box<[Peer; 1]>;
+
 struct Peer {
     public: Key,
-    state: spin::Mutex<PeerState>,
-    keys: spin::RwLock<KeyRing>,
+    state: Mutex<PeerState>,
+    keys: RwLock<KeyRing>,
 }
 
 struct Tables {
@@ -209,16 +214,16 @@ struct Tables {
     placeholder: StaticIdentity,
     listen_port: u16,
     user_cookie: u32,
-    peers: Vec<Option<Box<Peer>>>,
+    peers: Vec<Option<PeerBox>>,
     free_slots: Vec<u32>,
-    by_key: BTreeMap<Key, u32>,
+    by_key: KeyMap,
     allowed: AllowedIps<u32>,
     limits: Limits,
 }
 
 impl Tables {
     fn peer(&self, slot: u32) -> Option<&Peer> {
-        self.peers.get(slot as usize)?.as_deref()
+        self.peers.get(slot as usize)?.as_deref().map(|p| &p[0])
     }
 
     fn local_identity(&self) -> &StaticIdentity {
@@ -266,8 +271,8 @@ impl LoadMeter {
 
 pub struct Device {
     rng: Box<dyn Rng>,
-    tables: spin::RwLock<Tables>,
-    cookie: spin::Mutex<CookieChecker>,
+    tables: RwLock<Tables>,
+    cookie: Mutex<CookieChecker>,
     codec: IndexCodec,
     load: LoadMeter,
     mtu: AtomicU32,
@@ -303,6 +308,49 @@ fn padded_len(len: usize, mtu: usize) -> Result<usize> {
     }
 }
 
+/// What a configuration update needs, found before anything changes.
+#[derive(Default)]
+struct Plan {
+    /// Peers to create, in the order the update creates them.
+    creates: Vec<Key>,
+    v4_routes: usize,
+    v6_routes: usize,
+}
+
+/// A peer with its locks, allocated fallibly. Not inlined: the peer is
+/// built on the stack before it moves to the heap, and a kernel SIOCSWG
+/// frame must stay under 2 KiB (kbuild/audit.py).
+#[inline(never)]
+fn new_peer(local: &StaticIdentity, public: Key, psk: Option<Key>) -> Result<PeerBox> {
+    let state = Mutex::new_with(|| new_state(local, public, psk))?;
+    let keys = RwLock::new(KeyRing::default())?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(1).map_err(|_| Error::NoMemory)?;
+    v.push(Peer {
+        public,
+        state,
+        keys,
+    });
+    v.into_boxed_slice().try_into().map_err(|_| Error::NoMemory)
+}
+
+#[inline(never)]
+fn new_state(local: &StaticIdentity, public: Key, psk: Option<Key>) -> PeerState {
+    PeerState {
+        handshake: Handshake::new(local, public, psk),
+        cookie: CookieMaker::new(&public),
+        timers: Timers::default(),
+        endpoint: None,
+        persistent_keepalive: 0,
+        rx_bytes: 0,
+        tx_bytes: 0,
+        last_handshake_real: 0,
+        next_tag: 0,
+        flags: 0,
+        reported_deadline: None,
+    }
+}
+
 /// A packet whose counter is reserved, waiting for its crypto.
 struct Sealing {
     counter: u64,
@@ -333,27 +381,32 @@ impl Sealing {
 }
 
 impl Device {
-    pub fn new(rng: Box<dyn Rng>) -> Self {
+    /// Fails only when the host has no memory for the device's locks.
+    pub fn new(rng: Box<dyn Rng>) -> Result<Self> {
         let mut seed = [0u8; 16];
         rng.fill(&mut seed);
         let mut placeholder_key = random_key(&*rng);
         let placeholder = StaticIdentity::new(placeholder_key);
         placeholder_key.zeroize();
         let cookie = CookieChecker::new(&placeholder.public);
-        Device {
+        Ok(Device {
             rng,
-            tables: spin::RwLock::new(Tables {
+            tables: RwLock::new(Tables {
                 identity: None,
                 placeholder,
                 listen_port: 0,
                 user_cookie: 0,
                 peers: Vec::new(),
                 free_slots: Vec::new(),
-                by_key: BTreeMap::new(),
+                by_key: KeyMap::new(
+                    u64::from_le_bytes([
+                        seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
+                    ]) ^ 0x5bd1_e995,
+                ),
                 allowed: AllowedIps::new(),
                 limits: Limits::default(),
-            }),
-            cookie: spin::Mutex::new(cookie),
+            })?,
+            cookie: Mutex::new(cookie)?,
             codec: IndexCodec::new(seed),
             load: LoadMeter {
                 forced: AtomicBool::new(false),
@@ -363,7 +416,7 @@ impl Device {
                 until: AtomicU64::new(0),
             },
             mtu: AtomicU32::new(1420),
-        }
+        })
     }
 
     /// The tunnel MTU, which caps padding (0: no cap).
@@ -421,15 +474,14 @@ impl Device {
     }
 
     pub fn peer_by_key(&self, public: &Key) -> Option<PeerId> {
-        self.tables.read().by_key.get(public).map(|s| PeerId(*s))
+        self.tables.read().by_key.get(public).map(PeerId)
     }
 
     pub fn peer_ids(&self) -> Vec<PeerId> {
-        self.tables
-            .read()
-            .by_key
-            .values()
-            .map(|s| PeerId(*s))
+        let t = self.tables.read();
+        (0..t.peers.len() as u32)
+            .filter(|s| t.peer(*s).is_some())
+            .map(PeerId)
             .collect()
     }
 
@@ -621,7 +673,7 @@ impl Device {
         let msg: &[u8; messages::INITIATION_LEN] =
             (&*buf).try_into().map_err(|_| Error::BadLength)?;
         let partial = crate::noise::decrypt_initiation(identity, msg)?;
-        let slot = *t
+        let slot = t
             .by_key
             .get(partial.remote_static())
             .ok_or(Error::UnknownPeer)?;
@@ -646,7 +698,7 @@ impl Device {
         st.cookie.add_macs(resp, now.mono);
         peer.keys
             .write()
-            .install(keypair::boxed(Keypair::new(&keys, now.mono))?);
+            .install(keypair::boxed(Keypair::new(&keys, now.mono)?)?);
         st.endpoint = Some(src);
         st.rx_bytes += buf.len() as u64;
         st.tx_bytes += messages::RESPONSE_LEN as u64;
@@ -697,7 +749,7 @@ impl Device {
         let keys = st.handshake.consume_response(identity, msg)?;
         peer.keys
             .write()
-            .install(keypair::boxed(Keypair::new(&keys, now.mono))?);
+            .install(keypair::boxed(Keypair::new(&keys, now.mono)?)?);
         st.endpoint = Some(src);
         st.rx_bytes += buf.len() as u64;
         st.last_handshake_real = now.real;
@@ -944,27 +996,66 @@ impl Device {
     }
 
     /// Applies a configuration change, all or nothing: the whole update is
-    /// checked against the limits and the current state before any of it
-    /// takes effect.
+    /// checked against the limits and the current state, and room is made
+    /// for everything it adds (peers, their locks, table slots, routes),
+    /// before any of it takes effect. Every allocation here is fallible, so
+    /// a host that will not wait for memory under the engine's locks turns
+    /// a shortage into NoMemory and an unchanged configuration.
     pub fn set_config(&self, now: Time, update: &DeviceUpdate) -> Result<ConfigChanges> {
-        let mut t = self.tables.write();
         let new_identity: Option<Option<StaticIdentity>> = update
             .private_key
             .as_ref()
             .map(|k| k.map(StaticIdentity::new));
+        let mut t = self.tables.write();
         let our_public = match &new_identity {
             Some(id) => id.as_ref().map(|i| i.public),
             None => t.identity.as_ref().map(|i| i.public),
         };
-        let creates = Self::check(&t, update, our_public)?;
-        t.peers.try_reserve(creates).map_err(|_| Error::NoMemory)?;
+        let plan = Self::check(&t, update, our_public)?;
 
+        // Make room for all of it first.
+        let local = match &new_identity {
+            Some(Some(id)) => id,
+            Some(None) => &t.placeholder,
+            None => t.local_identity(),
+        };
+        let mut fresh: Vec<PeerBox> = Vec::new();
+        fresh
+            .try_reserve_exact(plan.creates.len())
+            .map_err(|_| Error::NoMemory)?;
+        for key in &plan.creates {
+            // apply_peer sets the preshared key and the rest.
+            fresh.push(new_peer(local, *key, None)?);
+        }
+        let existing = t.peer_count();
         let mut changes = ConfigChanges::default();
+        // A peer may be created and removed by the same update.
+        let removable = existing + plan.creates.len();
+        changes
+            .removed
+            .try_reserve_exact(removable)
+            .map_err(|_| Error::NoMemory)?;
+        changes
+            .touched
+            .try_reserve_exact(update.peers.len())
+            .map_err(|_| Error::NoMemory)?;
+        let slots_needed = plan.creates.len().saturating_sub(t.free_slots.len());
+        t.peers
+            .try_reserve(slots_needed)
+            .map_err(|_| Error::NoMemory)?;
+        t.free_slots
+            .try_reserve(removable)
+            .map_err(|_| Error::NoMemory)?;
+        t.by_key.try_reserve(plan.creates.len())?;
+        t.allowed.reserve_routes(plan.v4_routes, plan.v6_routes)?;
+
+        // Nothing below allocates or fails.
         if update.replace_peers {
-            let slots: Vec<u32> = t.by_key.values().copied().collect();
-            for s in slots {
-                Self::remove_slot(&mut t, s);
-                changes.removed.push(PeerId(s));
+            for s in 0..t.peers.len() as u32 {
+                if t.peer(s).is_some() {
+                    Self::remove_slot(&mut t, s);
+                    changes.removed.push(PeerId(s));
+                }
             }
         }
         if let Some(id) = new_identity {
@@ -976,11 +1067,12 @@ impl Device {
         if let Some(c) = update.user_cookie {
             t.user_cookie = c;
         }
+        let mut fresh = fresh.into_iter();
         for p in &update.peers {
             if Some(p.public_key) == our_public {
                 continue;
             }
-            self.apply_peer(&mut t, now, p, &mut changes)?;
+            Self::apply_peer(&mut t, now, p, &mut fresh, &mut changes);
         }
         Ok(changes)
     }
@@ -989,10 +1081,13 @@ impl Device {
     /// returns the listen port and user cookie it would leave: a host binds
     /// its sockets first, so that a port in use fails the whole request.
     pub fn check_config(&self, update: &DeviceUpdate) -> Result<(u16, u32)> {
-        let t = self.tables.read();
         let our_public = match &update.private_key {
             Some(Some(k)) => Some(crypto::public_key(k)),
-            Some(None) => None,
+            _ => None,
+        };
+        let t = self.tables.read();
+        let our_public = match &update.private_key {
+            Some(_) => our_public,
             None => t.identity.as_ref().map(|i| i.public),
         };
         Self::check(&t, update, our_public)?;
@@ -1003,29 +1098,56 @@ impl Device {
     }
 
     /// The update's shape against the limits, then what depends on the
-    /// current state: how many peers and routes there will be. Returns the
-    /// number of peers it creates.
-    fn check(t: &Tables, update: &DeviceUpdate, our_public: Option<Key>) -> Result<usize> {
+    /// current state: which peers it creates and how many routes it may
+    /// add.
+    #[inline(never)]
+    fn check(t: &Tables, update: &DeviceUpdate, our_public: Option<Key>) -> Result<Plan> {
         update.validate(&t.limits)?;
-        let mut seen = BTreeSet::new();
-        let mut creates = 0usize;
+        let mut plan = Plan::default();
+        plan.creates
+            .try_reserve_exact(update.peers.len())
+            .map_err(|_| Error::NoMemory)?;
+        // Replay the list against which peers exist, so that a key removed
+        // and then listed again is created again, and a key listed twice
+        // is created once: `creates` is in the order apply_peer meets them.
+        let mut present = KeyMap::new(0);
+        present.try_reserve(update.peers.len())?;
         let mut route_adds = 0usize;
         for p in &update.peers {
-            if Some(p.public_key) == our_public || p.remove {
+            if Some(p.public_key) == our_public {
                 continue;
             }
-            let exists = !update.replace_peers && t.by_key.contains_key(&p.public_key);
-            if !exists && !p.update_only && seen.insert(p.public_key) {
-                creates += 1;
+            let exists = match present.get(&p.public_key) {
+                Some(v) => v == 1,
+                None => !update.replace_peers && t.by_key.contains_key(&p.public_key),
+            };
+            if p.remove {
+                present.insert(p.public_key, 0)?;
+                continue;
             }
-            route_adds += p.allowed_ips.iter().filter(|a| !a.remove).count();
+            if !exists && p.update_only {
+                continue;
+            }
+            if !exists {
+                plan.creates.push(p.public_key);
+            }
+            present.insert(p.public_key, 1)?;
+            for a in p.allowed_ips.iter().filter(|a| !a.remove) {
+                route_adds += 1;
+                match a.prefix {
+                    IpPrefix::V4(_, c) if c <= 32 => plan.v4_routes += 1,
+                    IpPrefix::V6(_, c) if c <= 128 => plan.v6_routes += 1,
+                    _ => return Err(Error::Invalid),
+                }
+            }
         }
         let base_peers = if update.replace_peers {
             0
         } else {
             t.peer_count()
         };
-        if base_peers + creates > t.limits.max_peers || base_peers + creates > MAX_SLOTS as usize {
+        let peers = base_peers + plan.creates.len();
+        if peers > t.limits.max_peers || peers > MAX_SLOTS as usize {
             return Err(Error::TooBig);
         }
         let base_routes = if update.replace_peers {
@@ -1036,9 +1158,10 @@ impl Device {
         if base_routes + route_adds > t.limits.max_allowed_ips_total {
             return Err(Error::TooBig);
         }
-        Ok(creates)
+        Ok(plan)
     }
 
+    #[inline(never)]
     fn set_identity(
         &self,
         t: &mut Tables,
@@ -1057,7 +1180,7 @@ impl Device {
         if let Some(public) = t.identity.as_ref().map(|i| i.public) {
             // A peer with our own public key makes no sense: FreeBSD and
             // Linux remove it.
-            if let Some(s) = t.by_key.get(&public).copied() {
+            if let Some(s) = t.by_key.get(&public) {
                 Self::remove_slot(t, s);
                 changes.removed.push(PeerId(s));
             }
@@ -1073,65 +1196,51 @@ impl Device {
         } = t;
         let local = identity.as_ref().unwrap_or(placeholder);
         for p in peers.iter().flatten() {
+            let p = &p[0];
             let mut st = p.state.lock();
             st.handshake.set_local_identity(local);
             p.keys.read().forbid_sending();
         }
     }
 
+    /// Frees a peer's slot. Cannot fail: `free_slots` has room reserved.
     fn remove_slot(t: &mut Tables, slot: u32) {
         if let Some(Some(p)) = t.peers.get_mut(slot as usize).map(|s| s.take()) {
-            t.by_key.remove(&p.public);
+            t.by_key.remove(&p[0].public);
             t.allowed.remove_value(slot);
-            t.free_slots.push(slot);
+            if t.free_slots.len() < t.free_slots.capacity() {
+                t.free_slots.push(slot);
+            }
             // Dropping the peer zeroizes its keys.
             drop(p);
         }
     }
 
     // Kept out of set_config so the kernel stack frame of a SIOCSWG stays
-    // small (kbuild/audit.py caps frames at 2 KiB).
+    // small (kbuild/audit.py caps frames at 2 KiB). Cannot fail: the peers
+    // it creates come from `fresh`, and room for slots, keys and routes was
+    // reserved.
     #[inline(never)]
     fn apply_peer(
-        &self,
         t: &mut Tables,
         now: Time,
         p: &PeerUpdate,
+        fresh: &mut impl Iterator<Item = PeerBox>,
         changes: &mut ConfigChanges,
-    ) -> Result<()> {
-        let existing = t.by_key.get(&p.public_key).copied();
+    ) {
+        let existing = t.by_key.get(&p.public_key);
         if p.remove {
             if let Some(s) = existing {
                 Self::remove_slot(t, s);
                 changes.removed.push(PeerId(s));
             }
-            return Ok(());
+            return;
         }
         let slot = match existing {
             Some(s) => s,
-            None if p.update_only => return Ok(()),
+            None if p.update_only => return,
             None => {
-                let psk = match p.preshared_key {
-                    Some(Some(k)) if k != [0; 32] => Some(k),
-                    _ => None,
-                };
-                let peer = Box::new(Peer {
-                    public: p.public_key,
-                    state: spin::Mutex::new(PeerState {
-                        handshake: Handshake::new(t.local_identity(), p.public_key, psk),
-                        cookie: CookieMaker::new(&p.public_key),
-                        timers: Timers::default(),
-                        endpoint: None,
-                        persistent_keepalive: 0,
-                        rx_bytes: 0,
-                        tx_bytes: 0,
-                        last_handshake_real: 0,
-                        next_tag: 0,
-                        flags: 0,
-                        reported_deadline: None,
-                    }),
-                    keys: spin::RwLock::new(KeyRing::default()),
-                });
+                let Some(peer) = fresh.next() else { return };
                 let s = match t.free_slots.pop() {
                     Some(s) => {
                         if let Some(e) = t.peers.get_mut(s as usize) {
@@ -1144,12 +1253,14 @@ impl Device {
                         (t.peers.len() - 1) as u32
                     }
                 };
-                t.by_key.insert(p.public_key, s);
+                let _ = t.by_key.insert(p.public_key, s);
                 s
             }
         };
-        changes.touched.push(PeerId(slot));
-        if let Some(peer) = t.peers.get(slot as usize).and_then(|x| x.as_deref()) {
+        if changes.touched.len() < changes.touched.capacity() {
+            changes.touched.push(PeerId(slot));
+        }
+        if let Some(peer) = t.peer(slot) {
             let mut st = peer.state.lock();
             if let Some(psk) = p.preshared_key {
                 st.handshake.set_psk(psk.filter(|k| *k != [0; 32]));
@@ -1175,22 +1286,22 @@ impl Device {
             if a.remove {
                 t.allowed.remove(&a.prefix, slot);
             } else {
-                t.allowed.insert(a.prefix, slot)?;
+                let _ = t.allowed.insert(a.prefix, slot);
             }
         }
-        Ok(())
     }
 
     /// One peer's public information and counters (no preshared key).
     pub fn peer_info(&self, peer: PeerId) -> Option<PeerInfo> {
         let t = self.tables.read();
         let p = t.peer(peer.0)?;
-        Some(Self::info_of(&t, p, peer.0, false))
+        Self::info_of(&t, p, peer.0, false).ok()
     }
 
-    fn info_of(t: &Tables, p: &Peer, slot: u32, privileged: bool) -> PeerInfo {
+    fn info_of(t: &Tables, p: &Peer, slot: u32, privileged: bool) -> Result<PeerInfo> {
+        let allowed_ips = t.allowed.try_prefixes_of(slot)?;
         let st = p.state.lock();
-        PeerInfo {
+        Ok(PeerInfo {
             public_key: p.public,
             preshared_key: if privileged { st.handshake.psk() } else { None },
             endpoint: st.endpoint,
@@ -1201,21 +1312,25 @@ impl Device {
             rx_bytes: st.rx_bytes,
             tx_bytes: st.tx_bytes,
             persistent_keepalive: st.persistent_keepalive,
-            allowed_ips: t.allowed.prefixes_of(slot),
-        }
+            allowed_ips,
+        })
     }
 
-    /// The configuration and statistics, as `wg show` wants them. Secret
-    /// keys only for `privileged` callers.
-    pub fn config(&self, privileged: bool) -> DeviceInfo {
+    /// The configuration and statistics, as `wg show` wants them, peers in
+    /// the order they were added (slots are reused). Secret keys only for
+    /// `privileged` callers. NoMemory when the copy cannot be allocated.
+    pub fn config(&self, privileged: bool) -> Result<DeviceInfo> {
         let t = self.tables.read();
-        let mut peers = Vec::with_capacity(t.peer_count());
-        for slot in t.by_key.values() {
-            if let Some(p) = t.peer(*slot) {
-                peers.push(Self::info_of(&t, p, *slot, privileged));
+        let mut peers = Vec::new();
+        peers
+            .try_reserve_exact(t.peer_count())
+            .map_err(|_| Error::NoMemory)?;
+        for (slot, p) in t.peers.iter().enumerate() {
+            if let Some(p) = p {
+                peers.push(Self::info_of(&t, &p[0], slot as u32, privileged)?);
             }
         }
-        DeviceInfo {
+        Ok(DeviceInfo {
             private_key: if privileged {
                 t.identity.as_ref().map(|i| i.private)
             } else {
@@ -1225,7 +1340,7 @@ impl Device {
             listen_port: t.listen_port,
             user_cookie: t.user_cookie,
             peers,
-        }
+        })
     }
 
     /// The peer an IP packet routes to by its destination, without sealing

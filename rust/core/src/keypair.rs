@@ -7,6 +7,7 @@
 
 use crate::consts::{REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME};
 use crate::replay::ReplayWindow;
+use crate::sync::Mutex;
 use crate::{Error, Result};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -21,7 +22,7 @@ pub struct Keypair {
     send_key: [u8; 32],
     recv_key: [u8; 32],
     send_counter: AtomicU64,
-    replay: spin::Mutex<ReplayWindow>,
+    replay: Mutex<ReplayWindow>,
     pub local_index: u32,
     pub remote_index: u32,
     /// Monotonic time of the handshake that made it.
@@ -40,18 +41,19 @@ impl Drop for Keypair {
 }
 
 impl Keypair {
-    pub fn new(keys: &crate::noise::SessionKeys, birth: u64) -> Self {
-        Keypair {
+    /// Fails only when the host has no memory for the replay window's lock.
+    pub fn new(keys: &crate::noise::SessionKeys, birth: u64) -> Result<Self> {
+        Ok(Keypair {
             send_key: keys.send,
             recv_key: keys.recv,
             send_counter: AtomicU64::new(0),
-            replay: spin::Mutex::new(ReplayWindow::new()),
+            replay: Mutex::new(ReplayWindow::new())?,
             local_index: keys.local_index,
             remote_index: keys.remote_index,
             birth,
             is_initiator: keys.is_initiator,
             can_send: AtomicBool::new(true),
-        }
+        })
     }
 
     fn expired(&self, now: u64) -> bool {
@@ -250,7 +252,7 @@ mod tests {
             remote_index: idx + 100,
             is_initiator: initiator,
         };
-        Keypair::new(&keys, 0)
+        Keypair::new(&keys, 0).unwrap()
     }
 
     #[test]

@@ -22,12 +22,14 @@ pub mod endpoint;
 pub mod error;
 pub mod index;
 pub mod ip;
+pub mod keymap;
 pub mod keypair;
 pub mod messages;
 pub mod noise;
 pub mod nvconfig;
 pub mod nvlist;
 pub mod replay;
+pub mod sync;
 #[cfg(any(test, feature = "std"))]
 pub mod testutil;
 pub mod timers;

@@ -339,6 +339,9 @@ impl fmt::Debug for Handshake {
 }
 
 impl Handshake {
+    // Not inlined: its X25519 temporaries would otherwise sit in the frame
+    // of whoever builds a peer (kernel frames stay under 2 KiB).
+    #[inline(never)]
     pub fn new(
         local: &StaticIdentity,
         remote_static: [u8; KEY_LEN],

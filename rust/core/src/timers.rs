@@ -26,13 +26,35 @@ pub enum TimerEvent {
     PersistentKeepalive,
 }
 
+/// A deadline or none, in 8 bytes (0 = none: every deadline lies at least
+/// a second after some time, so none is 0). Timers live in every peer, and
+/// a peer is built on the kernel stack before it moves to the heap.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+struct Deadline(u64);
+
+impl Deadline {
+    const NONE: Deadline = Deadline(0);
+
+    fn at(t: u64) -> Deadline {
+        Deadline(t.max(1))
+    }
+
+    fn get(self) -> Option<u64> {
+        (self.0 != 0).then_some(self.0)
+    }
+
+    fn is_none(self) -> bool {
+        self.0 == 0
+    }
+}
+
 #[derive(Default, Clone, Debug)]
 pub struct Timers {
-    retransmit_handshake: Option<u64>,
-    send_keepalive: Option<u64>,
-    new_handshake: Option<u64>,
-    zero_key_material: Option<u64>,
-    persistent_keepalive: Option<u64>,
+    retransmit_handshake: Deadline,
+    send_keepalive: Deadline,
+    new_handshake: Deadline,
+    zero_key_material: Deadline,
+    persistent_keepalive: Deadline,
     pub handshake_attempts: u32,
     need_another_keepalive: bool,
     /// When our last initiation left, to send at most one per REKEY_TIMEOUT.
@@ -45,76 +67,76 @@ pub struct Timers {
 impl Timers {
     pub fn data_sent(&mut self, now: u64, jitter: u64) {
         if self.new_handshake.is_none() {
-            self.new_handshake = Some(now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter);
+            self.new_handshake = Deadline::at(now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter);
         }
     }
 
     /// Lets the sender skip drawing jitter when `data_sent` would not use it.
     pub fn new_handshake_armed(&self) -> bool {
-        self.new_handshake.is_some()
+        !self.new_handshake.is_none()
     }
 
     pub fn data_received(&mut self, now: u64) {
         if self.send_keepalive.is_none() {
-            self.send_keepalive = Some(now + KEEPALIVE_TIMEOUT);
+            self.send_keepalive = Deadline::at(now + KEEPALIVE_TIMEOUT);
         } else {
             self.need_another_keepalive = true;
         }
     }
 
     pub fn any_authenticated_packet_sent(&mut self) {
-        self.send_keepalive = None;
+        self.send_keepalive = Deadline::NONE;
     }
 
     pub fn any_authenticated_packet_received(&mut self) {
-        self.new_handshake = None;
+        self.new_handshake = Deadline::NONE;
     }
 
     /// Any authenticated packet sent or received restarts the persistent
     /// keepalive interval (`interval` in seconds, 0 = off).
     pub fn any_authenticated_packet_traversal(&mut self, now: u64, interval: u16) {
         if interval != 0 {
-            self.persistent_keepalive = Some(now + interval as u64 * NSEC);
+            self.persistent_keepalive = Deadline::at(now + interval as u64 * NSEC);
         }
     }
 
     pub fn handshake_initiated(&mut self, now: u64, jitter: u64) {
-        self.retransmit_handshake = Some(now + REKEY_TIMEOUT + jitter);
+        self.retransmit_handshake = Deadline::at(now + REKEY_TIMEOUT + jitter);
     }
 
     pub fn handshake_complete(&mut self) {
-        self.retransmit_handshake = None;
+        self.retransmit_handshake = Deadline::NONE;
         self.handshake_attempts = 0;
         self.sent_lastminute_handshake = false;
     }
 
     pub fn session_derived(&mut self, now: u64) {
-        self.zero_key_material = Some(now + 3 * REJECT_AFTER_TIME);
+        self.zero_key_material = Deadline::at(now + 3 * REJECT_AFTER_TIME);
     }
 
     /// After giving up on a handshake, the keys still go after a while.
     pub fn arm_zero_key_material_if_idle(&mut self, now: u64) {
         if self.zero_key_material.is_none() {
-            self.zero_key_material = Some(now + 3 * REJECT_AFTER_TIME);
+            self.zero_key_material = Deadline::at(now + 3 * REJECT_AFTER_TIME);
         }
     }
 
     pub fn cancel_send_keepalive(&mut self) {
-        self.send_keepalive = None;
+        self.send_keepalive = Deadline::NONE;
     }
 
     pub fn rearm_send_keepalive_if_needed(&mut self, now: u64) {
         if self.need_another_keepalive {
             self.need_another_keepalive = false;
-            self.send_keepalive = Some(now + KEEPALIVE_TIMEOUT);
+            self.send_keepalive = Deadline::at(now + KEEPALIVE_TIMEOUT);
         }
     }
 
     pub fn set_persistent_keepalive(&mut self, now: u64, interval: u16) {
         self.persistent_keepalive = if interval == 0 {
-            None
+            Deadline::NONE
         } else {
-            Some(now + interval as u64 * NSEC)
+            Deadline::at(now + interval as u64 * NSEC)
         };
     }
 
@@ -143,7 +165,7 @@ impl Timers {
             self.persistent_keepalive,
         ]
         .into_iter()
-        .flatten()
+        .filter_map(Deadline::get)
         .min()
     }
 
@@ -164,7 +186,7 @@ impl Timers {
         ];
         let mut best: Option<(u64, usize)> = None;
         for (i, (d, _)) in slots.iter().enumerate() {
-            if let Some(t) = **d {
+            if let Some(t) = d.get() {
                 if t <= now && best.is_none_or(|(bt, _)| t < bt) {
                     best = Some((t, i));
                 }
@@ -173,7 +195,7 @@ impl Timers {
         let (_, i) = best?;
         let mut slots = slots;
         let (d, ev) = &mut slots[i];
-        **d = None;
+        **d = Deadline::NONE;
         Some(*ev)
     }
 }

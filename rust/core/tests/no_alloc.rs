@@ -57,7 +57,7 @@ impl Rng for Counter {
 }
 
 fn device(own: u8, peer: u8, ep: Endpoint, peer_ip: [u8; 4]) -> Device {
-    let dev = Device::new(Box::new(Counter(AtomicU64::new(own as u64))));
+    let dev = Device::new(Box::new(Counter(AtomicU64::new(own as u64)))).unwrap();
     let mut k = [own; 32];
     crypto::clamp_private_key(&mut k);
     let mut pk = [peer; 32];

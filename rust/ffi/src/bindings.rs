@@ -177,5 +177,35 @@ unsafe extern "C" {
     pub fn wg_host_log(level: ::core::ffi::c_int, msg: *const ::core::ffi::c_char, len: usize);
 }
 unsafe extern "C" {
+    pub fn wg_host_mutex_create() -> *mut ::core::ffi::c_void;
+}
+unsafe extern "C" {
+    pub fn wg_host_mutex_destroy(m: *mut ::core::ffi::c_void);
+}
+unsafe extern "C" {
+    pub fn wg_host_mutex_lock(m: *mut ::core::ffi::c_void);
+}
+unsafe extern "C" {
+    pub fn wg_host_mutex_unlock(m: *mut ::core::ffi::c_void);
+}
+unsafe extern "C" {
+    pub fn wg_host_rwlock_create() -> *mut ::core::ffi::c_void;
+}
+unsafe extern "C" {
+    pub fn wg_host_rwlock_destroy(l: *mut ::core::ffi::c_void);
+}
+unsafe extern "C" {
+    pub fn wg_host_rwlock_rlock(l: *mut ::core::ffi::c_void);
+}
+unsafe extern "C" {
+    pub fn wg_host_rwlock_runlock(l: *mut ::core::ffi::c_void);
+}
+unsafe extern "C" {
+    pub fn wg_host_rwlock_wlock(l: *mut ::core::ffi::c_void);
+}
+unsafe extern "C" {
+    pub fn wg_host_rwlock_wunlock(l: *mut ::core::ffi::c_void);
+}
+unsafe extern "C" {
     pub fn wg_host_panic(msg: *const ::core::ffi::c_char, len: usize);
 }

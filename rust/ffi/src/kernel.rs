@@ -92,3 +92,64 @@ fn panic(info: &PanicInfo<'_>) -> ! {
         core::hint::spin_loop();
     }
 }
+
+/// The core's locks over the host's mtx(9) and rw(9) (sys/wg_host.h): a
+/// spin lock in a preemptive kernel can leave every CPU spinning on a
+/// preempted holder. Registered by `wg_core_dev_create` before the first
+/// device makes any lock.
+pub struct HostLocks;
+
+pub static HOST_LOCKS: HostLocks = HostLocks;
+
+fn handle(p: *mut core::ffi::c_void) -> Option<usize> {
+    (!p.is_null()).then_some(p as usize)
+}
+
+fn ptr(h: usize) -> *mut core::ffi::c_void {
+    h as *mut core::ffi::c_void
+}
+
+// Every call below passes a handle that `*_create` returned and that the
+// core frees only once, after its last use (wg_core::sync's contract).
+impl wg_core::sync::LockBackend for HostLocks {
+    fn mutex_new(&self) -> Option<usize> {
+        // SAFETY: FFI call without arguments; NULL means no memory.
+        handle(unsafe { bindings::wg_host_mutex_create() })
+    }
+    fn mutex_free(&self, h: usize) {
+        // SAFETY: a live handle from wg_host_mutex_create, freed once.
+        unsafe { bindings::wg_host_mutex_destroy(ptr(h)) }
+    }
+    fn mutex_lock(&self, h: usize) {
+        // SAFETY: a live handle from wg_host_mutex_create.
+        unsafe { bindings::wg_host_mutex_lock(ptr(h)) }
+    }
+    fn mutex_unlock(&self, h: usize) {
+        // SAFETY: a live handle, locked by this thread (guards pair them).
+        unsafe { bindings::wg_host_mutex_unlock(ptr(h)) }
+    }
+    fn rwlock_new(&self) -> Option<usize> {
+        // SAFETY: FFI call without arguments; NULL means no memory.
+        handle(unsafe { bindings::wg_host_rwlock_create() })
+    }
+    fn rwlock_free(&self, h: usize) {
+        // SAFETY: a live handle from wg_host_rwlock_create, freed once.
+        unsafe { bindings::wg_host_rwlock_destroy(ptr(h)) }
+    }
+    fn read_lock(&self, h: usize) {
+        // SAFETY: a live handle from wg_host_rwlock_create.
+        unsafe { bindings::wg_host_rwlock_rlock(ptr(h)) }
+    }
+    fn read_unlock(&self, h: usize) {
+        // SAFETY: a live handle, read-locked by this thread.
+        unsafe { bindings::wg_host_rwlock_runlock(ptr(h)) }
+    }
+    fn write_lock(&self, h: usize) {
+        // SAFETY: a live handle from wg_host_rwlock_create.
+        unsafe { bindings::wg_host_rwlock_wlock(ptr(h)) }
+    }
+    fn write_unlock(&self, h: usize) {
+        // SAFETY: a live handle, write-locked by this thread.
+        unsafe { bindings::wg_host_rwlock_wunlock(ptr(h)) }
+    }
+}

@@ -138,9 +138,14 @@ pub unsafe extern "C" fn wg_core_dev_create(devp: *mut *mut wg_core_dev) -> i32 
     if devp.is_null() {
         return EFAULT;
     }
-    let dev = Box::new(wg_core_dev {
-        dev: Device::new(Box::new(HostRng)),
-    });
+    // The kernel's locks before the first lock is made (once; later calls
+    // find it registered).
+    #[cfg(all(feature = "kernel", not(feature = "std"), not(test)))]
+    let _ = wg_core::sync::set_lock_backend(&kernel::HOST_LOCKS);
+    let dev = match Device::new(Box::new(HostRng)) {
+        Ok(dev) => Box::new(wg_core_dev { dev }),
+        Err(e) => return err(e),
+    };
     // SAFETY: devp is non-null and points to writable storage for a pointer.
     unsafe { *devp = Box::into_raw(dev) };
     0
@@ -443,7 +448,10 @@ pub unsafe extern "C" fn wg_core_get_config(
     let (Some(d), Some(lenp)) = (unsafe { dev_ref(dev) }, unsafe { lenp.as_mut() }) else {
         return EFAULT;
     };
-    let info = d.config(privileged != 0);
+    let info = match d.config(privileged != 0) {
+        Ok(i) => i,
+        Err(e) => return err(e),
+    };
     let mut packed = match wg_core::nvconfig::encode_get(&info) {
         Ok(p) => p,
         Err(e) => return err(e),

@@ -174,7 +174,7 @@ pub fn device_with_peer(
     psk: Option<Key>,
     keepalive: Option<u16>,
 ) -> (Device, PeerId) {
-    let dev = Device::new(Box::new(SeededRng::new(seed)));
+    let dev = Device::new(Box::new(SeededRng::new(seed))).unwrap();
     dev.set_config(
         now,
         &DeviceUpdate {

@@ -75,7 +75,7 @@ impl Pair {
         let (ka, kb) = (key(1), key(2));
         let (pa, pb) = (crypto::public_key(&ka), crypto::public_key(&kb));
         let mk = |seed, k: Key, peer_pub, peer_ep, peer_ip, own_ip, addr| {
-            let dev = Device::new(Box::new(SeededRng::new(seed)));
+            let dev = Device::new(Box::new(SeededRng::new(seed))).unwrap();
             dev.set_config(
                 T0,
                 &DeviceUpdate {
@@ -236,7 +236,7 @@ impl Pair {
     }
 
     fn info(&self, side: usize) -> PeerInfo {
-        self.sides[side].dev.config(true).peers[0].clone()
+        self.sides[side].dev.config(true).unwrap().peers[0].clone()
     }
 }
 
@@ -501,7 +501,7 @@ fn garbage_of_every_type_is_an_error() {
 
 #[test]
 fn config_round_trip_and_all_or_nothing() {
-    let dev = Device::new(Box::new(SeededRng::new(5)));
+    let dev = Device::new(Box::new(SeededRng::new(5))).unwrap();
     let k = key(7);
     let peers: Vec<PeerUpdate> = (0..3u8)
         .map(|i| {
@@ -524,14 +524,14 @@ fn config_round_trip_and_all_or_nothing() {
         },
     )
     .unwrap();
-    let info = dev.config(true);
+    let info = dev.config(true).unwrap();
     assert_eq!(info.private_key, Some(k));
     assert_eq!(info.public_key, Some(crypto::public_key(&k)));
     assert_eq!(
         (info.listen_port, info.user_cookie, info.peers.len()),
         (1234, 42, 3)
     );
-    assert_eq!(dev.config(false).private_key, None);
+    assert_eq!(dev.config(false).unwrap().private_key, None);
 
     // Over the peer limit: nothing at all changes.
     dev.set_limits(Limits {
@@ -547,14 +547,14 @@ fn config_round_trip_and_all_or_nothing() {
     };
     assert_eq!(dev.check_config(&too_many).unwrap_err(), Error::TooBig);
     assert_eq!(dev.set_config(T0, &too_many).unwrap_err(), Error::TooBig);
-    assert_eq!(dev.config(true), info);
+    assert_eq!(dev.config(true).unwrap(), info);
     // A dry run says which port a good update would leave, changing nothing.
     let port_only = DeviceUpdate {
         listen_port: Some(4321),
         ..Default::default()
     };
     assert_eq!(dev.check_config(&port_only), Ok((4321, 42)));
-    assert_eq!(dev.config(true), info);
+    assert_eq!(dev.config(true).unwrap(), info);
 
     // A peer with our own public key is ignored; update_only creates nothing;
     // remove removes; replace_allowed_ips replaces.
@@ -589,7 +589,7 @@ fn config_round_trip_and_all_or_nothing() {
         )
         .unwrap();
     assert_eq!(ch.removed.len(), 1);
-    let info = dev.config(true);
+    let info = dev.config(true).unwrap();
     assert_eq!(info.peers.len(), 2);
     let p21 = info
         .peers
@@ -610,7 +610,7 @@ fn config_round_trip_and_all_or_nothing() {
         },
     )
     .unwrap();
-    assert!(dev.config(true).peers.is_empty());
+    assert!(dev.config(true).unwrap().peers.is_empty());
 }
 
 #[test]
