@@ -21,9 +21,12 @@
  * - poll_peer, until it answers IDLE, whenever told to and when the peer's
  *   deadline passes (a result's poll flag is also set when a packet armed a
  *   timer earlier than the deadline IDLE last gave, so a host that keeps
- *   one callout per peer, armed from IDLE, never misses a timer): SEND out[0..len] to the endpoint; FLUSH_STAGED: pass
- *   every staged packet, in order, to wg_core_encapsulate_to; DROP_STAGED:
- *   free them.  IDLE carries the next deadline to arm a callout for.
+ *   one callout per peer, armed from IDLE, never misses a timer): SEND
+ *   out[0..len] to the endpoint; FLUSH_STAGED: pass every staged packet, in
+ *   order, to wg_core_encapsulate_to (or to wg_core_encapsulate, which
+ *   routes it again: safer if the peer may have been removed meanwhile, as
+ *   peer ids are reused); DROP_STAGED: free them.  IDLE carries the next
+ *   deadline to arm a callout for.
  */
 #ifndef _WG_CORE_H_
 #define	_WG_CORE_H_
