@@ -1250,6 +1250,8 @@ wg_down(struct wg_softc *sc)
 	if_link_state_change(ifp, LINK_STATE_DOWN);
 	wg_peers_stop(sc, 0);
 	wg_so_set(sc, NULL, NULL);
+	/* As Linux and FreeBSD's driver: sessions do not outlive "down". */
+	wg_core_dev_clear_sessions(sc->sc_dev);
 }
 
 /*

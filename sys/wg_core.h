@@ -164,6 +164,12 @@ int	wg_core_peer_stats(struct wg_core_dev *dev, uint32_t peer,
 	    struct wg_core_peer_stats *st);
 
 /*
+ * Forgets every session and handshake (interface down): keys are wiped and
+ * timers stopped; the next packet starts a new handshake.
+ */
+void	wg_core_dev_clear_sessions(struct wg_core_dev *dev);
+
+/*
  * The peer the IP packet pkt[0..len] routes to by destination (allowed
  * IPs), without sealing it, so the host can queue packets per peer before
  * sealing them on that peer's task: 0 and *peer set; ENOENT when no peer's

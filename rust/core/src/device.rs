@@ -1367,6 +1367,22 @@ impl Device {
         }
     }
 
+    /// Forgets every session and handshake of every peer (interface down,
+    /// as Linux and FreeBSD do): keys are wiped, timers stopped.
+    pub fn clear_all_sessions(&self) {
+        let t = self.tables.read();
+        for p in t.peers.iter().flatten() {
+            let p = &p[0];
+            let mut st = p.state.lock();
+            p.keys.write().clear();
+            st.handshake.clear();
+            // Everything, the initiation rate limit too: the first packet
+            // after "up" starts a handshake at once.
+            st.timers = Timers::default();
+            st.flags = 0;
+        }
+    }
+
     /// Earliest deadline of a peer, for hosts that re-arm after config.
     pub fn peer_deadline(&self, peer: PeerId) -> Option<u64> {
         let t = self.tables.read();

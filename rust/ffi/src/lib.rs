@@ -176,6 +176,16 @@ pub unsafe extern "C" fn wg_core_dev_set_mtu(dev: *mut wg_core_dev, mtu: u32) {
 /// # Safety
 /// `dev` is NULL or a live handle.
 #[no_mangle]
+pub unsafe extern "C" fn wg_core_dev_clear_sessions(dev: *mut wg_core_dev) {
+    // SAFETY: per the contract.
+    if let Some(d) = unsafe { dev_ref(dev) } {
+        d.clear_all_sessions();
+    }
+}
+
+/// # Safety
+/// `dev` is NULL or a live handle.
+#[no_mangle]
 pub unsafe extern "C" fn wg_core_dev_set_under_load(dev: *mut wg_core_dev, under_load: i32) {
     // SAFETY: per the contract.
     if let Some(d) = unsafe { dev_ref(dev) } {

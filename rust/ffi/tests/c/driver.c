@@ -408,6 +408,12 @@ main(int argc, char **argv)
 
 	check_error_paths(hosts[1].dev);
 
+	/* Down: sessions are forgotten; the next packet is staged again. */
+	wg_core_dev_clear_sessions(hosts[0].dev);
+	len = ipv4(pkt, ip_a, ip_b, "after down");
+	encap(0, pkt, len, 0);
+	CHECK(hosts[0].nstaged == 1);
+
 	for (i = 0; i < 2; i++)
 		wg_core_dev_destroy(hosts[i].dev);
 	wg_core_dev_destroy(NULL);
