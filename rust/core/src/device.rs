@@ -213,6 +213,9 @@ struct Tables {
     /// Handshake; nothing is sent or accepted without `identity`.
     placeholder: StaticIdentity,
     listen_port: u16,
+    /// The port the host's socket actually got when `listen_port` is 0
+    /// (any): what `wg show` reports, as wireguard-go and FreeBSD do.
+    bound_port: u16,
     user_cookie: u32,
     peers: Vec<Option<PeerBox>>,
     free_slots: Vec<u32>,
@@ -395,6 +398,7 @@ impl Device {
                 identity: None,
                 placeholder,
                 listen_port: 0,
+                bound_port: 0,
                 user_cookie: 0,
                 peers: Vec::new(),
                 free_slots: Vec::new(),
@@ -465,8 +469,15 @@ impl Device {
         self.tables.read().identity.as_ref().map(|i| i.public)
     }
 
+    /// The configured listen port (0: any).
     pub fn listen_port(&self) -> u16 {
         self.tables.read().listen_port
+    }
+
+    /// Tells the engine which port the host bound, for a configured port of
+    /// 0; reported by `config` until the configured port changes.
+    pub fn set_bound_port(&self, port: u16) {
+        self.tables.write().bound_port = port;
     }
 
     pub fn user_cookie(&self) -> u32 {
@@ -1062,6 +1073,9 @@ impl Device {
             self.set_identity(&mut t, id, &mut changes);
         }
         if let Some(port) = update.listen_port {
+            if port != t.listen_port {
+                t.bound_port = 0;
+            }
             t.listen_port = port;
         }
         if let Some(c) = update.user_cookie {
@@ -1337,7 +1351,11 @@ impl Device {
                 None
             },
             public_key: t.identity.as_ref().map(|i| i.public),
-            listen_port: t.listen_port,
+            listen_port: if t.listen_port != 0 {
+                t.listen_port
+            } else {
+                t.bound_port
+            },
             user_cookie: t.user_cookie,
             peers,
         })

@@ -548,6 +548,27 @@ fn config_round_trip_and_all_or_nothing() {
     assert_eq!(dev.check_config(&too_many).unwrap_err(), Error::TooBig);
     assert_eq!(dev.set_config(T0, &too_many).unwrap_err(), Error::TooBig);
     assert_eq!(dev.config(true).unwrap(), info);
+    // A port of 0 (any) reports what the host bound, until it changes.
+    dev.set_config(
+        T0,
+        &DeviceUpdate {
+            listen_port: Some(0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    dev.set_bound_port(40000);
+    assert_eq!(dev.config(true).unwrap().listen_port, 40000);
+    dev.set_config(
+        T0,
+        &DeviceUpdate {
+            listen_port: Some(1234),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(dev.config(true).unwrap().listen_port, 1234);
+    assert_eq!(dev.config(true).unwrap(), info);
     // A dry run says which port a good update would leave, changing nothing.
     let port_only = DeviceUpdate {
         listen_port: Some(4321),
