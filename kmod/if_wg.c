@@ -133,6 +133,7 @@ struct wg_softc {
 	struct ucred		*sc_cred;	/* creator's: the socket VNET */
 	struct socket		*sc_so[2];	/* IPv4, IPv6; net epoch */
 	uint16_t		 sc_port;	/* listen port configured */
+	uint16_t		 sc_bound;	/* listen port bound */
 	uint32_t		 sc_cookie;	/* SO_USER_COOKIE */
 	int			 sc_dying;
 	u_int			 sc_tqoff;	/* spreads softcs over CPUs */
@@ -722,7 +723,7 @@ wg_so_set(struct wg_softc *sc, struct socket *so4, struct socket *so6)
  */
 static int
 wg_so_bind(struct wg_softc *sc, uint16_t port, uint32_t cookie,
-    struct socket *so[2])
+    struct socket *so[2], uint16_t *bound)
 {
 	struct wg_endpoint e = { .family = WG_CORE_AF_INET, .port = port };
 	int error;
@@ -742,6 +743,7 @@ wg_so_bind(struct wg_softc *sc, uint16_t port, uint32_t cookie,
 		soclose(so[0]);
 		so[0] = NULL;
 	}
+	*bound = e.port;
 	return (error);
 }
 
@@ -750,13 +752,17 @@ static int
 wg_so_open(struct wg_softc *sc, uint16_t port, uint32_t cookie)
 {
 	struct socket *so[2];
+	uint16_t bound;
 	int error;
 
-	if ((error = wg_so_bind(sc, port, cookie, so)) != 0)
+	if ((error = wg_so_bind(sc, port, cookie, so, &bound)) != 0)
 		return (error);
 	wg_so_set(sc, so[0], so[1]);
 	sc->sc_port = port;
+	sc->sc_bound = bound;
 	sc->sc_cookie = cookie;
+	/* SIOCGWG shows the port a listen port of 0 got. */
+	wg_core_set_bound_port(sc->sc_dev, bound);
 	return (0);
 }
 
@@ -1298,17 +1304,20 @@ wgc_set_locked(struct wg_softc *sc, struct wg_cfgctx *c, const uint8_t *buf,
 	struct socket *so[2] = { NULL, NULL };
 	struct wg_time now;
 	uint32_t cookie;
-	uint16_t port;
-	bool rebind;
+	uint16_t bound, port;
+	bool rebind, running;
 	int error;
 
 	sx_assert(&sc->sc_lock, SA_XLOCKED);
 	error = wg_core_check_config(sc->sc_dev, buf, len, &port, &cookie);
 	if (error != 0)
 		return (error);
-	rebind = (if_getdrvflags(sc->sc_ifp) & IFF_DRV_RUNNING) != 0 &&
-	    port != sc->sc_port;
-	if (rebind && (error = wg_so_bind(sc, port, cookie, so)) != 0)
+	running = (if_getdrvflags(sc->sc_ifp) & IFF_DRV_RUNNING) != 0;
+	/* Naming the port a listen port of 0 already got needs no rebind. */
+	rebind = running && port != sc->sc_port &&
+	    !(port != 0 && port == sc->sc_bound);
+	bound = sc->sc_bound;
+	if (rebind && (error = wg_so_bind(sc, port, cookie, so, &bound)) != 0)
 		return (error);
 	wg_now(&now);
 	error = wg_core_set_config(sc->sc_dev, &now, buf, len, wg_peer_event,
@@ -1320,10 +1329,14 @@ wgc_set_locked(struct wg_softc *sc, struct wg_cfgctx *c, const uint8_t *buf,
 			soclose(so[1]);
 		return (error);
 	}
-	if (rebind) {
+	if (rebind)
 		wg_so_set(sc, so[0], so[1]);
+	if (running) {
 		sc->sc_port = port;
-		sc->sc_cookie = cookie;
+		sc->sc_bound = bound;
+		if (rebind)
+			sc->sc_cookie = cookie;
+		wg_core_set_bound_port(sc->sc_dev, bound);
 	}
 	/* The cookie, or an interface that was waiting to come up. */
 	return (wg_so_sync(sc));

@@ -152,6 +152,12 @@ int	wg_core_get_config(struct wg_core_dev *dev, int privileged,
 	    uint8_t *buf, size_t *lenp);
 
 /*
+ * The port the host's sockets actually bound when the configured listen
+ * port is 0 (any), which SIOCGWG then reports, as FreeBSD's driver does.
+ */
+void	wg_core_set_bound_port(struct wg_core_dev *dev, uint16_t port);
+
+/*
  * Checks an SIOCSWG nvlist as wg_core_set_config would, changing nothing,
  * and gives the listen port and user cookie it would leave, so the host
  * can bind the new port before applying: a port in use then fails the

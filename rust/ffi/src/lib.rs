@@ -176,6 +176,16 @@ pub unsafe extern "C" fn wg_core_dev_set_mtu(dev: *mut wg_core_dev, mtu: u32) {
 /// # Safety
 /// `dev` is NULL or a live handle.
 #[no_mangle]
+pub unsafe extern "C" fn wg_core_set_bound_port(dev: *mut wg_core_dev, port: u16) {
+    // SAFETY: per the contract.
+    if let Some(d) = unsafe { dev_ref(dev) } {
+        d.set_bound_port(port);
+    }
+}
+
+/// # Safety
+/// `dev` is NULL or a live handle.
+#[no_mangle]
 pub unsafe extern "C" fn wg_core_dev_clear_sessions(dev: *mut wg_core_dev) {
     // SAFETY: per the contract.
     if let Some(d) = unsafe { dev_ref(dev) } {
