@@ -33,6 +33,7 @@ pub mod sync;
 #[cfg(any(test, feature = "std"))]
 pub mod testutil;
 pub mod timers;
+pub mod uapi;
 
 pub use device::{Decap, Device, Encap, PeerAction, PeerId, Received, Time};
 pub use endpoint::Endpoint;
