@@ -1,0 +1,481 @@
+//! The running daemon: the engine, the TUN device, the UDP sockets and the
+//! host's per-peer state, shared by all threads.
+//!
+//! Threads: one TUN reader, one reader per UDP socket, one timer thread,
+//! the UAPI listener and one thread per UAPI connection. Locks, always
+//! taken one at a time (never nested, never across an engine call): `hosts`
+//! (staged packets), `pool` (recycled packet buffers), `timers`, `bind`
+//! (read-locked per send), `conf` (serialises configuration changes).
+
+use crate::framing::{read_request, Request};
+use crate::log;
+use crate::sys::{mono_ns, now};
+use crate::udp::Bind;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread;
+use std::time::Duration;
+use wg_core::consts::MAX_STAGED_PACKETS;
+use wg_core::device::{DATA_HEADROOM, DATA_TAILROOM, MAX_HANDSHAKE_LEN};
+use wg_core::uapi::{format_errno, format_get, parse_set, UapiError};
+use wg_core::{Decap, Device, Encap, Endpoint, PeerAction, PeerId};
+
+/// Largest IP packet read from the TUN device or datagram from the network.
+const MAX_PACKET: usize = 65535;
+const BUF_LEN: usize = DATA_HEADROOM + MAX_PACKET + DATA_TAILROOM;
+/// Recycled staging buffers kept for reuse.
+const POOL_MAX: usize = 1024;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Default)]
+struct PeerHost {
+    /// Plaintext packets waiting for a session, each laid out as
+    /// `[headroom][packet]` so that it can be sealed in place.
+    staged: VecDeque<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct TimerQueue {
+    by_time: BTreeSet<(u64, PeerId)>,
+    by_peer: HashMap<PeerId, u64>,
+}
+
+pub struct Daemon {
+    pub dev: Device,
+    tun: File,
+    hosts: Mutex<HashMap<PeerId, PeerHost>>,
+    pool: Mutex<Vec<Vec<u8>>>,
+    timers: Mutex<TimerQueue>,
+    timer_cv: Condvar,
+    bind: RwLock<Option<Arc<Bind>>>,
+    conf: Mutex<()>,
+    stopping: AtomicBool,
+}
+
+impl Daemon {
+    pub fn new(dev: Device, tun: File) -> Daemon {
+        Daemon {
+            dev,
+            tun,
+            hosts: Mutex::new(HashMap::new()),
+            pool: Mutex::new(Vec::new()),
+            timers: Mutex::new(TimerQueue::default()),
+            timer_cv: Condvar::new(),
+            bind: RwLock::new(None),
+            conf: Mutex::new(()),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// Binds the initial sockets (the configured port, 0 at start) and
+    /// starts every thread but the UAPI listener's.
+    pub fn start(self: &Arc<Self>) -> io::Result<()> {
+        let b = Arc::new(Bind::open(self.dev.listen_port(), self.dev.user_cookie())?);
+        self.dev.set_bound_port(b.port);
+        log::info(format_args!("listening on UDP port {}", b.port));
+        self.install_bind(b);
+        let d = self.clone();
+        thread::Builder::new()
+            .name("wgd-tun".into())
+            .spawn(move || d.tun_loop())?;
+        let d = self.clone();
+        thread::Builder::new()
+            .name("wgd-timers".into())
+            .spawn(move || d.timer_loop())?;
+        Ok(())
+    }
+
+    /// Makes `b` the current sockets, starts its readers and stops the old.
+    fn install_bind(self: &Arc<Self>, b: Arc<Bind>) {
+        let old = self
+            .bind
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(b.clone());
+        for v6 in [false, true] {
+            let has = if v6 { b.v6.is_some() } else { b.v4.is_some() };
+            if !has {
+                continue;
+            }
+            let d = self.clone();
+            let bb = b.clone();
+            let r = thread::Builder::new()
+                .name(if v6 { "wgd-udp6" } else { "wgd-udp4" }.into())
+                .spawn(move || d.udp_loop(bb, v6));
+            if let Err(e) = r {
+                log::error(format_args!("cannot start a UDP reader: {e}"));
+            }
+        }
+        if let Some(o) = old {
+            o.close();
+        }
+    }
+
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.timer_cv.notify_all();
+        if let Some(b) = self.bind.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            b.close();
+        }
+    }
+
+    fn send(&self, endpoint: Endpoint, data: &[u8]) {
+        let g = self.bind.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = g.as_ref() {
+            if let Err(e) = b.send(data, SocketAddr::from(endpoint)) {
+                log::debug(format_args!(
+                    "send to {} failed: {e}",
+                    SocketAddr::from(endpoint)
+                ));
+            }
+        }
+    }
+
+    fn tun_loop(self: Arc<Self>) {
+        let mut buf = vec![0u8; BUF_LEN];
+        let mut out = [0u8; MAX_HANDSHAKE_LEN];
+        loop {
+            let n = match (&self.tun).read(&mut buf[DATA_HEADROOM..DATA_HEADROOM + MAX_PACKET]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if !self.stopping.load(Ordering::SeqCst) {
+                        log::info(format_args!("TUN device closed ({e}): shutting down"));
+                        crate::request_shutdown();
+                    }
+                    return;
+                }
+            };
+            if n == 0 {
+                continue;
+            }
+            match self.dev.encapsulate(now(), &mut buf, n) {
+                Ok(Encap::Send {
+                    peer,
+                    endpoint,
+                    len,
+                    poll,
+                }) => {
+                    self.send(endpoint, &buf[..len]);
+                    if poll {
+                        self.poll(peer, &mut out);
+                    }
+                }
+                Ok(Encap::Staged { peer }) => {
+                    self.stage(peer, &buf[..DATA_HEADROOM + n]);
+                    self.poll(peer, &mut out);
+                }
+                Err(_) => {} // no route, no endpoint, not IP: drop
+            }
+        }
+    }
+
+    fn stage(&self, peer: PeerId, pkt: &[u8]) {
+        let mut v = lock(&self.pool).pop().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(pkt);
+        let dropped = {
+            let mut hosts = lock(&self.hosts);
+            let h = hosts.entry(peer).or_default();
+            let d = if h.staged.len() >= MAX_STAGED_PACKETS {
+                h.staged.pop_front()
+            } else {
+                None
+            };
+            h.staged.push_back(v);
+            d
+        };
+        if let Some(d) = dropped {
+            self.recycle(d);
+        }
+    }
+
+    fn recycle(&self, v: Vec<u8>) {
+        let mut pool = lock(&self.pool);
+        if pool.len() < POOL_MAX {
+            pool.push(v);
+        }
+    }
+
+    fn udp_loop(self: Arc<Self>, bind: Arc<Bind>, v6: bool) {
+        let sock = match if v6 { &bind.v6 } else { &bind.v4 } {
+            Some(s) => s,
+            None => return,
+        };
+        let mut buf = vec![0u8; BUF_LEN];
+        let mut out = [0u8; MAX_HANDSHAKE_LEN];
+        let mut pout = [0u8; MAX_HANDSHAKE_LEN];
+        loop {
+            let r = sock.recv_from(&mut buf);
+            if bind.is_closed() {
+                return;
+            }
+            let (n, src) = match r {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::debug(format_args!("UDP receive: {e}"));
+                    // ICMP errors (ECONNREFUSED) and the like: keep going.
+                    continue;
+                }
+            };
+            let rcv =
+                match self
+                    .dev
+                    .decapsulate(now(), Endpoint::from(src), &mut buf[..n], &mut out)
+                {
+                    Ok(r) => r,
+                    Err(_) => continue,
+                };
+            match rcv.action {
+                Decap::Tunnel { offset, len } => {
+                    if let Err(e) = (&self.tun).write(&buf[offset..offset + len]) {
+                        log::debug(format_args!("TUN write: {e}"));
+                    }
+                }
+                Decap::Reply { len } => {
+                    if let Err(e) = bind.send(&out[..len], src) {
+                        log::debug(format_args!("reply to {src}: {e}"));
+                    }
+                }
+                Decap::Done => {}
+            }
+            if rcv.poll {
+                if let Some(p) = rcv.peer {
+                    self.poll(p, &mut pout);
+                }
+            }
+        }
+    }
+
+    /// Polls `peer` until it is idle, doing what it asks.
+    fn poll(&self, peer: PeerId, out: &mut [u8; MAX_HANDSHAKE_LEN]) {
+        loop {
+            match self.dev.poll_peer(peer, now(), out) {
+                Ok(PeerAction::Send { endpoint, len }) => self.send(endpoint, &out[..len]),
+                Ok(PeerAction::FlushStaged) => self.flush(peer),
+                Ok(PeerAction::DropStaged) => self.drop_staged(peer),
+                Ok(PeerAction::Idle { next_deadline }) => {
+                    self.schedule(peer, next_deadline);
+                    return;
+                }
+                Err(_) => {
+                    self.schedule(peer, None);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn flush(&self, peer: PeerId) {
+        loop {
+            let Some(mut pkt) = lock(&self.hosts)
+                .get_mut(&peer)
+                .and_then(|h| h.staged.pop_front())
+            else {
+                return;
+            };
+            let len = pkt.len() - DATA_HEADROOM;
+            pkt.resize(DATA_HEADROOM + len + DATA_TAILROOM, 0);
+            match self.dev.encapsulate_to(peer, now(), &mut pkt, len) {
+                Ok(Encap::Send { endpoint, len, .. }) => {
+                    // The caller keeps polling, so `poll` needs no action.
+                    self.send(endpoint, &pkt[..len]);
+                    self.recycle(pkt);
+                }
+                Ok(Encap::Staged { .. }) => {
+                    // The session went away again: keep it, in order.
+                    pkt.truncate(DATA_HEADROOM + len);
+                    lock(&self.hosts)
+                        .entry(peer)
+                        .or_default()
+                        .staged
+                        .push_front(pkt);
+                    return;
+                }
+                Err(_) => self.recycle(pkt),
+            }
+        }
+    }
+
+    fn drop_staged(&self, peer: PeerId) {
+        let staged = lock(&self.hosts)
+            .get_mut(&peer)
+            .map(|h| std::mem::take(&mut h.staged));
+        for v in staged.into_iter().flatten() {
+            self.recycle(v);
+        }
+    }
+
+    fn schedule(&self, peer: PeerId, deadline: Option<u64>) {
+        let mut q = lock(&self.timers);
+        if let Some(old) = q.by_peer.remove(&peer) {
+            q.by_time.remove(&(old, peer));
+        }
+        if let Some(d) = deadline {
+            q.by_peer.insert(peer, d);
+            q.by_time.insert((d, peer));
+            if q.by_time.first() == Some(&(d, peer)) {
+                self.timer_cv.notify_one();
+            }
+        }
+    }
+
+    fn timer_loop(self: Arc<Self>) {
+        let mut expired: Vec<PeerId> = Vec::with_capacity(64);
+        let mut out = [0u8; MAX_HANDSHAKE_LEN];
+        loop {
+            {
+                let mut q = lock(&self.timers);
+                loop {
+                    if self.stopping.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let t = mono_ns();
+                    while let Some(&(d, p)) = q.by_time.first() {
+                        if d > t {
+                            break;
+                        }
+                        q.by_time.pop_first();
+                        q.by_peer.remove(&p);
+                        expired.push(p);
+                    }
+                    if !expired.is_empty() {
+                        break;
+                    }
+                    q = match q.by_time.first() {
+                        Some(&(d, _)) => {
+                            self.timer_cv
+                                .wait_timeout(q, Duration::from_nanos(d - t))
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0
+                        }
+                        None => self.timer_cv.wait(q).unwrap_or_else(|e| e.into_inner()),
+                    };
+                }
+            }
+            for p in expired.drain(..) {
+                self.poll(p, &mut out);
+            }
+        }
+    }
+
+    /// Applies a UAPI `set` body: all or nothing.
+    pub fn uapi_set(self: &Arc<Self>, body: &str) -> Result<(), UapiError> {
+        let _serial = lock(&self.conf);
+        let mut update = parse_set(body)?;
+        let r = self.apply(&update);
+        update.zeroize_secrets();
+        r
+    }
+
+    fn apply(self: &Arc<Self>, update: &wg_core::config::DeviceUpdate) -> Result<(), UapiError> {
+        let (port, mark) = self.dev.check_config(update)?;
+        let cur_port = self.dev.listen_port();
+        let cur_mark = self.dev.user_cookie();
+        let cur = self.bind.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let rebind = match &cur {
+            None => true,
+            Some(b) => port != cur_port && !(port != 0 && port == b.port),
+        };
+        // Bind first: a port in use fails the request with nothing changed.
+        let fresh = if rebind {
+            match Bind::open(port, mark) {
+                Ok(b) => Some(Arc::new(b)),
+                Err(e) => {
+                    log::error(format_args!("cannot bind UDP port {port}: {e}"));
+                    // wireguard-go answers any bind failure so.
+                    return Err(UapiError::PORT_IN_USE);
+                }
+            }
+        } else {
+            None
+        };
+        let changes = self.dev.set_config(now(), update)?;
+        match fresh {
+            Some(b) => {
+                if port == 0 {
+                    self.dev.set_bound_port(b.port);
+                }
+                log::info(format_args!("listening on UDP port {}", b.port));
+                self.install_bind(b);
+            }
+            None if mark != cur_mark => {
+                if let Some(b) = &cur {
+                    if let Err(e) = b.set_mark(mark) {
+                        log::error(format_args!("cannot set fwmark {mark}: {e}"));
+                    }
+                }
+            }
+            None => {}
+        }
+        for p in &changes.removed {
+            self.drop_staged(*p);
+            lock(&self.hosts).remove(p);
+            self.schedule(*p, None);
+        }
+        let mut out = [0u8; MAX_HANDSHAKE_LEN];
+        for p in &changes.touched {
+            self.poll(*p, &mut out);
+        }
+        Ok(())
+    }
+
+    /// Serves one UAPI connection until it closes or misbehaves.
+    pub fn serve_uapi(self: Arc<Self>, stream: UnixStream) {
+        let mut reader = BufReader::new(&stream);
+        let mut line = String::new();
+        let mut out = String::new();
+        loop {
+            let req = match read_request(&mut reader, &mut line) {
+                Ok(Some(r)) => r,
+                Ok(None) => return,
+                Err(e) => {
+                    log::debug(format_args!("UAPI read: {e}"));
+                    return;
+                }
+            };
+            out.clear();
+            let close = match req {
+                Request::Get => {
+                    match self.dev.config(true) {
+                        Ok(info) => {
+                            format_get(&info, &mut out);
+                            format_errno(0, &mut out);
+                        }
+                        Err(e) => format_errno(UapiError::from(e).errno, &mut out),
+                    }
+                    false
+                }
+                Request::Set(body) => {
+                    let r = self.uapi_set(&body);
+                    // The body may carry keys: wipe it.
+                    body.into_bytes().fill(0);
+                    match r {
+                        Ok(()) => format_errno(0, &mut out),
+                        Err(e) => {
+                            log::error(format_args!("UAPI set failed: errno {}", e.errno));
+                            format_errno(e.errno, &mut out);
+                        }
+                    }
+                    false
+                }
+                Request::Bad => {
+                    format_errno(UapiError::INVALID.errno, &mut out);
+                    true
+                }
+            };
+            if (&stream).write_all(out.as_bytes()).is_err() || close {
+                return;
+            }
+        }
+    }
+}
