@@ -64,10 +64,15 @@ bench-tunnel: deps
 	@sh tests/netns/bench-tunnel.sh
 
 # The seed's network in namespaces: wgd against wireguard-go, both ways,
-# and against itself (site-to-site, remote access through NAT, roaming).
+# and against itself (site-to-site, remote access through NAT, roaming);
+# IPv6 inside and outside the tunnel; wg-quick driving wgd; hostile
+# datagrams, handshake floods and malformed UAPI requests.
 test-netns: deps
 	$(CARGO) build --release -p wgd
 	@sh tests/netns/seed.sh
+	@sh tests/netns/ipv6.sh
+	@sh tests/netns/wgquick.sh
+	@sh tests/netns/hostile.sh
 
 clean:
 	$(CARGO) clean

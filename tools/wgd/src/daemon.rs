@@ -472,8 +472,24 @@ impl Daemon {
                     format_errno(UapiError::INVALID.errno, &mut out);
                     true
                 }
+                Request::Failed(errno) => {
+                    format_errno(errno, &mut out);
+                    true
+                }
             };
-            if (&stream).write_all(out.as_bytes()).is_err() || close {
+            if (&stream).write_all(out.as_bytes()).is_err() {
+                return;
+            }
+            if close {
+                // Answer first, then swallow what the client is still
+                // sending (bounded), so closing with unread input does not
+                // reset the connection before the answer is read.
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+                let _ = std::io::copy(
+                    &mut std::io::Read::take(reader, 16 << 20),
+                    &mut std::io::sink(),
+                );
                 return;
             }
         }

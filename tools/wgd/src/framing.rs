@@ -17,37 +17,67 @@ pub enum Request {
     Set(String),
     /// A malformed request; the connection cannot be resynchronised.
     Bad,
+    /// A set whose body could not be read: a line too long (errno EIO, as
+    /// wireguard-go answers its scanner's error) or not UTF-8 (EINVAL).
+    /// Answered, then the connection closes.
+    Failed(i64),
+}
+
+const EIO: i64 = -5;
+const EINVAL: i64 = -22;
+
+/// Why a line could not be read as a line of text.
+enum LineError {
+    TooLong,
+    NotUtf8,
+    Io(io::Error),
 }
 
 /// Reads one line into `line` (cleared first), at most MAX_LINE bytes.
 /// Returns the byte count; 0 at the end of the stream.
-fn read_line<R: BufRead>(r: &mut R, line: &mut String) -> io::Result<usize> {
+fn read_line<R: BufRead>(r: &mut R, line: &mut String) -> Result<usize, LineError> {
     line.clear();
-    let n = r.by_ref().take(MAX_LINE).read_line(line)?;
-    if n as u64 == MAX_LINE && !line.ends_with('\n') {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
+    let mut bytes = Vec::new();
+    let n = r
+        .by_ref()
+        .take(MAX_LINE)
+        .read_until(b'\n', &mut bytes)
+        .map_err(LineError::Io)?;
+    if n as u64 == MAX_LINE && bytes.last() != Some(&b'\n') {
+        return Err(LineError::TooLong);
     }
-    Ok(n)
+    match String::from_utf8(bytes) {
+        Ok(s) => {
+            *line = s;
+            Ok(n)
+        }
+        Err(_) => Err(LineError::NotUtf8),
+    }
 }
 
 /// Reads the next request; None when the peer closed the connection.
 pub fn read_request<R: BufRead>(r: &mut R, line: &mut String) -> io::Result<Option<Request>> {
-    if read_line(r, line)? == 0 {
-        return Ok(None);
+    match read_line(r, line) {
+        Ok(0) => return Ok(None),
+        Ok(_) => {}
+        Err(LineError::Io(e)) => return Err(e),
+        Err(_) => return Ok(Some(Request::Bad)),
     }
     match line.as_str() {
-        "get=1\n" => {
-            let n = read_line(r, line)?;
-            Ok(Some(if n == 1 && line == "\n" {
-                Request::Get
-            } else {
-                Request::Bad
-            }))
-        }
+        "get=1\n" => Ok(Some(match read_line(r, line) {
+            Ok(1) if line == "\n" => Request::Get,
+            Err(LineError::Io(e)) => return Err(e),
+            _ => Request::Bad,
+        })),
         "set=1\n" => {
             let mut body = String::new();
             loop {
-                let n = read_line(r, line)?;
+                let n = match read_line(r, line) {
+                    Ok(n) => n,
+                    Err(LineError::Io(e)) => return Err(e),
+                    Err(LineError::TooLong) => return Ok(Some(Request::Failed(EIO))),
+                    Err(LineError::NotUtf8) => return Ok(Some(Request::Failed(EINVAL))),
+                };
                 if n == 0 || line == "\n" {
                     break;
                 }
@@ -112,10 +142,18 @@ mod tests {
     }
 
     #[test]
-    fn long_line_is_an_error() {
-        let long = format!("set=1\n{}\n\n", "a".repeat(1 << 17));
+    fn unreadable_set_bodies_are_answered() {
+        let long = format!("set=1\nprivate_key={}\n\n", "a".repeat(1 << 17));
         let mut r = Cursor::new(long.into_bytes());
         let mut line = String::new();
-        assert!(read_request(&mut r, &mut line).is_err());
+        assert_eq!(
+            read_request(&mut r, &mut line).unwrap(),
+            Some(Request::Failed(EIO))
+        );
+        let mut r = Cursor::new(b"set=1\nprivate_key=\xff\xfe\n\n".to_vec());
+        assert_eq!(
+            read_request(&mut r, &mut line).unwrap(),
+            Some(Request::Failed(EINVAL))
+        );
     }
 }
