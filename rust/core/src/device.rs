@@ -800,13 +800,15 @@ impl Device {
         let total = buf.len();
         // The crypto runs under the shared keys lock only, in parallel with
         // other packets of this peer; the peer's lock comes after.
-        let which = {
+        // What keep_key_fresh needs of the current keypair is read under
+        // the same shared lock as the crypto, not taken again later.
+        let (which, fresh) = {
             let keys = peer.keys.read();
             let which = keys.find(index).ok_or(Error::UnknownIndex)?;
             let kp = keys.get(which).ok_or(Error::UnknownIndex)?;
             let key = kp
                 .recv_key_for(counter, now.mono)
-                .ok_or(Error::ReplayedCounter)?;
+                .ok_or(Error::SessionExpired)?;
             let (_head, rest) = buf.split_at_mut(DATA_HEADROOM);
             let (body, tag) = rest.split_at_mut(total - DATA_HEADROOM - messages::DATA_TAG_LEN);
             let tag: &[u8; 16] = (&*tag).try_into().map_err(|_| Error::BadLength)?;
@@ -814,7 +816,10 @@ impl Device {
             if !kp.accept_counter(counter) {
                 return Err(Error::ReplayedCounter);
             }
-            which
+            let fresh = keys
+                .current()
+                .map(|c| (c.is_initiator, c.birth, c.usable_for_sending(now.mono)));
+            (which, fresh)
         };
         let mut st = peer.state.lock();
         if which == Slot::Next {
@@ -838,14 +843,19 @@ impl Device {
         let ka = st.persistent_keepalive;
         st.timers.any_authenticated_packet_received();
         st.timers.any_authenticated_packet_traversal(now.mono, ka);
-        if let Some(cur) = peer.keys.read().current() {
-            let old = now.mono.saturating_sub(cur.birth)
+        // A confirmation just made `next` current: judge that one.
+        let fresh = if which == Slot::Next {
+            peer.keys
+                .read()
+                .current()
+                .map(|c| (c.is_initiator, c.birth, c.usable_for_sending(now.mono)))
+        } else {
+            fresh
+        };
+        if let Some((is_initiator, birth, usable)) = fresh {
+            let old = now.mono.saturating_sub(birth)
                 >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
-            if cur.is_initiator
-                && cur.usable_for_sending(now.mono)
-                && old
-                && !st.timers.sent_lastminute_handshake
-            {
+            if is_initiator && usable && old && !st.timers.sent_lastminute_handshake {
                 st.timers.sent_lastminute_handshake = true;
                 st.flags |= WANT_INITIATION;
             }
