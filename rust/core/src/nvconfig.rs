@@ -586,26 +586,7 @@ mod tests {
         Limits::default()
     }
 
-    fn v4(a: [u8; 4], c: u8) -> IpPrefix {
-        IpPrefix::new_v4(a, c).unwrap()
-    }
-
-    fn v6(a: [u8; 16], c: u8) -> IpPrefix {
-        IpPrefix::new_v6(a, c).unwrap()
-    }
-
-    fn add(prefix: IpPrefix) -> AllowedIpChange {
-        AllowedIpChange {
-            prefix,
-            remove: false,
-        }
-    }
-
-    fn peer(k: u8) -> PeerUpdate {
-        let mut p = PeerUpdate::default();
-        p.public_key = [k; 32];
-        p
-    }
+    use crate::testutil::{add, peer, v4, v6};
 
     fn ep6() -> Endpoint {
         Endpoint::V6 {

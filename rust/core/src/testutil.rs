@@ -33,3 +33,26 @@ pub const T0: Time = Time {
     mono: 1_000_000_000_000,
     real: 1_700_000_000_000_000_000,
 };
+
+/// Shorthands for configuration tests (nvlist and UAPI codecs).
+pub fn v4(a: [u8; 4], c: u8) -> crate::allowedips::IpPrefix {
+    crate::allowedips::IpPrefix::new_v4(a, c).unwrap()
+}
+
+pub fn v6(a: [u8; 16], c: u8) -> crate::allowedips::IpPrefix {
+    crate::allowedips::IpPrefix::new_v6(a, c).unwrap()
+}
+
+pub fn add(prefix: crate::allowedips::IpPrefix) -> crate::config::AllowedIpChange {
+    crate::config::AllowedIpChange {
+        prefix,
+        remove: false,
+    }
+}
+
+pub fn peer(k: u8) -> crate::config::PeerUpdate {
+    crate::config::PeerUpdate {
+        public_key: [k; 32],
+        ..Default::default()
+    }
+}

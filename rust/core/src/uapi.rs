@@ -750,26 +750,7 @@ mod tests {
         format!("{b:02x}").repeat(32)
     }
 
-    fn v4(a: [u8; 4], c: u8) -> IpPrefix {
-        IpPrefix::new_v4(a, c).unwrap()
-    }
-
-    fn v6(a: [u8; 16], c: u8) -> IpPrefix {
-        IpPrefix::new_v6(a, c).unwrap()
-    }
-
-    fn add(prefix: IpPrefix) -> AllowedIpChange {
-        AllowedIpChange {
-            prefix,
-            remove: false,
-        }
-    }
-
-    fn peer(k: u8) -> PeerUpdate {
-        let mut p = PeerUpdate::default();
-        p.public_key = [k; 32];
-        p
-    }
+    use crate::testutil::{add, peer, v4, v6};
 
     const DB8: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     const LL1: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
