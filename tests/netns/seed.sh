@@ -185,8 +185,10 @@ t_roaming() {
 		fail "no ping statistics: $(tail -n 3 "$WT_DIR/roam.ping")"
 	fi
 	wt_log "background ping during 4 moves: $rx of $tx replies"
-	# Allow a few seconds of loss per move (5 pings a second, 4 moves).
-	if [ "$rx" -eq 0 ] || [ $((rx * 2)) -lt "$tx" ] || [ $((tx - rx)) -gt 60 ]; then
+	# Allow up to 3 s of loss per move (5 pings a second, 4 moves): the
+	# loss is what counts, not its share, which depends on how fast the
+	# moves themselves went.
+	if [ "$rx" -eq 0 ] || [ $((tx - rx)) -gt 60 ]; then
 		fail "the background ping lost too much: $rx of $tx replies"
 	fi
 }
