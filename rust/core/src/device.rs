@@ -357,7 +357,6 @@ fn new_state(local: &StaticIdentity, public: Key, psk: Option<Key>) -> PeerState
 /// A packet whose counter is reserved, waiting for its crypto.
 struct Sealing {
     counter: u64,
-    local_index: u32,
     remote_index: u32,
     padded: usize,
     total: usize,
@@ -367,9 +366,9 @@ impl Sealing {
     /// Pads and seals `buf[16..16 + len]` in place with the keypair the
     /// counter was reserved from, and writes the header.
     fn seal(&self, keys: &KeyRing, buf: &mut [u8], len: usize) -> Result<()> {
-        // The read lock held since `reserve` keeps this keypair in the ring.
-        let slot = keys.find(self.local_index).ok_or(Error::UnknownIndex)?;
-        let kp = keys.get(slot).ok_or(Error::UnknownIndex)?;
+        // The read lock held since `reserve` keeps the keypair the counter
+        // came from current: no search for it.
+        let kp = keys.current().ok_or(Error::UnknownIndex)?;
         let (key, _) = kp.keys();
         let frame = buf.get_mut(..self.total).ok_or(Error::BufferTooSmall)?;
         let (head, rest) = frame.split_at_mut(DATA_HEADROOM);
@@ -595,7 +594,6 @@ impl Device {
         }
         Ok(Some(Sealing {
             counter,
-            local_index: kp.local_index,
             remote_index: kp.remote_index,
             padded,
             total,
@@ -619,7 +617,7 @@ impl Device {
         }
     }
 
-    /// MAC checks common to initiations and responses. Returns Some(len)
+    /// MAC checks common to initiations and responses. Returns the answer
     /// when a cookie reply was written to `out` instead.
     fn check_macs(
         &self,
@@ -627,7 +625,7 @@ impl Device {
         src: &Endpoint,
         msg: &[u8],
         out: &mut [u8],
-    ) -> Result<Option<usize>> {
+    ) -> Result<Option<Received>> {
         let under_load = self.load.note_and_check(now.mono);
         let mut cookie = self.cookie.lock();
         if !cookie.check_mac1(msg) {
@@ -649,7 +647,13 @@ impl Device {
             .and_then(|s| s.try_into().ok())
             .ok_or(Error::BufferTooSmall)?;
         cookie.create_reply(msg, &srcb[..n], now.mono, &fresh, nonce, reply)?;
-        Ok(Some(messages::COOKIE_REPLY_LEN))
+        Ok(Some(Received {
+            action: Decap::Reply {
+                len: messages::COOKIE_REPLY_LEN,
+            },
+            peer: None,
+            poll: false,
+        }))
     }
 
     fn new_index(&self, slot: u32, keys: &KeyRing, st: &mut PeerState) -> u32 {
@@ -674,12 +678,8 @@ impl Device {
     ) -> Result<Received> {
         let t = self.tables.read();
         let identity = t.identity.as_ref().ok_or(Error::UnknownPeer)?;
-        if let Some(len) = self.check_macs(now, &src, buf, out)? {
-            return Ok(Received {
-                action: Decap::Reply { len },
-                peer: None,
-                poll: false,
-            });
+        if let Some(reply) = self.check_macs(now, &src, buf, out)? {
+            return Ok(reply);
         }
         let msg: &[u8; messages::INITIATION_LEN] =
             (&*buf).try_into().map_err(|_| Error::BadLength)?;
@@ -742,12 +742,8 @@ impl Device {
     ) -> Result<Received> {
         let t = self.tables.read();
         let identity = t.identity.as_ref().ok_or(Error::UnknownIndex)?;
-        if let Some(len) = self.check_macs(now, &src, buf, out)? {
-            return Ok(Received {
-                action: Decap::Reply { len },
-                peer: None,
-                poll: false,
-            });
+        if let Some(reply) = self.check_macs(now, &src, buf, out)? {
+            return Ok(reply);
         }
         let index = messages::receiver_index(buf).ok_or(Error::BadLength)?;
         let (slot, peer) = self.peer_for_index(&t, index)?;
