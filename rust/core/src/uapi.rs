@@ -4,8 +4,9 @@
 //! socket (`set=1`) and what it reads back (`get=1`).
 //!
 //! The daemon side is [`parse_set`], [`format_get`] and [`format_errno`];
-//! [`format_set`] writes a request as wireguard-tools' `ipc-uapi.h` does,
-//! for tests and for tools.
+//! the client side (wg(8)) is [`format_set`], which writes a request as
+//! wireguard-tools' `ipc-uapi.h` does, and [`parse_get`], which reads an
+//! answer as it does.
 //!
 //! Keys, checks and errno values follow wireguard-go's `device/uapi.go`,
 //! `ipc/uapi_*.go` and its `net/netip` parsers, so that `wg` sees the same
@@ -732,6 +733,222 @@ pub fn format_set_request(update: &DeviceUpdate) -> String {
     s
 }
 
+/// Reads a daemon's answer to "get=1" as wg(8)'s `userspace_get_device()`
+/// reads it, for tools: the key=value lines up to the blank line that ends
+/// the answer, whose "errno=N" line says whether it succeeded. See
+/// [`parse_get_with`]; IPv6 endpoint zones must be numeric here.
+pub fn parse_get(response: &[u8]) -> core::result::Result<DeviceInfo, UapiError> {
+    parse_get_with(response, &|_| None)
+}
+
+/// [`parse_get`], with `zone_index` to turn an IPv6 endpoint's zone name
+/// (wireguard-go prints the zone as it was set, usually an interface name)
+/// into a scope id; numeric zones need no help.
+///
+/// What wg(8) accepts, we accept:
+/// - device keys (`private_key`, `listen_port`, `fwmark`) count only
+///   before the first `public_key`, peer keys only after it, `errno`
+///   anywhere; unknown or misplaced keys are skipped, so newer daemons
+///   may add keys;
+/// - a line without '=' or without its '\n', a known key with a value
+///   wg(8) would refuse, or no blank line or no "errno=" before the end is
+///   a protocol error (`-EPROTO`);
+/// - "errno=N" other than 0 is the error `-N`. wg(8) takes only digits
+///   there; wireguard-go writes a failed get as "errno=-N", so a sign is
+///   allowed too rather than hiding its errno behind EPROTO.
+///
+/// An all-zero key means none (wireguard-go writes zeros for a peer
+/// without a preshared key). UAPI has no device public key, so it is
+/// derived from the private key, as wg(8) does. Anything after the blank
+/// line is not read.
+pub fn parse_get_with(
+    response: &[u8],
+    zone_index: &dyn Fn(&str) -> Option<u32>,
+) -> core::result::Result<DeviceInfo, UapiError> {
+    let mut info = DeviceInfo {
+        private_key: None,
+        public_key: None,
+        listen_port: 0,
+        user_cookie: 0,
+        peers: alloc::vec::Vec::new(),
+    };
+    let mut status = None;
+    let mut rest = response;
+    loop {
+        // A last line without its '\n' is wg(8)'s protocol error too.
+        let nl = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(UapiError::PROTOCOL)?;
+        let (line, tail) = rest.split_at(nl);
+        rest = tail.get(1..).unwrap_or_default();
+        if line.is_empty() {
+            break;
+        }
+        // wg(8) reads lines as C strings: a NUL cuts off the '\n'.
+        if line.contains(&0) {
+            return Err(UapiError::PROTOCOL);
+        }
+        let eq = line
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or(UapiError::PROTOCOL)?;
+        let (key, value) = line.split_at(eq);
+        let value = value.get(1..).unwrap_or_default();
+        get_line(&mut info, &mut status, key, value, zone_index).map_err(|e| {
+            if e == UapiError::NO_MEMORY {
+                e
+            } else {
+                UapiError::PROTOCOL
+            }
+        })?;
+    }
+    match status {
+        Some(0) => {
+            info.public_key = info.private_key.as_ref().map(crate::crypto::public_key);
+            Ok(info)
+        }
+        Some(n) => Err(UapiError { errno: -n }),
+        None => Err(UapiError::PROTOCOL),
+    }
+}
+
+/// One line of a get answer; any error but NO_MEMORY becomes EPROTO.
+fn get_line(
+    info: &mut DeviceInfo,
+    status: &mut Option<i64>,
+    key: &[u8],
+    value: &[u8],
+    zone_index: &dyn Fn(&str) -> Option<u32>,
+) -> Result<()> {
+    // Only the values of known keys need be text.
+    let text = || core::str::from_utf8(value).map_err(|_| UapiError::PROTOCOL);
+    if key == b"errno" {
+        let t = text()?;
+        let digits = t.strip_prefix('-').unwrap_or(t);
+        *status = Some(
+            i64::try_from(parse_uint(digits, i32::MAX as u64)?).map_err(|_| UapiError::PROTOCOL)?,
+        );
+        return Ok(());
+    }
+    if key == b"public_key" {
+        let public_key = parse_hex_key(text()?)?;
+        info.peers
+            .try_reserve(1)
+            .map_err(|_| UapiError::NO_MEMORY)?;
+        info.peers.push(PeerInfo {
+            public_key,
+            preshared_key: None,
+            endpoint: None,
+            last_handshake: (0, 0),
+            rx_bytes: 0,
+            tx_bytes: 0,
+            persistent_keepalive: 0,
+            allowed_ips: alloc::vec::Vec::new(),
+        });
+        return Ok(());
+    }
+    let Some(p) = info.peers.last_mut() else {
+        match key {
+            b"private_key" => {
+                let slot = info.private_key.insert(ZERO_KEY);
+                decode_hex_key(text()?, slot)?;
+                if *slot == ZERO_KEY {
+                    info.private_key = None;
+                }
+            }
+            b"listen_port" => info.listen_port = parse_u16(text()?)?,
+            b"fwmark" => info.user_cookie = parse_u32(text()?)?,
+            _ => {}
+        }
+        return Ok(());
+    };
+    match key {
+        b"preshared_key" => {
+            let slot = p.preshared_key.insert(ZERO_KEY);
+            decode_hex_key(text()?, slot)?;
+            if *slot == ZERO_KEY {
+                p.preshared_key = None;
+            }
+        }
+        b"endpoint" => p.endpoint = Some(parse_get_endpoint(text()?, zone_index)?),
+        b"persistent_keepalive_interval" => p.persistent_keepalive = parse_u16(text()?)?,
+        b"allowed_ip" => {
+            let prefix = parse_get_prefix(text()?)?;
+            p.allowed_ips
+                .try_reserve(1)
+                .map_err(|_| UapiError::NO_MEMORY)?;
+            p.allowed_ips.push(prefix);
+        }
+        b"last_handshake_time_sec" => {
+            let sec = parse_uint(text()?, i64::MAX as u64)?;
+            p.last_handshake.0 = sec;
+        }
+        b"last_handshake_time_nsec" => {
+            // The model keeps nanoseconds below a second; wg(8) takes up
+            // to INT64_MAX, so carry the excess into the seconds.
+            let nsec = parse_uint(text()?, i64::MAX as u64)?;
+            let (sec, _) = p.last_handshake;
+            let carry = nsec / 1_000_000_000;
+            let nsec = u32::try_from(nsec % 1_000_000_000).map_err(|_| UapiError::PROTOCOL)?;
+            p.last_handshake = (sec.saturating_add(carry), nsec);
+        }
+        b"rx_bytes" => p.rx_bytes = parse_uint(text()?, u64::MAX)?,
+        b"tx_bytes" => p.tx_bytes = parse_uint(text()?, u64::MAX)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An endpoint as wg(8) hands it to getaddrinfo(): "[host]:port" or
+/// "host:port" split at the last ':', the host here numeric only, the
+/// port digits. Port 0 is allowed: wireguard-go keeps and shows it.
+fn parse_get_endpoint(s: &str, zone_index: &dyn Fn(&str) -> Option<u32>) -> Result<Endpoint> {
+    let (host, port) = match s.strip_prefix('[') {
+        Some(r) => {
+            let (h, after) = r.split_once(']').ok_or(UapiError::PROTOCOL)?;
+            (h, after.strip_prefix(':').ok_or(UapiError::PROTOCOL)?)
+        }
+        None => s.rsplit_once(':').ok_or(UapiError::PROTOCOL)?,
+    };
+    let port = parse_u16(port)?;
+    match parse_addr(host)? {
+        Addr::V4(addr) => Ok(Endpoint::V4 { addr, port }),
+        Addr::V6(addr, zone) => {
+            let scope_id = match zone {
+                None => 0,
+                Some(z) => match parse_u32(z) {
+                    Ok(n) => n,
+                    Err(_) => zone_index(z).ok_or(UapiError::PROTOCOL)?,
+                },
+            };
+            Ok(Endpoint::V6 {
+                addr,
+                port,
+                flowinfo: 0,
+                scope_id,
+            })
+        }
+    }
+}
+
+/// "address/cidr" as wg(8) reads it: split at the first '/', the family
+/// decided by a ':' in the address, which takes no zone; the length is
+/// decimal (leading zeros allowed) and at most 32 or 128.
+fn parse_get_prefix(s: &str) -> Result<IpPrefix> {
+    let (addr, bits) = s.split_once('/').ok_or(UapiError::PROTOCOL)?;
+    let cidr = u8::try_from(parse_uint(bits, 128)?).map_err(|_| UapiError::PROTOCOL)?;
+    let p = if addr.contains(':') {
+        match parse_ipv6(addr)? {
+            (a, None) => IpPrefix::new_v6(a, cidr),
+            (_, Some(_)) => return Err(UapiError::PROTOCOL),
+        }
+    } else {
+        IpPrefix::new_v4(parse_ipv4(addr)?, cidr)
+    };
+    p.map_err(|_| UapiError::PROTOCOL)
+}
+
 // The config types wipe keys on Drop, which rules out the struct-update
 // syntax this lint asks for.
 #[allow(clippy::field_reassign_with_default)]
@@ -1249,6 +1466,244 @@ mod tests {
         assert_eq!(UapiError::from(crate::Error::NoMemory).errno, -12);
     }
 
+    /// `sample_info()` as a client sees it after a get: the public key
+    /// derived, the flow label (which UAPI does not carry) gone.
+    fn sample_info_as_read() -> DeviceInfo {
+        let mut info = sample_info();
+        info.public_key = info.private_key.as_ref().map(crate::crypto::public_key);
+        for p in &mut info.peers {
+            if let Some(Endpoint::V6 { flowinfo, .. }) = p.endpoint.as_mut() {
+                *flowinfo = 0;
+            }
+        }
+        info
+    }
+
+    fn answer(info: &DeviceInfo) -> String {
+        let mut s = String::new();
+        format_get(info, &mut s);
+        format_errno(0, &mut s);
+        s
+    }
+
+    #[test]
+    fn get_round_trips() {
+        let want = sample_info_as_read();
+        assert_eq!(parse_get(answer(&sample_info()).as_bytes()), Ok(want));
+        // The public key is derived, never taken on trust from the model.
+        let mut info = sample_info();
+        info.public_key = None;
+        let got = parse_get(answer(&info).as_bytes()).unwrap();
+        assert_eq!(got.public_key, sample_info_as_read().public_key);
+        assert_ne!(got.public_key, Some([0x77; 32]));
+    }
+
+    /// Text as wireguard-go's IpcGetOperation writes it, with the zone of
+    /// a link-local endpoint as an interface name and a key wg(8) does not
+    /// know.
+    #[test]
+    fn get_reads_wireguard_go_text() {
+        let text = format!(
+            "private_key={}\n\
+             listen_port=51820\n\
+             public_key={}\n\
+             preshared_key={}\n\
+             protocol_version=1\n\
+             endpoint=[fe80::1%eth0]:51821\n\
+             last_handshake_time_sec=1700000000\n\
+             last_handshake_time_nsec=5\n\
+             tx_bytes=92\n\
+             rx_bytes=148\n\
+             persistent_keepalive_interval=0\n\
+             some_future_key=whatever\n\
+             allowed_ip=10.0.0.2/32\n\
+             allowed_ip=fd00::2/128\n\
+             public_key={}\n\
+             preshared_key={}\n\
+             protocol_version=1\n\
+             last_handshake_time_sec=0\n\
+             last_handshake_time_nsec=0\n\
+             tx_bytes=0\n\
+             rx_bytes=0\n\
+             persistent_keepalive_interval=25\n\
+             errno=0\n\
+             \n",
+            hex(0xe8),
+            hex(0x11),
+            hex(0),
+            hex(0x33),
+            hex(0x44),
+        );
+        let zones = |z: &str| (z == "eth0").then_some(2);
+        let got = parse_get_with(text.as_bytes(), &zones).unwrap();
+        assert_eq!(got.private_key, Some([0xe8; 32]));
+        assert_eq!(got.public_key, Some(crate::crypto::public_key(&[0xe8; 32])));
+        assert_eq!(got.listen_port, 51820);
+        assert_eq!(got.user_cookie, 0);
+        assert_eq!(got.peers.len(), 2);
+        let a = &got.peers[0];
+        assert_eq!(a.public_key, [0x11; 32]);
+        assert_eq!(a.preshared_key, None);
+        assert_eq!(
+            a.endpoint,
+            Some(Endpoint::V6 {
+                addr: LL1,
+                port: 51821,
+                flowinfo: 0,
+                scope_id: 2
+            })
+        );
+        assert_eq!(a.last_handshake, (1_700_000_000, 5));
+        assert_eq!((a.tx_bytes, a.rx_bytes), (92, 148));
+        assert_eq!(
+            a.allowed_ips,
+            vec![v4([10, 0, 0, 2], 32), {
+                let mut fd = [0u8; 16];
+                fd[0] = 0xfd;
+                fd[15] = 2;
+                v6(fd, 128)
+            }]
+        );
+        let b = &got.peers[1];
+        assert_eq!(b.preshared_key, Some([0x44; 32]));
+        assert_eq!(b.endpoint, None);
+        assert_eq!(b.persistent_keepalive, 25);
+        // Without a way to name zones, a named zone cannot be read.
+        assert_eq!(parse_get(text.as_bytes()), Err(UapiError::PROTOCOL));
+    }
+
+    fn get_err(text: &str) -> i64 {
+        parse_get(text.as_bytes()).unwrap_err().errno
+    }
+
+    #[test]
+    fn get_details() {
+        let ok = |t: &str| parse_get(t.as_bytes()).unwrap();
+        // An empty device, and the least a daemon can say.
+        assert_eq!(ok("errno=0\n\n").peers.len(), 0);
+        // Misplaced keys are skipped as wg(8) skips them: device keys
+        // after a peer, peer keys before one.
+        let i = ok(&format!(
+            "endpoint=1.2.3.4:5\nallowed_ip=10.0.0.0/8\npublic_key={}\n\
+             listen_port=7\nfwmark=9\nprivate_key={}\nerrno=0\n\n",
+            hex(1),
+            hex(2)
+        ));
+        assert_eq!((i.listen_port, i.user_cookie, i.private_key), (0, 0, None));
+        assert_eq!(i.peers[0].endpoint, None);
+        assert!(i.peers[0].allowed_ips.is_empty());
+        // errno may come anywhere; the last one counts.
+        assert_eq!(ok("errno=5\nlisten_port=3\nerrno=0\n\n").listen_port, 3);
+        // Numbers: leading zeros, the largest values.
+        let i = ok(&format!(
+            "listen_port=065535\nfwmark=4294967295\npublic_key={}\n\
+             rx_bytes=18446744073709551615\nlast_handshake_time_sec=9223372036854775807\n\
+             last_handshake_time_nsec=2500000000\nallowed_ip=10.1.2.3/024\n\
+             endpoint=[192.0.2.1]:0\nerrno=0\n\n",
+            hex(1)
+        ));
+        assert_eq!((i.listen_port, i.user_cookie), (65535, u32::MAX));
+        assert_eq!(i.peers[0].rx_bytes, u64::MAX);
+        assert_eq!(
+            i.peers[0].last_handshake,
+            (i64::MAX as u64 + 2, 500_000_000)
+        );
+        assert_eq!(i.peers[0].allowed_ips, vec![v4([10, 1, 2, 0], 24)]);
+        assert_eq!(
+            i.peers[0].endpoint,
+            Some(Endpoint::V4 {
+                addr: [192, 0, 2, 1],
+                port: 0
+            })
+        );
+        // Unbracketed IPv6 splits at the last colon, numeric zones work
+        // without help.
+        let i = ok(&format!(
+            "public_key={}\nendpoint=fe80::1%3:9\nerrno=0\n\n",
+            hex(1)
+        ));
+        assert_eq!(
+            i.peers[0].endpoint,
+            Some(Endpoint::V6 {
+                addr: LL1,
+                port: 9,
+                flowinfo: 0,
+                scope_id: 3
+            })
+        );
+        // Nothing after the blank line is read.
+        assert_eq!(ok("errno=0\n\ngarbage").listen_port, 0);
+        // Upper-case hex, as wg(8)'s key_from_hex takes.
+        let i = ok(&format!("private_key={}\nerrno=0\n\n", "AB".repeat(32)));
+        assert_eq!(i.private_key, Some([0xab; 32]));
+    }
+
+    #[test]
+    fn get_errors() {
+        let eproto = UapiError::PROTOCOL.errno;
+        // The daemon's errno, with or without wireguard-go's sign.
+        assert_eq!(get_err("errno=-22\n\n"), EINVAL);
+        assert_eq!(get_err("errno=2\n\n"), -2);
+        assert_eq!(get_err("listen_port=1\nerrno=19\n\n"), -19);
+        let one = hex(1);
+        for bad in [
+            "",
+            "\n",
+            "errno=0\n",
+            "errno=0",
+            "listen_port=1\n\n",
+            "errno=\n\n",
+            "errno=x\n\n",
+            "errno=2147483648\n\n",
+            "errno=--1\n\n",
+            "no equals sign\nerrno=0\n\n",
+            "listen_port=65536\nerrno=0\n\n",
+            "listen_port=-1\nerrno=0\n\n",
+            "listen_port=\nerrno=0\n\n",
+            "listen_port=+1\nerrno=0\n\n",
+            "fwmark=4294967296\nerrno=0\n\n",
+            "private_key=00\nerrno=0\n\n",
+            "public_key=zz\nerrno=0\n\n",
+            "listen_port=1\0\nerrno=0\n\n",
+            "listen_port=\u{e9}\nerrno=0\n\n",
+        ] {
+            assert_eq!(get_err(bad), eproto, "{bad:?}");
+        }
+        for line in [
+            "preshared_key=1",
+            "endpoint=",
+            "endpoint=1.2.3.4",
+            "endpoint=1.2.3.4:",
+            "endpoint=1.2.3.4:65536",
+            "endpoint=[::1]",
+            "endpoint=[::1]x1",
+            "endpoint=host.example:1",
+            "endpoint=[fe80::1%]:1",
+            "allowed_ip=10.0.0.0",
+            "allowed_ip=10.0.0.0/33",
+            "allowed_ip=::/129",
+            "allowed_ip=10.0.0.0/",
+            "allowed_ip=10.0.0.0/x",
+            "allowed_ip=10.0.0.0/-1",
+            "allowed_ip=010.0.0.0/8",
+            "allowed_ip=fe80::%1/64",
+            "allowed_ip=10.0.0.0/8/8",
+            "persistent_keepalive_interval=65536",
+            "rx_bytes=18446744073709551616",
+            "tx_bytes=-1",
+            "last_handshake_time_sec=9223372036854775808",
+            "last_handshake_time_nsec=9223372036854775808",
+        ] {
+            let text = format!("public_key={one}\n{line}\nerrno=0\n\n");
+            assert_eq!(get_err(&text), eproto, "{line}");
+        }
+        // An error after a good answer still fails the whole answer.
+        let mut s = answer(&sample_info());
+        s.truncate(s.len() - "errno=0\n\n".len());
+        s.push_str("errno=-5\n\n");
+        assert_eq!(get_err(&s), -5);
+    }
+
     fn any_key() -> impl Strategy<Value = Key> {
         // Never the zero key, which reads back as "none".
         any::<[u8; 32]>().prop_map(|mut k| {
@@ -1327,6 +1782,53 @@ mod tests {
             )
     }
 
+    fn any_peer_info() -> impl Strategy<Value = PeerInfo> {
+        (
+            any_key(),
+            proptest::option::of(any_key()),
+            proptest::option::of(any_endpoint()),
+            (0u64..=i64::MAX as u64, 0u32..1_000_000_000),
+            any::<(u64, u64, u16)>(),
+            proptest::collection::vec(any_prefix(), 0..4),
+        )
+            .prop_map(
+                |(
+                    public_key,
+                    preshared_key,
+                    endpoint,
+                    last_handshake,
+                    (rx_bytes, tx_bytes, persistent_keepalive),
+                    allowed_ips,
+                )| PeerInfo {
+                    public_key,
+                    preshared_key,
+                    endpoint,
+                    last_handshake,
+                    rx_bytes,
+                    tx_bytes,
+                    persistent_keepalive,
+                    allowed_ips,
+                },
+            )
+    }
+
+    fn any_info() -> impl Strategy<Value = DeviceInfo> {
+        (
+            proptest::option::of(any_key()),
+            any::<(u16, u32)>(),
+            proptest::collection::vec(any_peer_info(), 0..4),
+        )
+            .prop_map(
+                |(private_key, (listen_port, user_cookie), peers)| DeviceInfo {
+                    private_key,
+                    public_key: None,
+                    listen_port,
+                    user_cookie,
+                    peers,
+                },
+            )
+    }
+
     /// Lines that look like requests, to get past the key checks.
     fn request_like() -> impl Strategy<Value = String> {
         let key = prop_oneof![
@@ -1385,6 +1887,23 @@ mod tests {
                 format_set(&u1.unwrap(), &mut s2);
                 prop_assert_eq!(s1, s2);
             }
+        }
+
+        #[test]
+        fn infos_round_trip(i in any_info()) {
+            let mut want = i.clone();
+            want.public_key = want.private_key.as_ref().map(crate::crypto::public_key);
+            prop_assert_eq!(parse_get(answer(&i).as_bytes()), Ok(want));
+        }
+
+        #[test]
+        fn get_garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse_get(&b);
+        }
+
+        #[test]
+        fn get_near_misses_never_panic(s in request_like(), status in "errno=-?[0-9]{1,11}\n\n") {
+            let _ = parse_get(format!("{s}{status}").as_bytes());
         }
 
         #[test]
