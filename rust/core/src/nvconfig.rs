@@ -860,6 +860,239 @@ mod tests {
         assert_eq!(decode_set(&bytes, &lim()).unwrap(), u);
     }
 
+    /// Bytes written as hex, one field a line, with a comment after '#'
+    /// saying what the field is and, for headers, its offset.
+    fn annotated_hex(text: &str) -> Vec<u8> {
+        let digits: alloc::string::String = text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+            .collect();
+        hex::decode(digits).unwrap()
+    }
+
+    /// `wg setconf` of a small but complete configuration: private key,
+    /// listen port, replace-peers; peer A with a preshared key, keepalive,
+    /// an IPv4 endpoint, replace-allowedips and an IPv4 and an IPv6
+    /// allowed IP; peer B with an IPv6 endpoint. Laid out by hand from
+    /// libnv's format (little-endian host): every header's size counts the
+    /// bytes from its end to the end of the buffer; nvlist arrays have
+    /// datasize 0 and nitems N, and each element ends in a type-254 pair.
+    const FULL_SET_REQUEST: &str = r#"
+    6c 00 00 0000000000000000 6103000000000000  # [0] top-level header: magic, version 0, flags 0, descriptors 0, size 865
+    07 0c00 2000000000000000 0000000000000000  # [19] private-key: type 7 (binary), namesize 12, datasize 32, nitems 0
+    707269766174652d6b657900  # "private-key\0"
+    aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  # the private key, 32 bytes
+    03 0c00 0800000000000000 0000000000000000  # [82] listen-port: type 3 (number), namesize 12, datasize 8, nitems 0
+    6c697374656e2d706f727400  # "listen-port\0"
+    6cca000000000000  # 51820
+    02 0e00 0100000000000000 0000000000000000  # [121] replace-peers: type 2 (bool), namesize 14, datasize 1, nitems 0
+    7265706c6163652d706565727300  # "replace-peers\0"
+    01  # true
+    0b 0600 0000000000000000 0200000000000000  # [155] peers: type 11 (nvlist array), namesize 6, datasize 0, nitems 2
+    706565727300  # "peers\0"
+    6c 00 00 0000000000000000 ad02000000000000  # [180] peer A: magic, version 0, flags 0, descriptors 0, size 685
+    07 0b00 2000000000000000 0000000000000000  # [199] public-key: type 7 (binary), namesize 11, datasize 32, nitems 0
+    7075626c69632d6b657900  # "public-key\0"
+    1111111111111111111111111111111111111111111111111111111111111111  # peer A's public key
+    07 0e00 2000000000000000 0000000000000000  # [261] preshared-key: type 7 (binary), namesize 14, datasize 32, nitems 0
+    7072657368617265642d6b657900  # "preshared-key\0"
+    2222222222222222222222222222222222222222222222222222222222222222  # its preshared key
+    03 1e00 0800000000000000 0000000000000000  # [326] persistent-keepalive-interval: type 3 (number), namesize 30, datasize 8, nitems 0
+    70657273697374656e742d6b656570616c6976652d696e74657276616c00  # "persistent-keepalive-interval\0"
+    1900000000000000  # 25 seconds
+    07 0900 1000000000000000 0000000000000000  # [383] endpoint: type 7 (binary), namesize 9, datasize 16, nitems 0
+    656e64706f696e7400  # "endpoint\0"
+    1002ca6cc00002010000000000000000  # sockaddr_in: sin_len 16, AF_INET 2, port 51820 (network order), 192.0.2.1, sin_zero
+    02 1300 0100000000000000 0000000000000000  # [427] replace-allowedips: type 2 (bool), namesize 19, datasize 1, nitems 0
+    7265706c6163652d616c6c6f77656469707300  # "replace-allowedips\0"
+    01  # true
+    0b 0c00 0000000000000000 0200000000000000  # [466] allowed-ips: type 11 (nvlist array), namesize 12, datasize 0, nitems 2
+    616c6c6f7765642d69707300  # "allowed-ips\0"
+    6c 00 00 0000000000000000 7001000000000000  # [497] allowed IP 0: magic, version 0, flags 0, descriptors 0, size 368
+    03 0500 0800000000000000 0000000000000000  # [516] cidr: type 3 (number), namesize 5, datasize 8, nitems 0
+    6369647200  # "cidr\0"
+    1800000000000000  # 24
+    07 0500 0400000000000000 0000000000000000  # [548] ipv4: type 7 (binary), namesize 5, datasize 4, nitems 0
+    6970763400  # "ipv4\0"
+    0a000000  # 10.0.0.0
+    fe 0100 0000000000000000 0000000000000000 00  # [576] end of allowed IP 0: type 254, namesize 1, name ""
+    6c 00 00 0000000000000000 0d01000000000000  # [596] allowed IP 1: magic, version 0, flags 0, descriptors 0, size 269
+    03 0500 0800000000000000 0000000000000000  # [615] cidr: type 3 (number), namesize 5, datasize 8, nitems 0
+    6369647200  # "cidr\0"
+    2000000000000000  # 32
+    07 0500 1000000000000000 0000000000000000  # [647] ipv6: type 7 (binary), namesize 5, datasize 16, nitems 0
+    6970763600  # "ipv6\0"
+    20010db8000000000000000000000000  # 2001:db8::
+    fe 0100 0000000000000000 0000000000000000 00  # [687] end of allowed IP 1: type 254, namesize 1, name ""
+    fe 0100 0000000000000000 0000000000000000 00  # [707] end of peer A: type 254, namesize 1, name ""
+    6c 00 00 0000000000000000 8a00000000000000  # [727] peer B: magic, version 0, flags 0, descriptors 0, size 138
+    07 0b00 2000000000000000 0000000000000000  # [746] public-key: type 7 (binary), namesize 11, datasize 32, nitems 0
+    7075626c69632d6b657900  # "public-key\0"
+    3333333333333333333333333333333333333333333333333333333333333333  # peer B's public key
+    07 0900 1c00000000000000 0000000000000000  # [808] endpoint: type 7 (binary), namesize 9, datasize 28, nitems 0
+    656e64706f696e7400  # "endpoint\0"
+    1c1cca6d0000000020010db800000000000000000000000100000000  # sockaddr_in6: sin6_len 28, AF_INET6 28, port 51821, flowinfo 0, 2001:db8::1, scope id 0
+    fe 0100 0000000000000000 0000000000000000 00  # [864] end of peer B: type 254, namesize 1, name ""
+"#;
+
+    /// What FreeBSD's `wgc_get()` answers a privileged caller for a
+    /// device with a listen port, keys and one peer, in its key order
+    /// (the address before the prefix length in allowed IPs).
+    const FULL_GET_ANSWER: &str = r#"
+    6c 00 00 0000000000000000 c902000000000000  # [0] top-level header: magic, version 0, flags 0, descriptors 0, size 713
+    03 0c00 0800000000000000 0000000000000000  # [19] listen-port: type 3 (number), namesize 12, datasize 8, nitems 0
+    6c697374656e2d706f727400  # "listen-port\0"
+    6cca000000000000  # 51820
+    07 0b00 2000000000000000 0000000000000000  # [58] public-key: type 7 (binary), namesize 11, datasize 32, nitems 0
+    7075626c69632d6b657900  # "public-key\0"
+    7777777777777777777777777777777777777777777777777777777777777777  # the public key
+    07 0c00 2000000000000000 0000000000000000  # [120] private-key: type 7 (binary), namesize 12, datasize 32, nitems 0
+    707269766174652d6b657900  # "private-key\0"
+    aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  # the private key (privileged callers only)
+    0b 0600 0000000000000000 0100000000000000  # [183] peers: type 11 (nvlist array), namesize 6, datasize 0, nitems 1
+    706565727300  # "peers\0"
+    6c 00 00 0000000000000000 f901000000000000  # [208] the peer: magic, version 0, flags 0, descriptors 0, size 505
+    07 0b00 2000000000000000 0000000000000000  # [227] public-key: type 7 (binary), namesize 11, datasize 32, nitems 0
+    7075626c69632d6b657900  # "public-key\0"
+    1111111111111111111111111111111111111111111111111111111111111111  # the peer's public key
+    07 0e00 2000000000000000 0000000000000000  # [289] preshared-key: type 7 (binary), namesize 14, datasize 32, nitems 0
+    7072657368617265642d6b657900  # "preshared-key\0"
+    2222222222222222222222222222222222222222222222222222222222222222  # its preshared key (privileged callers only)
+    07 0900 1000000000000000 0000000000000000  # [354] endpoint: type 7 (binary), namesize 9, datasize 16, nitems 0
+    656e64706f696e7400  # "endpoint\0"
+    1002ca6cc00002010000000000000000  # sockaddr_in: 192.0.2.1:51820
+    07 1400 1000000000000000 0000000000000000  # [398] last-handshake-time: type 7 (binary), namesize 20, datasize 16, nitems 0
+    6c6173742d68616e647368616b652d74696d6500  # "last-handshake-time\0"
+    00f15365000000000500000000000000  # struct wg_timespec64: 1700000000 s, 5 ns
+    03 1e00 0800000000000000 0000000000000000  # [453] persistent-keepalive-interval: type 3 (number), namesize 30, datasize 8, nitems 0
+    70657273697374656e742d6b656570616c6976652d696e74657276616c00  # "persistent-keepalive-interval\0"
+    1900000000000000  # 25
+    03 0900 0800000000000000 0000000000000000  # [510] rx-bytes: type 3 (number), namesize 9, datasize 8, nitems 0
+    72782d627974657300  # "rx-bytes\0"
+    0004000000000000  # 1024
+    03 0900 0800000000000000 0000000000000000  # [546] tx-bytes: type 3 (number), namesize 9, datasize 8, nitems 0
+    74782d627974657300  # "tx-bytes\0"
+    0008000000000000  # 2048
+    0b 0c00 0000000000000000 0100000000000000  # [582] allowed-ips: type 11 (nvlist array), namesize 12, datasize 0, nitems 1
+    616c6c6f7765642d69707300  # "allowed-ips\0"
+    6c 00 00 0000000000000000 6400000000000000  # [613] the allowed IP: magic, version 0, flags 0, descriptors 0, size 100
+    07 0500 0400000000000000 0000000000000000  # [632] ipv4: type 7 (binary), namesize 5, datasize 4, nitems 0
+    6970763400  # "ipv4\0"
+    0a000000  # 10.0.0.0
+    03 0500 0800000000000000 0000000000000000  # [660] cidr: type 3 (number), namesize 5, datasize 8, nitems 0
+    6369647200  # "cidr\0"
+    1800000000000000  # 24
+    fe 0100 0000000000000000 0000000000000000 00  # [692] end of the allowed IP: type 254, namesize 1, name ""
+    fe 0100 0000000000000000 0000000000000000 00  # [712] end of the peer: type 254, namesize 1, name ""
+"#;
+
+    fn full_update() -> DeviceUpdate {
+        let mut a = peer(0x11);
+        a.preshared_key = Some(Some([0x22; 32]));
+        a.persistent_keepalive = Some(25);
+        a.endpoint = Some(Endpoint::V4 {
+            addr: [192, 0, 2, 1],
+            port: 51820,
+        });
+        a.replace_allowed_ips = true;
+        a.allowed_ips = vec![
+            add(v4([10, 0, 0, 0], 24)),
+            add(v6(
+                [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                32,
+            )),
+        ];
+        let mut b = peer(0x33);
+        b.endpoint = Some(Endpoint::V6 {
+            addr: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            port: 51821,
+            flowinfo: 0,
+            scope_id: 0,
+        });
+        let mut u = DeviceUpdate::default();
+        u.private_key = Some(Some([0xaa; 32]));
+        u.listen_port = Some(51820);
+        u.replace_peers = true;
+        u.peers = vec![a, b];
+        u
+    }
+
+    fn full_info() -> DeviceInfo {
+        DeviceInfo {
+            private_key: Some([0xaa; 32]),
+            public_key: Some([0x77; 32]),
+            listen_port: 51820,
+            user_cookie: 0,
+            peers: vec![PeerInfo {
+                public_key: [0x11; 32],
+                preshared_key: Some([0x22; 32]),
+                endpoint: Some(Endpoint::V4 {
+                    addr: [192, 0, 2, 1],
+                    port: 51820,
+                }),
+                last_handshake: (1_700_000_000, 5),
+                rx_bytes: 1024,
+                tx_bytes: 2048,
+                persistent_keepalive: 25,
+                allowed_ips: vec![v4([10, 0, 0, 0], 24)],
+            }],
+        }
+    }
+
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn full_set_request_is_byte_exact() {
+        let bytes = annotated_hex(FULL_SET_REQUEST);
+        assert_eq!(bytes.len(), 884);
+        assert_eq!(encode_set(&full_update()).unwrap(), bytes);
+        assert_eq!(decode_set(&bytes, &lim()).unwrap(), full_update());
+    }
+
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn full_get_answer_is_byte_exact() {
+        let bytes = annotated_hex(FULL_GET_ANSWER);
+        assert_eq!(bytes.len(), 732);
+        assert_eq!(encode_get(&full_info()).unwrap(), bytes);
+        assert_eq!(decode_get(&bytes).unwrap(), full_info());
+    }
+
+    /// SIOCGWG's size handshake: the size the kernel reports for a zero-
+    /// sized request (`packed_size` of the list) is the length of what it
+    /// then copies out, and the top header's own size field agrees.
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn reported_sizes_are_buffer_lengths() {
+        let small = {
+            #[allow(clippy::field_reassign_with_default)]
+            let mut u = DeviceUpdate::default();
+            u.listen_port = Some(51820);
+            encode_set(&u).unwrap()
+        };
+        // DESIGN.md's example: {"listen-port": 51820} is 58 bytes.
+        assert_eq!(small.len(), 58);
+        for bytes in [
+            annotated_hex(FULL_SET_REQUEST),
+            annotated_hex(FULL_GET_ANSWER),
+            small_set_request(),
+            small,
+            encode_get(&info()).unwrap(),
+        ] {
+            let l = nvlist::unpack(&bytes, &Default::default()).unwrap();
+            assert_eq!(nvlist::packed_size(&l), bytes.len());
+            let mut size = [0u8; 8];
+            size.copy_from_slice(&bytes[11..19]);
+            assert_eq!(u64::from_le_bytes(size), bytes.len() as u64 - 19);
+        }
+        // A size one short or one long is refused, as libnv refuses it.
+        let mut bytes = annotated_hex(FULL_GET_ANSWER);
+        bytes[11] -= 1;
+        assert!(decode_get(&bytes).is_err());
+        bytes[11] += 2;
+        assert!(decode_get(&bytes).is_err());
+    }
+
     /// A request whose single peer holds `pairs` (and a public key unless
     /// one is among them).
     fn with_peer(pairs: Vec<(&str, Value)>) -> Vec<u8> {
