@@ -154,5 +154,16 @@ for f in "${here}"/cases/*.sh; do
 	. "${f}"
 done
 
+# The manual page: mandoc's warnings and errors (its style notes are
+# about pages of FreeBSD that Linux lacks).
+if command -v mandoc > /dev/null 2>&1; then
+	casename="wg-quick.8"
+	if out=$(mandoc -Tlint -Wwarning "${top}/tools/wg-quick/wg-quick.8" 2>&1); then
+		ok
+	else
+		ko "mandoc -Tlint: ${out}"
+	fi
+fi
+
 echo "tools: ${passed} passed, ${failed} failed"
 [ "${failed}" -eq 0 ]
