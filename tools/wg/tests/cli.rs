@@ -643,3 +643,21 @@ fn good_config_files_reach_the_backend() {
         }
     }
 }
+
+#[test]
+fn manual_page_is_clean() {
+    let page = concat!(env!("CARGO_MANIFEST_DIR"), "/wg.8");
+    let Ok(out) = Command::new("mandoc")
+        .args(["-Tlint", "-Wwarning", page])
+        .output()
+    else {
+        println!("skipped: mandoc is not installed");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
