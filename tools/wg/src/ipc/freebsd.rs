@@ -19,58 +19,66 @@ use std::io;
 use wg_core::config::{DeviceInfo, DeviceUpdate};
 use wg_core::nvconfig;
 
-pub const IFNAMSIZ: usize = 16;
+use abi::IFNAMSIZ;
 
-/// FreeBSD's `_IOWR(group, num, type)` for a parameter of `len` bytes.
-const fn iowr(group: u8, num: u8, len: usize) -> u64 {
-    const IOC_INOUT: u64 = 0x8000_0000 | 0x4000_0000;
-    const IOCPARM_MASK: u64 = 0x1fff;
-    IOC_INOUT | (((len as u64) & IOCPARM_MASK) << 16) | ((group as u64) << 8) | num as u64
+/// FreeBSD's ABI: ioctl numbers and the structs they carry. Off FreeBSD
+/// only the tests use them (sizes and numbers checked on any 64-bit host).
+#[cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
+mod abi {
+    pub const IFNAMSIZ: usize = 16;
+
+    /// FreeBSD's `_IOWR(group, num, type)` for a parameter of `len` bytes.
+    pub const fn iowr(group: u8, num: u8, len: usize) -> u64 {
+        const IOC_INOUT: u64 = 0x8000_0000 | 0x4000_0000;
+        const IOCPARM_MASK: u64 = 0x1fff;
+        IOC_INOUT | (((len as u64) & IOCPARM_MASK) << 16) | ((group as u64) << 8) | num as u64
+    }
+
+    /// `struct wg_data_io` (sys/dev/wg/if_wg.h).
+    #[repr(C)]
+    pub struct WgDataIo {
+        pub name: [libc::c_char; IFNAMSIZ],
+        pub data: *mut libc::c_void,
+        pub size: usize,
+    }
+
+    /// `struct ifg_req` (net/if.h): a union of two name arrays.
+    #[repr(C)]
+    pub struct IfgReq {
+        pub member: [libc::c_char; IFNAMSIZ],
+    }
+
+    /// The union in `struct ifgroupreq`: a group name or the member array.
+    #[repr(C)]
+    pub union IfgrIfgru {
+        pub group: [libc::c_char; IFNAMSIZ],
+        pub groups: *mut IfgReq,
+    }
+
+    /// `struct ifgroupreq` (net/if.h).
+    #[repr(C)]
+    pub struct IfGroupReq {
+        pub name: [libc::c_char; IFNAMSIZ],
+        pub len: libc::c_uint,
+        pub ifgru: IfgrIfgru,
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    const _: () = {
+        assert!(core::mem::size_of::<WgDataIo>() == 32);
+        assert!(core::mem::size_of::<IfgReq>() == 16);
+        assert!(core::mem::size_of::<IfGroupReq>() == 40);
+        assert!(core::mem::offset_of!(IfGroupReq, ifgru) == 24);
+    };
+
+    pub const SIOCSWG: u64 = iowr(b'i', 210, core::mem::size_of::<WgDataIo>());
+    pub const SIOCGWG: u64 = iowr(b'i', 211, core::mem::size_of::<WgDataIo>());
+    pub const SIOCGIFGMEMB: u64 = iowr(b'i', 138, core::mem::size_of::<IfGroupReq>());
+
+    /// The group every if_wg interface joins (its cloner's name).
+    pub const WG_GROUP: &str = "wg";
 }
 
-/// `struct wg_data_io` (sys/dev/wg/if_wg.h).
-#[repr(C)]
-pub struct WgDataIo {
-    pub name: [libc::c_char; IFNAMSIZ],
-    pub data: *mut libc::c_void,
-    pub size: usize,
-}
-
-/// `struct ifg_req` (net/if.h): a union of two name arrays.
-#[repr(C)]
-pub struct IfgReq {
-    pub member: [libc::c_char; IFNAMSIZ],
-}
-
-/// The union in `struct ifgroupreq`: a group name or the member array.
-#[repr(C)]
-pub union IfgrIfgru {
-    pub group: [libc::c_char; IFNAMSIZ],
-    pub groups: *mut IfgReq,
-}
-
-/// `struct ifgroupreq` (net/if.h).
-#[repr(C)]
-pub struct IfGroupReq {
-    pub name: [libc::c_char; IFNAMSIZ],
-    pub len: libc::c_uint,
-    pub ifgru: IfgrIfgru,
-}
-
-#[cfg(target_pointer_width = "64")]
-const _: () = {
-    assert!(core::mem::size_of::<WgDataIo>() == 32);
-    assert!(core::mem::size_of::<IfgReq>() == 16);
-    assert!(core::mem::size_of::<IfGroupReq>() == 40);
-    assert!(core::mem::offset_of!(IfGroupReq, ifgru) == 24);
-};
-
-pub const SIOCSWG: u64 = iowr(b'i', 210, core::mem::size_of::<WgDataIo>());
-pub const SIOCGWG: u64 = iowr(b'i', 211, core::mem::size_of::<WgDataIo>());
-pub const SIOCGIFGMEMB: u64 = iowr(b'i', 138, core::mem::size_of::<IfGroupReq>());
-
-/// The group every if_wg interface joins (its cloner's name).
-const WG_GROUP: &str = "wg";
 /// How often a size negotiation starts again before giving up.
 const MAX_TRIES: usize = 8;
 /// Beyond any configuration the core allows (see `wg_core::config::Limits`);
@@ -170,7 +178,7 @@ pub fn encode_request(update: &DeviceUpdate) -> io::Result<Vec<u8>> {
 /// calls) are skipped, as are names that are not text.
 pub fn member_names(answer: &[u8]) -> Vec<String> {
     answer
-        .chunks_exact(core::mem::size_of::<IfgReq>())
+        .chunks_exact(core::mem::size_of::<abi::IfgReq>())
         .filter_map(|rec| {
             let end = rec.iter().position(|&b| b == 0).unwrap_or(rec.len());
             let name = rec.get(..end)?;
@@ -228,7 +236,9 @@ pub fn set(name: &str, update: &DeviceUpdate) -> io::Result<()> {
 /// None to ask for the size.
 #[cfg(target_os = "freebsd")]
 mod sys {
-    use super::{IfGroupReq, IfgReq, IfgrIfgru, WgDataIo, IFNAMSIZ};
+    use super::abi::{
+        IfGroupReq, IfgReq, IfgrIfgru, WgDataIo, IFNAMSIZ, SIOCGIFGMEMB, SIOCGWG, SIOCSWG, WG_GROUP,
+    };
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     /// A socket to aim interface ioctls at, as wg(8) uses.
@@ -272,7 +282,7 @@ mod sys {
             data,
             size,
         };
-        ioctl(&s, super::SIOCGWG, &mut wgd)?;
+        ioctl(&s, SIOCGWG, &mut wgd)?;
         Ok(wgd.size)
     }
 
@@ -283,13 +293,13 @@ mod sys {
             data: request.as_mut_ptr().cast(),
             size: request.len(),
         };
-        ioctl(&s, super::SIOCSWG, &mut wgd)
+        ioctl(&s, SIOCSWG, &mut wgd)
     }
 
     pub fn group_members(buf: Option<&mut [u8]>) -> Result<usize, i32> {
         let s = socket()?;
         let mut name = [0 as libc::c_char; IFNAMSIZ];
-        for (o, b) in name.iter_mut().zip(super::WG_GROUP.bytes()) {
+        for (o, b) in name.iter_mut().zip(WG_GROUP.bytes()) {
             *o = b as libc::c_char;
         }
         let (groups, len) = match buf {
@@ -301,7 +311,7 @@ mod sys {
             len: libc::c_uint::try_from(len).map_err(|_| libc::E2BIG)?,
             ifgru: IfgrIfgru { groups },
         };
-        ioctl(&s, super::SIOCGIFGMEMB, &mut req)?;
+        ioctl(&s, SIOCGIFGMEMB, &mut req)?;
         // The size query answers in ifgr_len; a fetch leaves it as given.
         Ok(req.len as usize)
     }
@@ -329,6 +339,7 @@ mod sys {
 
 #[cfg(test)]
 mod tests {
+    use super::abi::*;
     use super::*;
     use wg_core::config::{PeerInfo, PeerUpdate};
     use wg_core::endpoint::Endpoint;
