@@ -48,10 +48,12 @@ pub fn sync_update(
         .map(|p| p.public_key)
         .filter(|k| !in_file.contains(k))
         .collect();
-    gone.sort_unstable();
-    gone.dedup();
     // Removals go first, as in wg, so a full interface has room again
-    // before the file's new peers are added.
+    // before the file's new peers are added; and in wg's order (highest
+    // key first), because a backend may hand freed slots to new peers and
+    // so let this order decide the order `show` lists them in.
+    gone.sort_unstable_by(|a, b| b.cmp(a));
+    gone.dedup();
     let removals = gone.into_iter().map(|public_key| PeerUpdate {
         public_key,
         remove: true,
@@ -140,7 +142,7 @@ mod tests {
             .iter()
             .map(|p| (p.public_key[0], p.remove))
             .collect();
-        assert_eq!(summary, [(0, true), (3, true), (2, false), (1, false)]);
+        assert_eq!(summary, [(3, true), (0, true), (2, false), (1, false)]);
         assert!(u.peers[..2]
             .iter()
             .all(|p| !p.replace_allowed_ips && p.allowed_ips.is_empty()));

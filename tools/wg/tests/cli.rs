@@ -661,3 +661,25 @@ fn manual_page_is_clean() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// glibc reads a numeric port modulo 65536, so Debian's wg takes 65536
+/// as "any port"; ours refuses it, as wg does on FreeBSD.
+#[test]
+fn ports_beyond_65535_are_refused() {
+    for port in ["65536", "70000", "99999999999"] {
+        let out = Run::args(&["set", IFACE, "listen-port", port]).exec(OUR_WG);
+        assert_eq!(out.status, Some(1));
+        assert_eq!(
+            out.stderr,
+            format!("Servname not supported for ai_socktype: `{port}'\n")
+        );
+        let conf = Temp::with(format!("[Interface]\nListenPort = {port}\n").as_bytes());
+        let out = Run::args(&["setconf", IFACE, conf.path()]).exec(OUR_WG);
+        assert_eq!(
+            out.stderr,
+            format!(
+                "Servname not supported for ai_socktype: `{port}'\nConfiguration parsing error\n"
+            )
+        );
+    }
+}

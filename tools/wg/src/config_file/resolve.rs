@@ -39,6 +39,7 @@ mod eai {
     pub const NONAME: i32 = -2;
     pub const FAIL: i32 = -4;
     pub const NODATA: i32 = -5;
+    pub const SERVICE: i32 = -8;
     pub const SYSTEM: i32 = -11;
 }
 
@@ -48,6 +49,7 @@ mod eai {
     pub const FAIL: i32 = libc::EAI_FAIL;
     // FreeBSD dropped EAI_NODATA; this value never matches a real code.
     pub const NODATA: i32 = i32::MIN;
+    pub const SERVICE: i32 = libc::EAI_SERVICE;
     pub const SYSTEM: i32 = libc::EAI_SYSTEM;
 }
 
@@ -65,6 +67,23 @@ fn gai_text(code: i32, os_error: io::Error) -> String {
     unsafe { CStr::from_ptr(ptr) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// A service that getaddrinfo reads as a number (after leading spaces and
+/// a plus sign) but that no port number can hold.
+fn numeric_beyond_u16(service: &[u8]) -> bool {
+    let digits = service.trim_ascii_start();
+    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
+    !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && digits
+            .iter()
+            .try_fold(0u32, |n, &d| {
+                n.checked_mul(10)?
+                    .checked_add(u32::from(d - b'0'))
+                    .filter(|&v| v <= 65535)
+            })
+            .is_none()
 }
 
 /// The real resolver: getaddrinfo(3), std::thread::sleep and the process
@@ -87,6 +106,14 @@ impl Resolver for SystemResolver {
             Some(h) => Some(CString::new(h).map_err(|_| nul_error())?),
             None => None,
         };
+        if numeric_beyond_u16(service) {
+            // glibc would take the number modulo 65536 (so 65536 means
+            // "any port"); refuse it as FreeBSD's libc does.
+            return Err(LookupError {
+                permanent: false,
+                text: gai_text(eai::SERVICE, io::Error::from_raw_os_error(0)),
+            });
+        }
         let service = CString::new(service).map_err(|_| nul_error())?;
         // SAFETY: addrinfo is plain data; all-zero is its documented empty
         // hints value, completed below.
@@ -233,6 +260,19 @@ mod tests {
         assert_eq!(
             r.lookup(None, b"123").ok().flatten().map(|e| e.port()),
             Some(123)
+        );
+        for big in [&b"65536"[..], b"99999999999999999999", b" +70000"] {
+            let err = r.lookup(None, big).unwrap_err();
+            assert_eq!(err.text, "Servname not supported for ai_socktype");
+            assert!(r.lookup(Some(b"192.0.2.1"), big).is_err());
+        }
+        assert_eq!(
+            r.lookup(None, b"065535").ok().flatten().map(|e| e.port()),
+            Some(65535)
+        );
+        assert_eq!(
+            r.lookup(None, b" 7").ok().flatten().map(|e| e.port()),
+            Some(7)
         );
         let err = r.lookup(None, b"no-such-service-name").unwrap_err();
         assert_eq!(err.text, "Servname not supported for ai_socktype");
