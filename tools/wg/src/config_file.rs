@@ -469,4 +469,86 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    /// Any bytes at all: an answer or an error, never a panic.
+    #[test]
+    fn arbitrary_lines_never_panic() {
+        use super::resolve::{LookupError, Resolver};
+        struct Offline;
+        impl Resolver for Offline {
+            fn lookup(
+                &mut self,
+                _: Option<&[u8]>,
+                _: &[u8],
+            ) -> Result<Option<Endpoint>, LookupError> {
+                Err(LookupError {
+                    permanent: true,
+                    text: "offline".into(),
+                })
+            }
+            fn sleep(&mut self, _: std::time::Duration) {}
+            fn retries_setting(&self) -> Option<Vec<u8>> {
+                None
+            }
+        }
+        let pieces: &[&[u8]] = &[
+            b"[Interface]",
+            b"[Peer]",
+            b"PrivateKey",
+            b"PublicKey",
+            b"PresharedKey",
+            b"ListenPort",
+            b"FwMark",
+            b"AllowedIPs",
+            b"Endpoint",
+            b"PersistentKeepalive",
+            b"=",
+            b"==",
+            b"#",
+            b" ",
+            b"\t",
+            b"\0",
+            b"\xff",
+            b"/",
+            b",",
+            b":",
+            b"[",
+            b"]",
+            b"0x",
+            b"off",
+            b"65535",
+            b"10.0.0.1",
+            b"::",
+            b"%",
+            b"-",
+            K1.as_bytes(),
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut diag = Vec::new();
+        let mut resolver = Offline;
+        let mut ctx = Ctx {
+            diag: &mut diag,
+            resolver: &mut resolver,
+        };
+        let mut outcomes = [0usize; 2];
+        for _ in 0..5000 {
+            let mut parser = ConfigParser::new(next() % 2 == 0);
+            for _ in 0..(next() % 6) {
+                let mut line = Vec::new();
+                for _ in 0..(next() % 8) {
+                    line.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+                }
+                outcomes[usize::from(parser.line(&mut ctx, &line).is_ok())] += 1;
+            }
+            let _ = parser.finish();
+        }
+        // Both kinds of outcome happen, so the input is not all rejected.
+        assert!(outcomes[0] > 100 && outcomes[1] > 100, "{outcomes:?}");
+    }
 }
