@@ -277,8 +277,9 @@ fn decode_peer_update(e: &Nvlist, limits: &Limits) -> Result<PeerUpdate> {
 /// what FreeBSD would refuse and more (see the module notes), and checks
 /// the result against `limits` with [`DeviceUpdate::validate`].
 ///
-/// FreeBSD cannot remove a private key through this ioctl (a zero key is
-/// clamped into a real one), so `private_key` is never `Some(None)` here.
+/// An all-zero private key removes the key: that is what wg(8) sends for
+/// `private-key /dev/null`. (FreeBSD's own if_wg clamps it into a real
+/// identity instead; Linux and the UAPI daemons remove it, as we do.)
 pub fn decode_set(buf: &[u8], limits: &Limits) -> Result<DeviceUpdate> {
     const KEYS: [&str; 5] = [
         "replace-peers",
@@ -294,7 +295,10 @@ pub fn decode_set(buf: &[u8], limits: &Limits) -> Result<DeviceUpdate> {
         match known_key(&nvl, name, &KEYS, &mut seen)? {
             Some(0) => u.replace_peers = as_bool(v)?,
             Some(1) => u.listen_port = Some(as_u16(v)?),
-            Some(2) => u.private_key = Some(Some(as_fixed(v)?)),
+            Some(2) => {
+                let k = as_fixed(v)?;
+                u.private_key = Some((k != [0; 32]).then_some(k));
+            }
             Some(3) => u.user_cookie = Some(as_u32(v)?),
             Some(4) => {
                 let peers = as_lists(v)?;
@@ -369,14 +373,15 @@ fn encode_peer_update(p: &PeerUpdate) -> Result<Nvlist> {
 /// The `SIOCSWG` request wireguard-tools' `kernel_set_device()` sends for
 /// `update`, key for key and in its order.
 ///
-/// `Error::Invalid` for what FreeBSD's ABI cannot say: removing the private
-/// key (`Some(None)`; FreeBSD would install the clamped zero key) and
-/// `update_only` peers.
+/// Removing the private key (`Some(None)`) is sent as 32 zero bytes, as
+/// wg(8) sends `private-key /dev/null`; `decode_set` reads it back as a
+/// removal. `Error::Invalid` for what the ABI cannot say: `update_only`
+/// peers.
 pub fn encode_set(update: &DeviceUpdate) -> Result<Vec<u8>> {
     let mut l = Nvlist::new();
     match &update.private_key {
         Some(Some(k)) => l.add_binary("private-key", k)?,
-        Some(None) => return Err(Error::Invalid),
+        Some(None) => l.add_binary("private-key", &[0; 32])?,
         None => {}
     }
     if let Some(port) = update.listen_port {
@@ -1307,9 +1312,9 @@ mod tests {
         .unwrap();
         assert_eq!(u.listen_port, Some(1));
         assert!(set(&with_peer(vec![("color", Value::Null)])).is_ok());
-        // A zero private key is a key to FreeBSD, not a removal.
+        // A zero private key is wg(8)'s `private-key /dev/null`: a removal.
         let zero = set(&with_top(vec![("private-key", Value::Binary(vec![0; 32]))])).unwrap();
-        assert_eq!(zero.private_key, Some(Some([0; 32])));
+        assert_eq!(zero.private_key, Some(None));
     }
 
     #[test]
@@ -1399,9 +1404,11 @@ mod tests {
 
     #[test]
     fn encode_set_refuses_the_inexpressible() {
+        // Removing the key is expressible: 32 zeros, read back as removal.
         let mut u = DeviceUpdate::default();
         u.private_key = Some(None);
-        assert_eq!(encode_set(&u), Err(Error::Invalid));
+        let packed = encode_set(&u).unwrap();
+        assert_eq!(decode_set(&packed, &Limits::default()).unwrap(), u);
         let mut p = peer(1);
         p.update_only = true;
         let mut u = DeviceUpdate::default();

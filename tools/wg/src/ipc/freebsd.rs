@@ -159,18 +159,10 @@ pub fn decode_answer(answer: &[u8]) -> io::Result<DeviceInfo> {
     Ok(info)
 }
 
-/// The SIOCSWG request for `update`, as wg(8) packs it. wg(8) removes the
-/// private key by sending 32 zero bytes (`private-key /dev/null`), which
-/// nvconfig will not write on its own; so do we.
+/// The SIOCSWG request for `update`, as wg(8) packs it (a removed private
+/// key goes as 32 zero bytes: nvconfig writes it so).
 pub fn encode_request(update: &DeviceUpdate) -> io::Result<Vec<u8>> {
-    if update.private_key != Some(None) {
-        return nvconfig::encode_set(update).map_err(core_errno);
-    }
-    let mut zeroed = update.clone();
-    zeroed.private_key = Some(Some([0; 32]));
-    let out = nvconfig::encode_set(&zeroed).map_err(core_errno);
-    zeroed.zeroize_secrets();
-    out
+    nvconfig::encode_set(update).map_err(core_errno)
 }
 
 /// The member names in a SIOCGIFGMEMB answer: `ifg_req` records of
