@@ -104,6 +104,10 @@ pub fn setconf(prog: &[u8], args: &[Vec<u8>]) -> i32 {
             }
             return 1;
         }
+        Err(ConfigError::Read(errno)) => {
+            perror("fread", &io::Error::from_raw_os_error(errno));
+            return 1;
+        }
         Err(ConfigError::Incomplete(msg)) => {
             report(&ParseError::new(msg));
             eprint_bytes(b"Invalid configuration\n");

@@ -43,6 +43,9 @@ pub enum ConfigError {
     Line(ParseError),
     /// The file as a whole was wrong ("Invalid configuration" follows).
     Incomplete(Vec<u8>),
+    /// The file could not be read to its end (a directory, an I/O error):
+    /// the errno.
+    Read(i32),
 }
 
 impl ConfigParser {
@@ -153,8 +156,9 @@ impl ConfigParser {
     }
 }
 
-/// Reads a whole file. A read error ends the file as the end of file
-/// would, as it does for wg.
+/// Reads a whole file. A read error is an error: wg takes it for the end
+/// of the file, so `wg setconf wg0 /etc/wireguard/` would apply an empty
+/// configuration and drop every peer.
 pub fn parse(
     ctx: &mut Ctx,
     input: &mut dyn BufRead,
@@ -165,8 +169,12 @@ pub fn parse(
     loop {
         buf.clear();
         match input.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(_) => {}
+            Err(e) => {
+                parser.abandon();
+                return Err(ConfigError::Read(e.raw_os_error().unwrap_or(libc::EIO)));
+            }
         }
         if let Err(e) = parser.line(ctx, &buf) {
             parser.abandon();
@@ -194,6 +202,25 @@ mod tests {
     fn parse_str(text: &str, append: bool) -> (Result<DeviceUpdate, ConfigError>, String) {
         let mut r = Scripted::default();
         with_ctx(&mut r, |c| parse(c, &mut text.as_bytes(), append))
+    }
+
+    #[test]
+    fn a_read_error_is_not_the_end_of_the_file() {
+        // What reading a directory gives: nothing applied, an error.
+        struct Failing;
+        impl std::io::Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::from_raw_os_error(libc::EISDIR))
+            }
+        }
+        let mut r = Scripted::default();
+        let (res, _) = with_ctx(&mut r, |c| {
+            parse(c, &mut std::io::BufReader::new(Failing), false)
+        });
+        match res {
+            Err(ConfigError::Read(e)) => assert_eq!(e, libc::EISDIR),
+            other => panic!("expected a read error, got {:?}", other.map(|_| ())),
+        }
     }
 
     fn line_error(text: &str) -> String {
