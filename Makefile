@@ -20,6 +20,7 @@ build: deps
 # C ABI driver, the bindings freshness check).
 test: deps lint check-freebsd test-netns
 	@sh tests/freebsd/check-syntax.sh
+	@sh tests/tools/run.sh
 	@sh scripts/run-tests.sh
 
 test-core: deps
@@ -39,6 +40,7 @@ lint:
 # core into if_wg.ko, and that audited too (undefined symbols, relocations,
 # FPU use, stack frames).
 check-freebsd: deps test-audit audit-core audit-ko
+	@sh tools/wg/check-freebsd.sh
 
 fmt:
 	$(CARGO) fmt --all
@@ -55,7 +57,7 @@ bindings: deps
 # wgd on both routers, wg show, a ping through the tunnel, proof the wire is
 # encrypted; torn down at the end (and on Ctrl-C).
 demo: deps
-	$(CARGO) build --release -p wgd
+	$(CARGO) build --release -p wgd -p wg-tool
 	@sh tests/netns/demo.sh
 
 # iperf3 through wgd and through wireguard-go, same run, printed figures.
@@ -66,13 +68,15 @@ bench-tunnel: deps
 # The seed's network in namespaces: wgd against wireguard-go, both ways,
 # and against itself (site-to-site, remote access through NAT, roaming);
 # IPv6 inside and outside the tunnel; wg-quick driving wgd; hostile
-# datagrams, handshake floods and malformed UAPI requests.
+# datagrams, handshake floods and malformed UAPI requests; our wg against
+# Debian's on live devices (show output, config operations, errors).
 test-netns: deps
-	$(CARGO) build --release -p wgd
+	$(CARGO) build --release -p wgd -p wg-tool
 	@sh tests/netns/seed.sh
 	@sh tests/netns/ipv6.sh
 	@sh tests/netns/wgquick.sh
 	@sh tests/netns/hostile.sh
+	@sh tests/netns/wgtool.sh
 
 clean:
 	$(CARGO) clean

@@ -24,8 +24,9 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok install
 # libck-dev: the ck headers FreeBSD's kernel headers include (kmod/).
 # The network-namespace tests and the demo (tests/netns/): wireguard-go and
 # wg to run against, ping, tcpdump, nftables, iperf3, ip.
+# mandoc: lints the manual pages (tools/wg/wg.8, tools/wg-quick/wg-quick.8).
 for p in libclang-dev gcc make binutils rustc-web cargo-web rust-web-src libck-dev \
-    wireguard-go wireguard-tools iputils-ping tcpdump nftables iperf3 iproute2; do
+    wireguard-go wireguard-tools iputils-ping tcpdump nftables iperf3 iproute2 mandoc; do
 	have_pkg "$p" || need_pkgs="$need_pkgs $p"
 done
 python3 -m pip --version >/dev/null 2>&1 || need_pkgs="$need_pkgs python3-pip"

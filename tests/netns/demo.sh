@@ -4,6 +4,9 @@
 # Makefile builds wgd first); installs missing Debian tools when root.
 # Everything is torn down at the end, also on Ctrl-C.
 #
+# Every `wg` command runs our wg (tools/wg, target/release/wg, or WG) when
+# it is built, else Debian's.
+#
 # Environment: WGD (default target/release/wgd), IMPL1/IMPL2 (default wgd
 # on both routers; wireguard-go works too), DEMO_PAUSE=1 waits for Enter
 # before tearing down, WT_KEEP=1 keeps logs and captures.
@@ -32,6 +35,11 @@ for i in "$IMPL1" "$IMPL2"; do
 	why=$(wt_impl_ok "$i") || fail "$why (run 'make demo', which builds it)"
 done
 wt_ensure ip wg tcpdump ping timeout || fail "missing tools (see above)"
+OURWG=${WG:-$WT_ROOT/target/release/wg}
+if [ -x "$OURWG" ]; then
+	mkdir -p "$WT_DIR/bin" && ln -sf "$OURWG" "$WT_DIR/bin/wg" &&
+	    PATH="$WT_DIR/bin:$PATH"
+fi
 wt_trap
 trap 'printf "\ndemo: interrupted, tearing down\n"; exit 130' INT
 trap 'exit 143' TERM
@@ -46,7 +54,7 @@ network, all inside throw-away network namespaces (prefix $WT_PREFIX-):
           \`======= WireGuard tunnel 192.168.222.0/24 ========'
 
 r1 routes only the public addresses: the sites can talk only through
-the tunnel.  vpnr1 runs $IMPL1, vpnr2 runs $IMPL2.
+the tunnel.  vpnr1 runs $IMPL1, vpnr2 runs $IMPL2; `wg` is $(command -v wg).
 EOF
 
 say "Building the network (5 namespaces, veth pairs, bridges)"
