@@ -65,6 +65,28 @@ fn expired(birth: u64, max_age: u64, now: u64) -> bool {
     birth.saturating_add(max_age) <= now
 }
 
+/// Where a new cookie secret comes from when the current one has expired.
+/// A closure is called only then: under load every handshake message is
+/// checked, and drawing 32 random bytes from the host for each of them
+/// (a syscall in wgd) would be work the flood buys for nothing. A plain
+/// secret is accepted too (tests, vectors).
+pub trait FreshSecret {
+    fn draw(self) -> [u8; HASH_LEN];
+}
+
+impl FreshSecret for &[u8; HASH_LEN] {
+    fn draw(self) -> [u8; HASH_LEN] {
+        *self
+    }
+}
+
+// `FnOnce` is a fundamental trait, so this cannot overlap the impl above.
+impl<F: FnOnce() -> [u8; HASH_LEN]> FreshSecret for F {
+    fn draw(self) -> [u8; HASH_LEN] {
+        self()
+    }
+}
+
 /// Responder side, one per device.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct CookieChecker {
@@ -110,17 +132,21 @@ impl CookieChecker {
         crypto::ct_eq(&crypto::mac(&self.mac1_key, &[covered]), &mac1)
     }
 
+    /// Whether the next cookie needs a new secret.
+    pub fn secret_due(&self, now: u64) -> bool {
+        self.secret_birth
+            .is_none_or(|birth| expired(birth, COOKIE_SECRET_MAX_AGE, now))
+    }
+
     fn cookie(
         &mut self,
         src: &[u8],
         now: u64,
-        fresh_secret: &[u8; HASH_LEN],
+        fresh_secret: impl FreshSecret,
     ) -> Zeroizing<[u8; COOKIE_LEN]> {
-        let stale = self
-            .secret_birth
-            .is_none_or(|birth| expired(birth, COOKIE_SECRET_MAX_AGE, now));
-        if stale {
-            self.secret = *fresh_secret;
+        if self.secret_due(now) {
+            let mut fresh = Zeroizing::new(fresh_secret.draw());
+            core::mem::swap(&mut self.secret, &mut *fresh);
             self.secret_birth = Some(now);
         }
         Zeroizing::new(crypto::mac(&self.secret, &[src]))
@@ -129,13 +155,13 @@ impl CookieChecker {
     /// Checks mac2 of a whole initiation or response against the cookie
     /// `src` (the datagram's source address, in any encoding stable for the
     /// device) would have been given. Callers check mac1 first; `fresh_secret`
-    /// is used only if the current secret has expired.
+    /// is drawn only if the current secret has expired.
     pub fn check_mac2(
         &mut self,
         msg: &[u8],
         src: &[u8],
         now: u64,
-        fresh_secret: &[u8; HASH_LEN],
+        fresh_secret: impl FreshSecret,
     ) -> bool {
         let Some((_, _, covered)) = mac_parts(msg) else {
             return false;
@@ -155,7 +181,7 @@ impl CookieChecker {
         msg: &[u8],
         src: &[u8],
         now: u64,
-        fresh_secret: &[u8; HASH_LEN],
+        fresh_secret: impl FreshSecret,
         nonce: [u8; XNONCE_LEN],
         out: &mut [u8; COOKIE_REPLY_LEN],
     ) -> Result<()> {
@@ -494,6 +520,36 @@ mod tests {
         maker.consume_reply(&reply, now).unwrap();
         maker.add_macs(&mut m, now);
         assert!(checker.check_mac2(&m, SRC, now, &other_secret));
+    }
+
+    /// Under load every handshake message is checked: the secret must be
+    /// drawn once per rotation, not once per message (it was once per
+    /// message, 32 bytes from the host each time).
+    #[test]
+    fn fresh_secret_is_drawn_only_when_due() {
+        let mut checker = CookieChecker::new(&PUB);
+        let mut maker = CookieMaker::new(&PUB);
+        let draws = core::cell::Cell::new(0);
+        let draw = || {
+            draws.set(draws.get() + 1);
+            SECRET
+        };
+        let mut m = message(INITIATION_LEN, 1);
+        maker.add_macs(&mut m, 0);
+        assert!(checker.secret_due(0));
+        let mut out = [0u8; 64];
+        for i in 0..100 {
+            assert!(!checker.check_mac2(&m, SRC, i * NSEC, draw));
+            checker
+                .create_reply(&m, SRC, i * NSEC, draw, [0; 24], &mut out)
+                .unwrap();
+        }
+        assert_eq!(draws.get(), 1);
+        assert!(!checker.secret_due(COOKIE_SECRET_MAX_AGE - 1));
+        assert!(checker.secret_due(COOKIE_SECRET_MAX_AGE));
+        checker.check_mac2(&m, SRC, COOKIE_SECRET_MAX_AGE, draw);
+        checker.check_mac2(&m, SRC, COOKIE_SECRET_MAX_AGE + 1, draw);
+        assert_eq!(draws.get(), 2);
     }
 
     #[test]

@@ -636,8 +636,10 @@ impl Device {
         }
         let mut srcb = [0u8; 18];
         let n = src.cookie_bytes(&mut srcb);
-        let fresh = random_key(&*self.rng);
-        if cookie.check_mac2(msg, &srcb[..n], now.mono, &fresh) {
+        // A new secret is drawn only when the old one expires (every two
+        // minutes), not for each message of a flood.
+        let fresh = || random_key(&*self.rng);
+        if cookie.check_mac2(msg, &srcb[..n], now.mono, fresh) {
             return Ok(None);
         }
         let mut nonce = [0u8; 24];
@@ -646,7 +648,7 @@ impl Device {
             .get_mut(..messages::COOKIE_REPLY_LEN)
             .and_then(|s| s.try_into().ok())
             .ok_or(Error::BufferTooSmall)?;
-        cookie.create_reply(msg, &srcb[..n], now.mono, &fresh, nonce, reply)?;
+        cookie.create_reply(msg, &srcb[..n], now.mono, fresh, nonce, reply)?;
         Ok(Some(Received {
             action: Decap::Reply {
                 len: messages::COOKIE_REPLY_LEN,
