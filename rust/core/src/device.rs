@@ -1129,9 +1129,20 @@ impl Device {
         plan.creates
             .try_reserve_exact(update.peers.len())
             .map_err(|_| Error::NoMemory)?;
+        // Counting each peer's routes takes a pass over the table, needed
+        // only when one peer could end up over its limit.
+        let per_peer = t.limits.max_allowed_ips_per_peer;
+        let request_routes = update.peers.iter().map(|p| p.allowed_ips.len()).sum();
+        let counts =
+            if !update.replace_peers && t.allowed.len().saturating_add(request_routes) > per_peer {
+                Some(Self::routes_per_slot(t)?)
+            } else {
+                None
+            };
         // Replay the list against which peers exist, so that a key removed
         // and then listed again is created again, and a key listed twice
         // is created once: `creates` is in the order apply_peer meets them.
+        // `present` holds 0 for a removed key, else 1 + the key's routes.
         let mut present = KeyMap::new(0);
         present.try_reserve(update.peers.len())?;
         let mut route_adds = 0usize;
@@ -1139,9 +1150,15 @@ impl Device {
             if Some(p.public_key) == our_public {
                 continue;
             }
-            let exists = match present.get(&p.public_key) {
-                Some(v) => v == 1,
-                None => !update.replace_peers && t.by_key.contains_key(&p.public_key),
+            let prior = present.get(&p.public_key);
+            let slot = if update.replace_peers {
+                None
+            } else {
+                t.by_key.get(&p.public_key)
+            };
+            let exists = match prior {
+                Some(v) => v >= 1,
+                None => slot.is_some(),
             };
             if p.remove {
                 present.insert(p.public_key, 0)?;
@@ -1153,15 +1170,28 @@ impl Device {
             if !exists {
                 plan.creates.push(p.public_key);
             }
-            present.insert(p.public_key, 1)?;
+            let mut routes = match (prior, slot, &counts) {
+                (Some(v), _, _) => v.saturating_sub(1) as usize,
+                (None, Some(s), Some(c)) => c.get(s as usize).copied().unwrap_or(0) as usize,
+                _ => 0,
+            };
+            if p.replace_allowed_ips {
+                routes = 0;
+            }
             for a in p.allowed_ips.iter().filter(|a| !a.remove) {
                 route_adds += 1;
+                routes += 1;
                 match a.prefix {
                     IpPrefix::V4(_, c) if c <= 32 => plan.v4_routes += 1,
                     IpPrefix::V6(_, c) if c <= 128 => plan.v6_routes += 1,
                     _ => return Err(Error::Invalid),
                 }
             }
+            // Counted before duplicates merge, as the total below is.
+            if routes > per_peer {
+                return Err(Error::Full);
+            }
+            present.insert(p.public_key, u32::try_from(routes + 1).unwrap_or(u32::MAX))?;
         }
         let base_peers = if update.replace_peers {
             0
@@ -1170,7 +1200,7 @@ impl Device {
         };
         let peers = base_peers + plan.creates.len();
         if peers > t.limits.max_peers || peers > MAX_SLOTS as usize {
-            return Err(Error::TooBig);
+            return Err(Error::Full);
         }
         let base_routes = if update.replace_peers {
             0
@@ -1178,9 +1208,24 @@ impl Device {
             t.allowed.len()
         };
         if base_routes + route_adds > t.limits.max_allowed_ips_total {
-            return Err(Error::TooBig);
+            return Err(Error::Full);
         }
         Ok(plan)
+    }
+
+    /// How many routes each peer slot has.
+    fn routes_per_slot(t: &Tables) -> Result<Vec<u32>> {
+        let mut counts = Vec::new();
+        counts
+            .try_reserve_exact(t.peers.len())
+            .map_err(|_| Error::NoMemory)?;
+        counts.resize(t.peers.len(), 0u32);
+        for (_, slot) in t.allowed.iter() {
+            if let Some(c) = counts.get_mut(slot as usize) {
+                *c = c.saturating_add(1);
+            }
+        }
+        Ok(counts)
     }
 
     #[inline(never)]

@@ -44,10 +44,17 @@ pub enum Error {
     BufferTooSmall,
 
     // Configuration and resources.
-    /// A value out of range or of the wrong shape.
+    /// A value out of range or of the wrong shape (an endpoint of another
+    /// family or length, a port of 0, a prefix length past the address).
     Invalid,
-    /// A limit (peers, allowed IPs, size) would be exceeded.
+    /// The request itself is over a limit: its size or nesting, or more
+    /// peers, or allowed IPs for one peer or in all, than a device may
+    /// hold, in the one request. Also a packet too large to seal.
     TooBig,
+    /// The request is within the limits, but applying it would leave the
+    /// device holding more than they allow: peers, allowed IPs in all, or
+    /// allowed IPs of one peer. Nothing was changed.
+    Full,
     /// No such peer.
     NotFound,
     /// Already present.
@@ -90,6 +97,7 @@ impl Error {
             BufferTooSmall => EMSGSIZE,
             Invalid => EINVAL,
             TooBig => E2BIG,
+            Full => ENOSPC,
             NotFound => ENOENT,
             Exists => EEXIST,
             NoMemory => ENOMEM,

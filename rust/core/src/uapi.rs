@@ -50,6 +50,7 @@ mod errno {
     pub const EIO: i64 = 5;
     pub const ENOENT: i64 = 2;
     pub const E2BIG: i64 = 7;
+    pub const ENOSPC: i64 = 28;
     pub const ENOMEM: i64 = 12;
     pub const EEXIST: i64 = 17;
     pub const EINVAL: i64 = 22;
@@ -138,6 +139,7 @@ impl From<crate::Error> for UapiError {
         let n = match e {
             Error::NoMemory => errno::ENOMEM,
             Error::TooBig => errno::E2BIG,
+            Error::Full => errno::ENOSPC,
             Error::NotFound => errno::ENOENT,
             Error::Exists => errno::EEXIST,
             // wireguard-go answers EINVAL for every failure to apply a

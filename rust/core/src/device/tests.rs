@@ -545,8 +545,8 @@ fn config_round_trip_and_all_or_nothing() {
             .collect(),
         ..Default::default()
     };
-    assert_eq!(dev.check_config(&too_many).unwrap_err(), Error::TooBig);
-    assert_eq!(dev.set_config(T0, &too_many).unwrap_err(), Error::TooBig);
+    assert_eq!(dev.check_config(&too_many).unwrap_err(), Error::Full);
+    assert_eq!(dev.set_config(T0, &too_many).unwrap_err(), Error::Full);
     assert_eq!(dev.config(true).unwrap(), info);
     // A port of 0 (any) reports what the host bound, until it changes.
     dev.set_config(
