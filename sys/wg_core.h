@@ -27,6 +27,24 @@
  *   routes it again: safer if the peer may have been removed meanwhile, as
  *   peer ids are reused); DROP_STAGED: free them.  IDLE carries the next
  *   deadline to arm a callout for.
+ *
+ * Errors of configuration (wg_core_set_config, wg_core_check_config):
+ *   EFAULT   a NULL pointer, or an empty request;
+ *   EBADMSG  the bytes are not a packed nvlist;
+ *   E2BIG    the request itself is over a limit: its size or nesting depth
+ *            (bounds derived from the limits below), or more peers, allowed
+ *            IPs of one peer, or allowed IPs in all than the limits allow,
+ *            in the one request;
+ *   ENOSPC   the request is within the limits but the device would hold
+ *            more than they allow once it is applied: peers, allowed IPs
+ *            in all, or allowed IPs of one peer (counting what it has);
+ *   EINVAL   a bad value: a key of the wrong type or size, an endpoint
+ *            that is not a sockaddr_in of 16 or a sockaddr_in6 of 28 bytes
+ *            with the matching family and sa_len, a port of 0, a prefix
+ *            length past the address, an unknown allowed-IP flag;
+ *   ENOMEM   memory for the change could not be had.
+ * On every error nothing changed.  Packet calls answer EINVAL for a source
+ * endpoint of an unknown family.
  */
 #ifndef _WG_CORE_H_
 #define	_WG_CORE_H_
@@ -118,10 +136,26 @@ struct wg_core_peer_stats {
 	uint8_t		public_key[WG_CORE_KEY_LEN];
 };
 
+/*
+ * What one device may hold, so that untrusted configuration cannot exhaust
+ * kernel memory.  Defaults: 262144 peers, 1048576 allowed IPs per peer,
+ * 2097152 in all.  Lowering a limit below what the device holds removes
+ * nothing; requests that would add more then fail with ENOSPC.
+ */
+struct wg_core_limits {
+	uint64_t	max_peers;
+	uint64_t	max_allowed_ips_per_peer;
+	uint64_t	max_allowed_ips_total;
+};
+
 int	wg_core_dev_create(struct wg_core_dev **devp);
 void	wg_core_dev_destroy(struct wg_core_dev *dev);
 void	wg_core_dev_set_mtu(struct wg_core_dev *dev, uint32_t mtu);
 void	wg_core_dev_set_under_load(struct wg_core_dev *dev, int under_load);
+int	wg_core_dev_get_limits(struct wg_core_dev *dev,
+	    struct wg_core_limits *lim);
+int	wg_core_dev_set_limits(struct wg_core_dev *dev,
+	    const struct wg_core_limits *lim);
 
 int	wg_core_encapsulate(struct wg_core_dev *dev, const struct wg_time *now,
 	    uint8_t *buf, size_t buflen, size_t len,

@@ -164,6 +164,24 @@ const _: () = {
     ["Offset of field: wg_core_peer_stats::public_key"]
         [::core::mem::offset_of!(wg_core_peer_stats, public_key) - 32usize];
 };
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct wg_core_limits {
+    pub max_peers: u64,
+    pub max_allowed_ips_per_peer: u64,
+    pub max_allowed_ips_total: u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of wg_core_limits"][::core::mem::size_of::<wg_core_limits>() - 24usize];
+    ["Alignment of wg_core_limits"][::core::mem::align_of::<wg_core_limits>() - 8usize];
+    ["Offset of field: wg_core_limits::max_peers"]
+        [::core::mem::offset_of!(wg_core_limits, max_peers) - 0usize];
+    ["Offset of field: wg_core_limits::max_allowed_ips_per_peer"]
+        [::core::mem::offset_of!(wg_core_limits, max_allowed_ips_per_peer) - 8usize];
+    ["Offset of field: wg_core_limits::max_allowed_ips_total"]
+        [::core::mem::offset_of!(wg_core_limits, max_allowed_ips_total) - 16usize];
+};
 unsafe extern "C" {
     pub fn wg_host_random(buf: *mut ::core::ffi::c_void, len: usize);
 }

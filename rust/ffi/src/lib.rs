@@ -28,11 +28,11 @@ mod kernel;
 
 use alloc::boxed::Box;
 use bindings::{
-    wg_core_decap_result, wg_core_encap_result, wg_core_peer_cb, wg_core_peer_stats,
-    wg_core_poll_result, wg_endpoint, wg_time,
+    wg_core_decap_result, wg_core_encap_result, wg_core_limits, wg_core_peer_cb,
+    wg_core_peer_stats, wg_core_poll_result, wg_endpoint, wg_time,
 };
 use core::slice;
-use wg_core::config::{DeviceUpdate, Key};
+use wg_core::config::{DeviceUpdate, Key, Limits};
 use wg_core::device::{ConfigChanges, Rng};
 use wg_core::{Decap, Device, Encap, Endpoint, Error, PeerAction, PeerId, Time};
 
@@ -201,6 +201,45 @@ pub unsafe extern "C" fn wg_core_dev_set_under_load(dev: *mut wg_core_dev, under
     if let Some(d) = unsafe { dev_ref(dev) } {
         d.set_under_load(under_load != 0);
     }
+}
+
+/// # Safety
+/// `dev` is NULL or a live handle; `lim` is NULL or valid for writing.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_dev_get_limits(
+    dev: *mut wg_core_dev,
+    lim: *mut wg_core_limits,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(d), Some(lim)) = (unsafe { dev_ref(dev) }, unsafe { lim.as_mut() }) else {
+        return EFAULT;
+    };
+    let l = d.limits();
+    lim.max_peers = l.max_peers as u64;
+    lim.max_allowed_ips_per_peer = l.max_allowed_ips_per_peer as u64;
+    lim.max_allowed_ips_total = l.max_allowed_ips_total as u64;
+    0
+}
+
+/// # Safety
+/// `dev` is NULL or a live handle; `lim` is NULL or valid for reading.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_dev_set_limits(
+    dev: *mut wg_core_dev,
+    lim: *const wg_core_limits,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(d), Some(lim)) = (unsafe { dev_ref(dev) }, unsafe { lim.as_ref() }) else {
+        return EFAULT;
+    };
+    // Saturating: a limit past what the platform can count is no limit.
+    let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    d.set_limits(Limits {
+        max_peers: n(lim.max_peers),
+        max_allowed_ips_per_peer: n(lim.max_allowed_ips_per_peer),
+        max_allowed_ips_total: n(lim.max_allowed_ips_total),
+    });
+    0
 }
 
 fn fill_encap(r: Encap, res: &mut wg_core_encap_result) {
