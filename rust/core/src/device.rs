@@ -1146,6 +1146,14 @@ impl Device {
         let mut present = KeyMap::new(0);
         present.try_reserve(update.peers.len())?;
         let mut route_adds = 0usize;
+        let base_peers = if update.replace_peers {
+            0
+        } else {
+            t.peer_count()
+        };
+        // Peers once the update is applied: removals make room for
+        // creations in the same request (wg syncconf at the limit).
+        let mut after = base_peers;
         for p in &update.peers {
             if Some(p.public_key) == our_public {
                 continue;
@@ -1161,6 +1169,9 @@ impl Device {
                 None => slot.is_some(),
             };
             if p.remove {
+                if exists {
+                    after = after.saturating_sub(1);
+                }
                 present.insert(p.public_key, 0)?;
                 continue;
             }
@@ -1169,6 +1180,7 @@ impl Device {
             }
             if !exists {
                 plan.creates.push(p.public_key);
+                after += 1;
             }
             let mut routes = match (prior, slot, &counts) {
                 (Some(v), _, _) => v.saturating_sub(1) as usize,
@@ -1193,13 +1205,9 @@ impl Device {
             }
             present.insert(p.public_key, u32::try_from(routes + 1).unwrap_or(u32::MAX))?;
         }
-        let base_peers = if update.replace_peers {
-            0
-        } else {
-            t.peer_count()
-        };
-        let peers = base_peers + plan.creates.len();
-        if peers > t.limits.max_peers || peers > MAX_SLOTS as usize {
+        // Slots are taken before removals free theirs when an update
+        // creates first, so the slot bound counts every creation.
+        if after > t.limits.max_peers || base_peers + plan.creates.len() > MAX_SLOTS as usize {
             return Err(Error::Full);
         }
         let base_routes = if update.replace_peers {
