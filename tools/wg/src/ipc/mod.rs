@@ -16,13 +16,16 @@ fn socket_dir() -> &'static Path {
     Path::new(uapi::SOCKET_DIR)
 }
 
-/// Every WireGuard interface on the system, kernel and userspace, sorted
-/// by name without duplicates.
+/// Every WireGuard interface on the system: the kernel's, then the
+/// userspace daemons' in directory order, as wg(8) lists them (so `wg
+/// show` prints them in the same order), each name once.
 pub fn list_devices() -> io::Result<Vec<String>> {
     let mut names = freebsd::list()?;
-    names.extend(uapi::list(socket_dir())?);
-    names.sort();
-    names.dedup();
+    for name in uapi::list(socket_dir())? {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
     Ok(names)
 }
 
