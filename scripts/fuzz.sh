@@ -1,0 +1,85 @@
+#!/bin/sh
+# Runs the cargo fuzz targets of fuzz/ for a time each.
+#
+#   scripts/fuzz.sh SECONDS [TARGET...]     (default: every target)
+#
+# Builds the targets (nightly, address sanitizer, debug assertions), writes
+# the deterministic seeds into fuzz/corpus/TARGET, runs each target alone
+# (-jobs=1) for SECONDS, and prints per target
+#   fuzz TARGET: N executions, M crashes
+#   figure fuzz_TARGET_execs N execs
+# Runs one target at a time (the machine is shared); in-process, so the
+# fuzzer's log is fuzz/artifacts/TARGET.log. Exits non-zero if a target
+# crashed, after printing the artifact and the command that reproduces it.
+# Installs cargo-fuzz when it is missing.
+set -eu
+
+usage() {
+	echo "usage: $0 SECONDS [receive|nvlist|uapi|allowedips ...]" >&2
+	exit 2
+}
+[ $# -ge 1 ] || usage
+secs=$1
+shift
+case $secs in '' | *[!0-9]*) usage ;; esac
+targets=${*:-receive nvlist uapi allowedips}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+fuzz=$root/fuzz
+cd "$root"
+
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+	rustup toolchain install nightly --profile minimal
+fi
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+	cargo +nightly install cargo-fuzz --locked
+fi
+
+# Release with debug assertions and overflow checks (fuzz/Cargo.toml).
+# The core forbids unsafe code: panics and overflow checks find its bugs,
+# and without the address sanitizer the crypto runs several times faster.
+# FUZZ_SANITIZER=address brings it back (it also checks the dependencies).
+# FUZZ_TRACE_COMPARES=0 drops comparison tracing: receive spends most of its
+# time in traced X25519 arithmetic the fuzzer cannot learn from anyway, but
+# the nvlist and UAPI parsers need it to find sizes and keys.
+set -- -O --sanitizer "${FUZZ_SANITIZER:-none}"
+[ "${FUZZ_TRACE_COMPARES:-1}" = 0 ] && set -- "$@" --no-trace-compares
+cargo +nightly fuzz build "$@"
+bindir=$fuzz/target/x86_64-unknown-linux-gnu/release
+
+WG_FUZZ_SEED_DIR=$fuzz/corpus "$bindir/receive"
+
+failed=0
+for t in $targets; do
+	[ -x "$bindir/$t" ] || {
+		echo "fuzz: no target $t" >&2
+		exit 2
+	}
+	corpus=$fuzz/corpus/$t
+	artifacts=$fuzz/artifacts/$t
+	mkdir -p "$corpus" "$artifacts"
+	log=$fuzz/artifacts/$t.log
+	before=$(ls "$artifacts" | wc -l)
+	rc=0
+	"$bindir/$t" "$corpus" \
+		-max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1 || rc=$?
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	execs=${execs:-0}
+	crashes=$(($(ls "$artifacts" | wc -l) - before))
+	if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then
+		crashes=1 # died without an artifact (e.g. a sanitizer abort at exit)
+	fi
+	echo "fuzz $t: $execs executions, $crashes crashes"
+	echo "figure fuzz_${t}_execs $execs execs"
+	if [ "$crashes" -ne 0 ]; then
+		failed=1
+		echo "fuzz $t: FAILED (exit $rc), log $log" >&2
+		grep -E 'panicked|ERROR: |SUMMARY' "$log" | head -n 5 >&2 || true
+		for a in $(ls -t "$artifacts" | head -n "$crashes"); do
+			echo "  artifact: $artifacts/$a" >&2
+			echo "  reproduce: (cd $fuzz && WG_FUZZ_FRESH=1 cargo +nightly fuzz run -O --sanitizer "${FUZZ_SANITIZER:-none}" $t $artifacts/$a)" >&2
+		done
+	fi
+done
+exit $failed
