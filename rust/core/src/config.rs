@@ -12,6 +12,7 @@ use crate::allowedips::IpPrefix;
 use crate::endpoint::Endpoint;
 use crate::{Error, Result};
 use alloc::vec::Vec;
+use core::fmt;
 use zeroize::Zeroize;
 
 pub type Key = [u8; 32];
@@ -45,7 +46,7 @@ pub struct AllowedIpChange {
     pub remove: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct PeerUpdate {
     pub public_key: Key,
     pub remove: bool,
@@ -59,7 +60,7 @@ pub struct PeerUpdate {
     pub allowed_ips: Vec<AllowedIpChange>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct DeviceUpdate {
     /// Some(None) removes the private key.
     pub private_key: Option<Option<Key>>,
@@ -109,7 +110,7 @@ impl DeviceUpdate {
 }
 
 /// What `wg show` needs of a peer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PeerInfo {
     pub public_key: Key,
     /// None for unprivileged callers or when no key is set.
@@ -133,7 +134,7 @@ impl Drop for PeerInfo {
 }
 
 /// What `wg show` needs of the device.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
     /// None for unprivileged callers or when no key is set.
     pub private_key: Option<Key>,
@@ -148,5 +149,78 @@ impl Drop for DeviceInfo {
         if let Some(k) = self.private_key.as_mut() {
             k.zeroize();
         }
+    }
+}
+
+// Debug output says whether a secret key is there, never what it is: a
+// host or a test failure that prints a configuration must not print its
+// keys (rust/core/tests/no_keys_in_logs.rs).
+
+fn secret(k: &Option<Key>) -> fmt::Arguments<'static> {
+    match k {
+        None => format_args!("None"),
+        Some(_) => format_args!("Some(<secret>)"),
+    }
+}
+
+fn secret_change(k: &Option<Option<Key>>) -> fmt::Arguments<'static> {
+    match k {
+        None => format_args!("None"),
+        Some(None) => format_args!("Some(None)"),
+        Some(Some(_)) => format_args!("Some(Some(<secret>))"),
+    }
+}
+
+impl fmt::Debug for PeerUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerUpdate")
+            .field("public_key", &self.public_key)
+            .field("remove", &self.remove)
+            .field("update_only", &self.update_only)
+            .field("preshared_key", &secret_change(&self.preshared_key))
+            .field("endpoint", &self.endpoint)
+            .field("persistent_keepalive", &self.persistent_keepalive)
+            .field("replace_allowed_ips", &self.replace_allowed_ips)
+            .field("allowed_ips", &self.allowed_ips)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DeviceUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceUpdate")
+            .field("private_key", &secret_change(&self.private_key))
+            .field("listen_port", &self.listen_port)
+            .field("user_cookie", &self.user_cookie)
+            .field("replace_peers", &self.replace_peers)
+            .field("peers", &self.peers)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PeerInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerInfo")
+            .field("public_key", &self.public_key)
+            .field("preshared_key", &secret(&self.preshared_key))
+            .field("endpoint", &self.endpoint)
+            .field("last_handshake", &self.last_handshake)
+            .field("rx_bytes", &self.rx_bytes)
+            .field("tx_bytes", &self.tx_bytes)
+            .field("persistent_keepalive", &self.persistent_keepalive)
+            .field("allowed_ips", &self.allowed_ips)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DeviceInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceInfo")
+            .field("private_key", &secret(&self.private_key))
+            .field("public_key", &self.public_key)
+            .field("listen_port", &self.listen_port)
+            .field("user_cookie", &self.user_cookie)
+            .field("peers", &self.peers)
+            .finish()
     }
 }
