@@ -48,6 +48,8 @@ fmt:
 # Printed figures (DESIGN.md section 6), not timed tests.
 bench: deps
 	$(CARGO) bench -p wg-interop-tests --bench core
+	$(CARGO) bench -p wg-interop-tests --bench flood
+	$(CARGO) test --release -p wg-core --test limits -- --ignored --nocapture
 
 # Regenerates the committed Rust side of sys/wg_host.h.
 bindings: deps
