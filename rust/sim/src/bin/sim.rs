@@ -1,0 +1,136 @@
+//! `sim`: runs seeds of the deterministic simulation.
+//!
+//!   sim --seeds N [--start S] [--jobs J]   run seeds S..S+N, print failures
+//!   sim --seed N [--trace LINES] [--verbose]               replay one seed
+//!
+//! Exits non-zero if any seed fails.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+use wg_sim::{report, run, Options};
+
+struct Args {
+    seeds: u64,
+    start: u64,
+    one: Option<u64>,
+    jobs: usize,
+    verbose: bool,
+    trace: usize,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        seeds: 1000,
+        start: 0,
+        one: None,
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        verbose: false,
+        trace: 30,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut num = |name: &str| -> Result<u64, String> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or(format!("{name} needs a number"))
+        };
+        match arg.as_str() {
+            "--seeds" => a.seeds = num("--seeds")?,
+            "--start" => a.start = num("--start")?,
+            "--seed" => a.one = Some(num("--seed")?),
+            "--jobs" => a.jobs = num("--jobs")?.max(1) as usize,
+            "--trace" => a.trace = num("--trace")? as usize,
+            "--verbose" | "-v" => a.verbose = true,
+            _ => return Err(format!("unknown argument {arg}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sim: {e}\nusage: sim [--seeds N] [--start S] [--jobs J] | --seed N [--trace LINES] [--verbose]");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(seed) = args.one {
+        let opts = Options {
+            trace_len: args.trace,
+            ..Options::default()
+        };
+        let o = run(seed, &opts);
+        if args.verbose {
+            print!("{}", o.scenario);
+        }
+        return match report(&o) {
+            Some(r) => {
+                print!("{r}");
+                ExitCode::FAILURE
+            }
+            None => {
+                let s = o.result.as_ref().ok();
+                println!("seed {seed}: ok {s:?}");
+                ExitCode::SUCCESS
+            }
+        };
+    }
+    let next = AtomicU64::new(args.start);
+    let end = args.start + args.seeds;
+    let failures = Mutex::new(Vec::new());
+    let worst_recovery = AtomicU64::new(0);
+    let packets = AtomicU64::new(0);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..args.jobs {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= end {
+                    return;
+                }
+                let o = run(seed, &Options::default());
+                match &o.result {
+                    Ok(st) => {
+                        worst_recovery.fetch_max(st.recovery_ns, Ordering::Relaxed);
+                        packets.fetch_add(st.packets, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        let r = report(&o).unwrap_or_default();
+                        eprint!("{r}");
+                        failures.lock().unwrap().push(seed);
+                    }
+                }
+            });
+        }
+    });
+    let secs = t.elapsed().as_secs_f64();
+    let mut failed = failures.into_inner().unwrap();
+    failed.sort_unstable();
+    let rate = args.seeds as f64 / secs;
+    println!(
+        "sim: {} seeds from {} in {:.1} s ({:.1} seeds/s, {} jobs), {} inner packets, {} failed",
+        args.seeds,
+        args.start,
+        secs,
+        rate,
+        args.jobs,
+        packets.load(Ordering::Relaxed),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        println!("failed seeds: {failed:?}");
+    }
+    println!("figure sim_seeds_per_second {rate:.1} seeds/s");
+    println!(
+        "figure sim_worst_recovery_after_heal {:.3} s",
+        worst_recovery.load(Ordering::Relaxed) as f64 / 1e9
+    );
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

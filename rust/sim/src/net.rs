@@ -1,0 +1,177 @@
+//! The virtual network: who owns which outer address (NAT mappings
+//! included) and what a link does to a datagram on its way.
+
+use crate::prng::Prng;
+use crate::scenario::{LinkFaults, MS};
+use std::collections::{BTreeMap, BTreeSet};
+use wg_core::Endpoint;
+
+pub const PORT: u16 = 51820;
+
+/// An outer IPv4 address and port, orderable (Endpoint is not).
+pub type Addr = ([u8; 4], u16);
+
+pub fn addr(e: &Endpoint) -> Option<Addr> {
+    match *e {
+        Endpoint::V4 { addr, port } => Some((addr, port)),
+        Endpoint::V6 { .. } => None,
+    }
+}
+
+pub fn endpoint(a: Addr) -> Endpoint {
+    Endpoint::V4 {
+        addr: a.0,
+        port: a.1,
+    }
+}
+
+/// The address a device has before any NAT rebinding, which its peers
+/// are configured with.
+pub fn public_addr(dev: usize) -> Addr {
+    ([198, 18, (dev >> 8) as u8, dev as u8 + 1], PORT)
+}
+
+/// One copy of a datagram on its way: when it arrives, and whether a
+/// fault changed it.
+pub struct Copy {
+    pub delay: u64,
+    pub bytes: Vec<u8>,
+    pub corrupted: bool,
+}
+
+pub struct Net {
+    /// Where each device's datagrams appear to come from now.
+    pub external: Vec<Addr>,
+    routes: BTreeMap<Addr, usize>,
+    links: BTreeMap<(usize, usize), LinkFaults>,
+    down: BTreeSet<(usize, usize)>,
+    pub healed: bool,
+    next_port: u16,
+}
+
+/// Links between devices that are not peers (replays sent elsewhere).
+const DEFAULT_LINK: LinkFaults = LinkFaults {
+    loss: 0,
+    dup: 0,
+    reorder: 0,
+    reorder_ns: 0,
+    corrupt: 0,
+    delay_ns: 10 * MS,
+    jitter_ns: 0,
+};
+
+impl Net {
+    pub fn new(n: usize) -> Net {
+        let external: Vec<Addr> = (0..n).map(public_addr).collect();
+        let routes = external.iter().enumerate().map(|(d, a)| (*a, d)).collect();
+        Net {
+            external,
+            routes,
+            links: BTreeMap::new(),
+            down: BTreeSet::new(),
+            healed: false,
+            next_port: 20000,
+        }
+    }
+
+    pub fn set_link(&mut self, from: usize, to: usize, f: LinkFaults) {
+        self.links.insert((from, to), f);
+    }
+
+    pub fn route(&self, a: &Addr) -> Option<usize> {
+        self.routes.get(a).copied()
+    }
+
+    pub fn set_down(&mut self, a: usize, b: usize, down: bool) {
+        for k in [(a, b), (b, a)] {
+            if down {
+                self.down.insert(k);
+            } else {
+                self.down.remove(&k);
+            }
+        }
+    }
+
+    /// The NAT in front of `dev` picks a new mapping (sometimes a new
+    /// address too); a NAT that forgets drops the old one.
+    pub fn rebind(&mut self, rng: &mut Prng, dev: usize, forget: bool) -> Addr {
+        let old = self.external[dev];
+        self.next_port = self.next_port.wrapping_add(1).max(20000);
+        let ip = if rng.chance(300) {
+            [100, 64, rng.below(256) as u8, rng.range(1, 254) as u8]
+        } else {
+            old.0
+        };
+        let new = (ip, self.next_port);
+        if forget {
+            self.routes.remove(&old);
+        }
+        // Never steal another device's mapping.
+        if self.routes.contains_key(&new) {
+            return old;
+        }
+        self.routes.insert(new, dev);
+        self.external[dev] = new;
+        new
+    }
+
+    /// What the link from `from` to `to` does to `bytes`: no copy (lost),
+    /// one, or two (duplicated), each possibly delayed or corrupted.
+    pub fn carry(&self, rng: &mut Prng, from: usize, to: usize, bytes: Vec<u8>) -> Vec<Copy> {
+        let f = self.links.get(&(from, to)).copied().unwrap_or(DEFAULT_LINK);
+        if self.healed {
+            return vec![Copy {
+                delay: f.delay_ns.max(MS),
+                bytes,
+                corrupted: false,
+            }];
+        }
+        if self.down.contains(&(from, to)) || rng.chance(f.loss) {
+            return Vec::new();
+        }
+        let copies = if rng.chance(f.dup) { 2 } else { 1 };
+        let mut out = Vec::with_capacity(copies);
+        for _ in 0..copies {
+            let mut delay = f.delay_ns.max(MS) + rng.below(f.jitter_ns + 1);
+            if rng.chance(f.reorder) {
+                delay += rng.below(f.reorder_ns + 1);
+            }
+            let mut b = bytes.clone();
+            if rng.chance(f.corrupt) {
+                corrupt(rng, &mut b);
+            }
+            // A flip undone by another, or a cut at the full length.
+            let corrupted = b != bytes;
+            out.push(Copy {
+                delay,
+                bytes: b,
+                corrupted,
+            });
+        }
+        out
+    }
+}
+
+/// Flips a few bits, or cuts or extends the datagram.
+fn corrupt(rng: &mut Prng, b: &mut Vec<u8>) {
+    match rng.below(10) {
+        0 => {
+            let n = rng.below(b.len() as u64 + 1) as usize;
+            b.truncate(n);
+        }
+        1 => {
+            for _ in 0..rng.range(1, 32) {
+                b.push(rng.next_u64() as u8);
+            }
+        }
+        _ => {
+            if b.is_empty() {
+                return;
+            }
+            for _ in 0..rng.range(1, 3) {
+                let i = rng.below(b.len() as u64) as usize;
+                b[i] ^= 1 << rng.below(8);
+            }
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! What one seed means: the topology, each device's situation, the links'
+//! faults, the schedule of disruptions and the traffic. Everything here is
+//! drawn up front from the seed, so the summary printed on failure says
+//! what the run was.
+
+use crate::prng::Prng;
+use std::fmt;
+use wg_core::consts::NSEC;
+
+pub const MS: u64 = NSEC / 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topology {
+    /// Independent site-to-site tunnels: devices 2k and 2k+1.
+    Pairs(usize),
+    /// Device 0 is the hub; the others are spokes talking only to it.
+    HubSpoke(usize),
+    /// Every device talks to every other.
+    Mesh(usize),
+}
+
+impl Topology {
+    pub fn devices(&self) -> usize {
+        match *self {
+            Topology::Pairs(k) => 2 * k,
+            Topology::HubSpoke(s) => s + 1,
+            Topology::Mesh(n) => n,
+        }
+    }
+
+    /// Pairs of devices configured as each other's peers (a < b).
+    pub fn edges(&self) -> Vec<(usize, usize)> {
+        match *self {
+            Topology::Pairs(k) => (0..k).map(|i| (2 * i, 2 * i + 1)).collect(),
+            Topology::HubSpoke(s) => (1..=s).map(|i| (0, i)).collect(),
+            Topology::Mesh(n) => (0..n)
+                .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+                .collect(),
+        }
+    }
+}
+
+/// Per-direction faults of a link, in per mille and nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkFaults {
+    pub loss: u32,
+    pub dup: u32,
+    /// Datagrams held back by up to `reorder_ns` more than the others.
+    pub reorder: u32,
+    pub reorder_ns: u64,
+    pub corrupt: u32,
+    pub delay_ns: u64,
+    pub jitter_ns: u64,
+}
+
+/// How one side of an edge is configured for the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerSetup {
+    /// The other side's public address is configured (otherwise it is
+    /// learnt from its first authenticated packet, as for a road warrior).
+    pub knows_endpoint: bool,
+    /// Persistent keepalive in seconds, 0 = off.
+    pub keepalive: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edge {
+    pub a: usize,
+    pub b: usize,
+    /// a's configuration of b, b's of a.
+    pub a_of_b: PeerSetup,
+    pub b_of_a: PeerSetup,
+    pub ab: LinkFaults,
+    pub ba: LinkFaults,
+    /// Mean gap between packets a->b and b->a during the faulty phase
+    /// (0: silent until the network heals).
+    pub period_ab: u64,
+    pub period_ba: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceSpec {
+    /// Behind a NAT whose mapping may change.
+    pub natted: bool,
+    /// A rebinding NAT forgets the old mapping (inbound to it is lost).
+    pub nat_forgets: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    NatRebind {
+        dev: usize,
+    },
+    /// Fresh engine, same keys and configuration; staged packets lost.
+    Restart {
+        dev: usize,
+    },
+    /// Real time jumps by `delta_ns`; monotonic time does not.
+    ClockJump {
+        dev: usize,
+        delta_ns: i64,
+    },
+    /// `dev` removes its peer `peer`, then adds it back after `gap_ns`.
+    RemoveReadd {
+        dev: usize,
+        peer: usize,
+        gap_ns: u64,
+    },
+    /// `dev` takes a new private key; each of its peers learns the new
+    /// public key within `stagger_ns`.
+    RotateKey {
+        dev: usize,
+        stagger_ns: u64,
+    },
+    /// `dev`'s site moves to a new prefix; its peers replace its allowed
+    /// IPs within `stagger_ns`.
+    Renumber {
+        dev: usize,
+        stagger_ns: u64,
+    },
+    /// Nothing passes between `a` and `b` for `dur_ns`.
+    Partition {
+        a: usize,
+        b: usize,
+        dur_ns: u64,
+    },
+    /// `dev` stops (suspended): it neither receives nor runs timers.
+    Freeze {
+        dev: usize,
+        dur_ns: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// Offset from the start of the run.
+    pub at_ns: u64,
+    pub kind: FaultKind,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub seed: u64,
+    pub topology: Topology,
+    pub devices: Vec<DeviceSpec>,
+    pub edges: Vec<Edge>,
+    pub faults: Vec<Fault>,
+    /// The faulty phase; the network heals at its end.
+    pub fault_ns: u64,
+    /// Per mille of packets sent as a burst, and of packets whose inner
+    /// source is forged.
+    pub burst: u32,
+    pub spoof: u32,
+    /// Per mille of datagrams after which an attacker replays an old one.
+    pub replay: u32,
+}
+
+/// Largest backward real-time jump, which delays recovery (the peer
+/// refuses initiations until our clock passes its last timestamp).
+pub const MAX_BACK_JUMP: u64 = 20 * NSEC;
+/// Fault sub-steps (staggered updates, re-adds, partitions, freezes) end
+/// this long before the heal at the latest.
+const SETTLE: u64 = 20 * NSEC;
+
+fn link(rng: &mut Prng) -> LinkFaults {
+    if rng.chance(300) {
+        return LinkFaults {
+            delay_ns: rng.range(1, 80) * MS,
+            ..Default::default()
+        };
+    }
+    LinkFaults {
+        loss: *rng.pick(&[0, 10, 50, 150, 300, 600]),
+        dup: *rng.pick(&[0, 0, 20, 100]),
+        reorder: *rng.pick(&[0, 50, 200]),
+        reorder_ns: rng.range(1, 3000) * MS,
+        corrupt: *rng.pick(&[0, 0, 10, 50]),
+        delay_ns: rng.range(1, 80) * MS,
+        jitter_ns: rng.range(0, 50) * MS,
+    }
+}
+
+fn period(rng: &mut Prng) -> u64 {
+    *rng.pick(&[0, 200 * MS, NSEC, NSEC, 3 * NSEC, 10 * NSEC])
+}
+
+fn topology(rng: &mut Prng) -> Topology {
+    let big = rng.chance(80);
+    match rng.below(100) {
+        0..=34 => Topology::Pairs(1),
+        35..=49 => Topology::Pairs(if big {
+            rng.range(5, 25)
+        } else {
+            rng.range(2, 3)
+        } as usize),
+        50..=74 => Topology::HubSpoke(if big {
+            rng.range(7, 49)
+        } else {
+            rng.range(2, 5)
+        } as usize),
+        _ => Topology::Mesh(rng.range(3, if big { 8 } else { 4 }) as usize),
+    }
+}
+
+impl Scenario {
+    pub fn generate(seed: u64) -> Scenario {
+        let mut rng = Prng::new(seed);
+        let topology = topology(&mut rng);
+        let n = topology.devices();
+        // NAT only where a configured endpoint stays reachable on every
+        // edge: hubs never, one side of a pair, one device of a mesh.
+        let mut devices = vec![
+            DeviceSpec {
+                natted: false,
+                nat_forgets: false,
+            };
+            n
+        ];
+        let natted: Vec<usize> = match topology {
+            Topology::Pairs(k) => (0..k)
+                .filter_map(|i| rng.chance(400).then_some(2 * i + 1))
+                .collect(),
+            Topology::HubSpoke(s) => (1..=s).filter(|_| rng.chance(500)).collect(),
+            Topology::Mesh(n) => {
+                if rng.chance(400) {
+                    vec![rng.below(n as u64) as usize]
+                } else {
+                    vec![]
+                }
+            }
+        };
+        for d in natted {
+            devices[d] = DeviceSpec {
+                natted: true,
+                nat_forgets: rng.chance(500),
+            };
+        }
+        let edges = topology
+            .edges()
+            .into_iter()
+            .map(|(a, b)| {
+                let mut setup = |other: usize| PeerSetup {
+                    // A hub need not know its spokes' addresses; a NAT
+                    // that forgets makes a configured address useless.
+                    knows_endpoint: !devices[other].nat_forgets
+                        && (matches!(topology, Topology::Pairs(_) | Topology::Mesh(_))
+                            || other == 0
+                            || rng.chance(500)),
+                    keepalive: if rng.chance(250) {
+                        *rng.pick(&[1, 10, 25])
+                    } else {
+                        0
+                    },
+                };
+                let a_of_b = setup(b);
+                let b_of_a = setup(a);
+                Edge {
+                    a,
+                    b,
+                    a_of_b,
+                    b_of_a,
+                    ab: link(&mut rng),
+                    ba: link(&mut rng),
+                    period_ab: period(&mut rng),
+                    period_ba: period(&mut rng),
+                }
+            })
+            .collect::<Vec<_>>();
+        // Big networks get shorter runs: the cost is handshakes per peer.
+        let fault_ns = if n > 10 {
+            rng.range(30, 90)
+        } else {
+            rng.range(30, 250)
+        } * NSEC;
+        let faults = Self::faults(&mut rng, &edges, &devices, n, fault_ns);
+        Scenario {
+            seed,
+            topology,
+            devices,
+            edges,
+            faults,
+            fault_ns,
+            burst: *rng.pick(&[0, 5, 20]),
+            spoof: *rng.pick(&[0, 10, 50]),
+            replay: *rng.pick(&[0, 0, 10, 100]),
+        }
+    }
+
+    fn faults(
+        rng: &mut Prng,
+        edges: &[Edge],
+        devices: &[DeviceSpec],
+        n: usize,
+        fault_ns: u64,
+    ) -> Vec<Fault> {
+        let last = fault_ns - SETTLE;
+        let count = rng.below(9);
+        let mut backward = vec![false; n];
+        let mut out = Vec::new();
+        for _ in 0..count {
+            let at_ns = rng.below(last);
+            let room = last - at_ns;
+            let dev = rng.below(n as u64) as usize;
+            let e = rng.pick(edges).clone();
+            let kind = match rng.below(8) {
+                0 if devices[dev].natted => FaultKind::NatRebind { dev },
+                0 | 1 => FaultKind::Restart { dev },
+                2 => {
+                    let back = !backward[dev] && rng.chance(400);
+                    backward[dev] |= back;
+                    let delta_ns = if back {
+                        -(rng.range(1, MAX_BACK_JUMP / MS) as i64 * MS as i64)
+                    } else {
+                        rng.range(1, 3 * 86400) as i64 * NSEC as i64
+                    };
+                    FaultKind::ClockJump { dev, delta_ns }
+                }
+                3 => {
+                    let (dev, peer) = if rng.chance(500) {
+                        (e.a, e.b)
+                    } else {
+                        (e.b, e.a)
+                    };
+                    FaultKind::RemoveReadd {
+                        dev,
+                        peer,
+                        gap_ns: rng.below(room.min(15 * NSEC)),
+                    }
+                }
+                4 => FaultKind::RotateKey {
+                    dev,
+                    stagger_ns: rng.below(10 * NSEC),
+                },
+                5 => FaultKind::Renumber {
+                    dev,
+                    stagger_ns: rng.below(10 * NSEC),
+                },
+                6 => FaultKind::Partition {
+                    a: e.a,
+                    b: e.b,
+                    dur_ns: rng.below(room.min(60 * NSEC)),
+                },
+                _ => FaultKind::Freeze {
+                    dev,
+                    dur_ns: rng.below(room.min(40 * NSEC)),
+                },
+            };
+            out.push(Fault { at_ns, kind });
+        }
+        out.sort_by_key(|f| f.at_ns);
+        out
+    }
+
+    /// The largest backward real-time jump of any device.
+    pub fn back_jump(&self) -> u64 {
+        self.faults
+            .iter()
+            .filter_map(|f| match f.kind {
+                FaultKind::ClockJump { delta_ns, .. } if delta_ns < 0 => {
+                    Some(delta_ns.unsigned_abs())
+                }
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / NSEC as f64
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "seed {}: {:?}, {} devices, faulty for {:.1} s, burst {}‰ spoof {}‰ replay {}‰",
+            self.seed,
+            self.topology,
+            self.devices.len(),
+            secs(self.fault_ns),
+            self.burst,
+            self.spoof,
+            self.replay
+        )?;
+        for (i, d) in self.devices.iter().enumerate() {
+            if d.natted {
+                let forgets = if d.nat_forgets { ", forgets" } else { "" };
+                writeln!(f, "  dev {i}: behind NAT{forgets}")?;
+            }
+        }
+        for e in self.edges.iter().take(12) {
+            writeln!(
+                f,
+                "  {}<->{}: ep {}/{} ka {}/{} period {:.1}/{:.1} s; {}->{} {:?}; {}->{} {:?}",
+                e.a,
+                e.b,
+                e.a_of_b.knows_endpoint,
+                e.b_of_a.knows_endpoint,
+                e.a_of_b.keepalive,
+                e.b_of_a.keepalive,
+                secs(e.period_ab),
+                secs(e.period_ba),
+                e.a,
+                e.b,
+                e.ab,
+                e.b,
+                e.a,
+                e.ba
+            )?;
+        }
+        if self.edges.len() > 12 {
+            writeln!(f, "  ... {} more edges", self.edges.len() - 12)?;
+        }
+        for x in &self.faults {
+            writeln!(f, "  at {:7.3} s: {:?}", secs(x.at_ns), x.kind)?;
+        }
+        Ok(())
+    }
+}
