@@ -11,6 +11,8 @@ pub struct Host {
     /// Packet ids waiting for a session, oldest first.
     pub staged: BTreeMap<PeerId, VecDeque<u64>>,
     pub deadlines: BTreeMap<PeerId, u64>,
+    /// When the last initiation of a still unanswered handshake left.
+    pub attempts: BTreeMap<PeerId, u64>,
     /// Suspended until then: no receiving, no timers, no sending.
     pub frozen_until: u64,
     /// Most peers configured at once: slots must be reused, not grown.
@@ -24,6 +26,7 @@ impl Host {
             inc,
             staged: BTreeMap::new(),
             deadlines: BTreeMap::new(),
+            attempts: BTreeMap::new(),
             frozen_until: 0,
             peak_peers: 0,
         }

@@ -21,7 +21,9 @@
 //! 4. no data sent or accepted under a keypair older than
 //!    REJECT_AFTER_TIME or past REJECT_AFTER_MESSAGES, counters strictly
 //!    increase per keypair, no data under a keypair no handshake made,
-//!    initiations to a peer at least REKEY_TIMEOUT apart;
+//!    initiations to a peer at least REKEY_TIMEOUT apart, and while packets
+//!    wait on an unanswered initiation the retransmission leaves within
+//!    REKEY_TIMEOUT + jitter;
 //! 5. engines hold exactly the configured peers and routes and reuse peer
 //!    slots; hosts stage at most MAX_STAGED_PACKETS per peer.
 

@@ -38,6 +38,8 @@ const DRAIN: u64 = 5 * NSEC;
 /// delivery, and the packets it may lose (see `finish`).
 const MAX_OUTAGE: u64 = 3 * HEAL_PERIOD;
 const MAX_LOSSES_PER_PAIR: usize = 3;
+/// How often the retransmission watchdog looks.
+const WATCHDOG: u64 = 250 * MS;
 /// A run that needs more events than this is stuck in a loop.
 const MAX_EVENTS: u64 = 20_000_000;
 
@@ -149,6 +151,7 @@ enum Kind {
     Thaw {
         dev: usize,
     },
+    Watchdog,
     Heal,
     End,
 }
@@ -336,6 +339,7 @@ impl World {
             self.at(T0.mono + f.at_ns, Kind::Fault(f.kind));
         }
         self.at(self.heal_at, Kind::Heal);
+        self.at(self.now + WATCHDOG, Kind::Watchdog);
         self.at(self.stop_traffic + DRAIN, Kind::End);
         Ok(())
     }
@@ -368,6 +372,7 @@ impl World {
                 Kind::NewPrefix { on, of } => self.new_prefix(on, of)?,
                 Kind::Unpartition { a, b } => self.net.set_down(a, b, false),
                 Kind::Thaw { dev } => self.thaw(dev)?,
+                Kind::Watchdog => self.watchdog()?,
                 Kind::Heal => {
                     self.net.healed = true;
                     self.note("network healed".into());
@@ -424,6 +429,7 @@ impl World {
                 self.oracle.dropped(id, "peer removed");
             }
             self.hosts[dev].deadlines.remove(p);
+            self.hosts[dev].attempts.remove(p);
             let pk = self.pk(dev, *p);
             self.oracle.forget_peer(pk);
         }
@@ -636,6 +642,10 @@ impl World {
 
     fn thaw(&mut self, dev: usize) -> Check {
         let now = self.now;
+        // Its timers were late by the freeze: judge them from now.
+        for t in self.hosts[dev].attempts.values_mut() {
+            *t = now;
+        }
         let due: Vec<PeerId> = self.hosts[dev]
             .deadlines
             .iter()
@@ -808,8 +818,12 @@ impl World {
                 Ok(PeerAction::Send { endpoint, len }) => {
                     self.transmit(dev, Some(peer), endpoint, out[..len].to_vec())?
                 }
-                Ok(PeerAction::FlushStaged) => self.flush(dev, peer)?,
+                Ok(PeerAction::FlushStaged) => {
+                    self.hosts[dev].attempts.remove(&peer);
+                    self.flush(dev, peer)?
+                }
                 Ok(PeerAction::DropStaged) => {
+                    self.hosts[dev].attempts.remove(&peer);
                     let q = self.hosts[dev].staged.remove(&peer).unwrap_or_default();
                     for id in q {
                         self.oracle.dropped(id, "handshake gave up");
@@ -912,6 +926,9 @@ impl World {
             },
         );
         check?;
+        if let (1, Some(p)) = (kind, peer) {
+            self.hosts[dev].attempts.insert(p, now);
+        }
         let src = self.net.external[dev];
         self.launch(dev, src, dst, bytes);
         Ok(())
@@ -1076,6 +1093,7 @@ impl World {
                 2 => {
                     let pk = pk.ok_or("a response consumed without a peer")?;
                     self.oracle.session(pk, index, sender, now);
+                    self.hosts[to].attempts.remove(&pk.2);
                 }
                 4 => {
                     let pk = pk.ok_or("a keepalive without a peer")?;
@@ -1162,6 +1180,35 @@ impl World {
             ));
         }
         self.oracle.packets[id as usize].fate = Fate::Delivered(now);
+        Ok(())
+    }
+
+    /// Timers fire within their bounds: while a peer has packets staged and
+    /// its last initiation is unanswered, the retransmission leaves within
+    /// REKEY_TIMEOUT + jitter (until the attempt gives up and drops them).
+    fn watchdog(&mut self) -> Check {
+        let now = self.now;
+        let limit = REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX + MS;
+        for (dev, h) in self.hosts.iter().enumerate() {
+            if h.frozen(now) {
+                continue;
+            }
+            for (p, t) in &h.attempts {
+                let staged = h.staged.get(p).is_some_and(|q| !q.is_empty());
+                if staged && now > t + limit {
+                    return Err(format!(
+                        "dev {dev} peer {}: packets staged and no initiation for {} ms \
+                         since an unanswered one (retransmission due after {} ms)",
+                        p.0,
+                        (now - t) / MS,
+                        limit / MS
+                    ));
+                }
+            }
+        }
+        if now < self.stop_traffic {
+            self.at(now + WATCHDOG, Kind::Watchdog);
+        }
         Ok(())
     }
 
