@@ -97,8 +97,8 @@ pub struct Stats {
     pub sessions: u64,
     pub data_checked: u64,
     pub virtual_ns: u64,
-    /// After the heal, the latest send time (from the heal) of a packet
-    /// that did not get through: how long recovery took.
+    /// How long after the heal the slowest pair delivered its first
+    /// packet sent after the heal: how long re-establishing took.
     pub recovery_ns: u64,
 }
 
@@ -393,15 +393,15 @@ impl World {
             .iter()
             .filter(|p| matches!(p.fate, Fate::Delivered(_)))
             .count() as u64;
-        let recovery_ns = self
-            .oracle
-            .packets
-            .iter()
-            .filter(|p| p.sent_at >= self.heal_at && !p.spoof)
-            .filter(|p| !matches!(p.fate, Fate::Delivered(_)))
-            .map(|p| p.sent_at - self.heal_at)
-            .max()
-            .unwrap_or(0);
+        let mut first: BTreeMap<(usize, usize), u64> = BTreeMap::new();
+        for p in &self.oracle.packets {
+            if let (Fate::Delivered(t), false) = (p.fate, p.spoof) {
+                if p.sent_at >= self.heal_at {
+                    first.entry((p.from, p.to)).or_insert(t - self.heal_at);
+                }
+            }
+        }
+        let recovery_ns = first.values().copied().max().unwrap_or(0);
         Stats {
             events: self.events,
             packets: self.oracle.packets.len() as u64,

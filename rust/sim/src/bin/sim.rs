@@ -125,7 +125,7 @@ fn main() -> ExitCode {
     }
     println!("figure sim_seeds_per_second {rate:.1} seeds/s");
     println!(
-        "figure sim_worst_recovery_after_heal {:.3} s",
+        "figure sim_worst_first_delivery_after_heal {:.3} s",
         worst_recovery.load(Ordering::Relaxed) as f64 / 1e9
     );
     if failed.is_empty() {
