@@ -324,8 +324,8 @@ struct Plan {
 /// built on the stack before it moves to the heap, and a kernel SIOCSWG
 /// frame must stay under 2 KiB (kbuild/audit.py).
 #[inline(never)]
-fn new_peer(local: &StaticIdentity, public: Key, psk: Option<Key>) -> Result<PeerBox> {
-    let state = Mutex::new_with(|| new_state(local, public, psk))?;
+fn new_peer(local: &StaticIdentity, public: Key, first_tag: u32) -> Result<PeerBox> {
+    let state = Mutex::new_with(|| new_state(local, public, first_tag))?;
     let keys = RwLock::new(KeyRing::default())?;
     let mut v = Vec::new();
     v.try_reserve_exact(1).map_err(|_| Error::NoMemory)?;
@@ -338,9 +338,9 @@ fn new_peer(local: &StaticIdentity, public: Key, psk: Option<Key>) -> Result<Pee
 }
 
 #[inline(never)]
-fn new_state(local: &StaticIdentity, public: Key, psk: Option<Key>) -> PeerState {
+fn new_state(local: &StaticIdentity, public: Key, first_tag: u32) -> PeerState {
     PeerState {
-        handshake: Handshake::new(local, public, psk),
+        handshake: Handshake::new(local, public, None),
         cookie: CookieMaker::new(&public),
         timers: Timers::default(),
         endpoint: None,
@@ -348,7 +348,7 @@ fn new_state(local: &StaticIdentity, public: Key, psk: Option<Key>) -> PeerState
         rx_bytes: 0,
         tx_bytes: 0,
         last_handshake_real: 0,
-        next_tag: 0,
+        next_tag: first_tag & TAG_MASK,
         flags: 0,
         reported_deadline: None,
     }
@@ -1043,8 +1043,12 @@ impl Device {
             .try_reserve_exact(plan.creates.len())
             .map_err(|_| Error::NoMemory)?;
         for key in &plan.creates {
-            // apply_peer sets the preshared key and the rest.
-            fresh.push(new_peer(local, *key, None)?);
+            // apply_peer sets the preshared key and the rest. A random
+            // first tag: a peer created in a freed slot must not hand out
+            // the receiver indices its predecessor used.
+            let mut tag = [0u8; 4];
+            self.rng.fill(&mut tag);
+            fresh.push(new_peer(local, *key, u32::from_le_bytes(tag))?);
         }
         let existing = t.peer_count();
         let mut changes = ConfigChanges::default();

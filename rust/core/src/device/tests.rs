@@ -832,3 +832,37 @@ fn one_peer_seals_and_opens_in_parallel() {
     });
     assert_eq!(accepted, THREADS * EACH);
 }
+
+#[test]
+fn a_peer_readded_in_its_old_slot_gets_fresh_receiver_indices() {
+    // Found by the simulation: the per-peer tag restarted at zero, so a
+    // peer removed and added again handed out its predecessor's indices.
+    let mut p = Pair::new(None);
+    let sender_index = |p: &Pair| -> [u8; 4] {
+        let (_, _, bytes) = p.wire.back().expect("an initiation");
+        bytes[4..8].try_into().unwrap()
+    };
+    p.send_ip(0, b"one");
+    let first = sender_index(&p);
+    let b_pub = crypto::public_key(&key(2));
+    let slot = p.peer(0);
+    let remove = DeviceUpdate {
+        peers: vec![PeerUpdate {
+            public_key: b_pub,
+            remove: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    p.sides[0].dev.set_config(p.now, &remove).unwrap();
+    let readd = DeviceUpdate {
+        peers: vec![peer_update(b_pub, Some(B_ADDR), [10, 0, 0, 2], None)],
+        ..Default::default()
+    };
+    p.sides[0].dev.set_config(p.now, &readd).unwrap();
+    assert_eq!(p.peer(0), slot, "the test needs the slot reused");
+    p.wire.clear();
+    p.sides[0].staged.clear();
+    p.send_ip(0, b"two");
+    assert_ne!(sender_index(&p), first);
+}
