@@ -5,7 +5,7 @@
 CARGO ?= cargo
 
 .PHONY: all deps build test test-core test-rust lint fmt bench bindings demo clean check-freebsd \
-	bench-tunnel test-netns
+	bench-tunnel test-netns sim fuzz
 
 all: build
 
@@ -50,6 +50,13 @@ bench: deps
 	$(CARGO) bench -p wg-interop-tests --bench core
 	$(CARGO) bench -p wg-interop-tests --bench flood
 	$(CARGO) test --release -p wg-core --test limits -- --ignored --nocapture
+
+# The deterministic simulation (rust/sim): SEEDS scenarios of 2 to 50
+# devices on a faulty virtual network, invariants checked at every step;
+# prints seeds/s and every failing seed with its replay command.
+SEEDS ?= 10000
+sim:
+	$(CARGO) run --release -p wg-sim --bin sim -- --seeds $(SEEDS)
 
 # Regenerates the committed Rust side of sys/wg_host.h.
 bindings: deps
