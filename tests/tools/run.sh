@@ -154,6 +154,13 @@ for f in "${here}"/cases/*.sh; do
 	. "${f}"
 done
 
+# The shipped scripts parse as POSIX sh (/bin/sh is dash on Debian: no
+# bashisms), whatever the cases above exercised.
+for script in tools/wg-quick/wg-quick tools/rc.d/wireguard; do
+	casename="sh -n ${script}"
+	if out=$(sh -n "${top}/${script}" 2>&1); then ok; else ko "${out}"; fi
+done
+
 # The manual page: mandoc's warnings and errors (its style notes are
 # about pages of FreeBSD that Linux lacks).
 if command -v mandoc > /dev/null 2>&1; then
