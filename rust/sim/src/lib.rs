@@ -25,9 +25,25 @@
 //!    wait on an unanswered initiation the retransmission leaves within
 //!    REKEY_TIMEOUT + jitter;
 //! 5. engines hold exactly the configured peers and routes and reuse peer
-//!    slots; hosts stage at most MAX_STAGED_PACKETS per peer.
+//!    slots; hosts stage at most MAX_STAGED_PACKETS per peer;
+//! 6. REKEY_AFTER_TIME: data sent under a keypair we initiated, older than
+//!    REKEY_AFTER_TIME, comes with an initiation (unless one left less than
+//!    REKEY_TIMEOUT before);
+//! 7. REKEY_ATTEMPT_TIME: packets staged behind a handshake are flushed or
+//!    dropped within [`world::GIVE_UP_BOUND`] of the last reason to start
+//!    it, and after a give-up no initiation leaves until a new reason;
+//! 8. load: a device under load answers handshakes without MAC2 with cookie
+//!    replies only, one not under load sends none; an attacker's bogus
+//!    initiations get no session, no delivery, and leave no allocation
+//!    behind in the engine.
+//!
+//! Seeds come in families ([`scenario::Family`]): Classic, Load (forced
+//! load, floods, cookies, past the heal sometimes), Stale (handshakes
+//! blocked past REJECT_AFTER_TIME under steady traffic) and GiveUp (a
+//! partition past REKEY_ATTEMPT_TIME with quiet users).
 
 pub mod host;
+mod meter;
 pub mod model;
 pub mod net;
 pub mod oracle;

@@ -45,6 +45,8 @@ pub struct Net {
     routes: BTreeMap<Addr, usize>,
     links: BTreeMap<(usize, usize), LinkFaults>,
     down: BTreeSet<(usize, usize)>,
+    /// Directed links on which handshake messages are dropped.
+    blocked: BTreeSet<(usize, usize)>,
     pub healed: bool,
     next_port: u16,
 }
@@ -69,6 +71,7 @@ impl Net {
             routes,
             links: BTreeMap::new(),
             down: BTreeSet::new(),
+            blocked: BTreeSet::new(),
             healed: false,
             next_port: 20000,
         }
@@ -88,6 +91,16 @@ impl Net {
                 self.down.insert(k);
             } else {
                 self.down.remove(&k);
+            }
+        }
+    }
+
+    pub fn set_blocked(&mut self, a: usize, b: usize, blocked: bool) {
+        for k in [(a, b), (b, a)] {
+            if blocked {
+                self.blocked.insert(k);
+            } else {
+                self.blocked.remove(&k);
             }
         }
     }
@@ -119,6 +132,10 @@ impl Net {
     /// one, or two (duplicated), each possibly delayed or corrupted.
     pub fn carry(&self, rng: &mut Prng, from: usize, to: usize, bytes: Vec<u8>) -> Vec<Copy> {
         let f = self.links.get(&(from, to)).copied().unwrap_or(DEFAULT_LINK);
+        let handshake = matches!(bytes.first(), Some(1..=3));
+        if handshake && self.blocked.contains(&(from, to)) {
+            return Vec::new();
+        }
         if self.healed {
             return vec![Copy {
                 delay: f.delay_ns.max(MS),

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use wg_core::config::Key;
-use wg_core::consts::{REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME, REKEY_TIMEOUT};
+use wg_core::consts::{REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT};
 use wg_core::messages;
 use wg_core::PeerId;
 
@@ -52,6 +52,8 @@ pub type PeerKey = (usize, u32, PeerId);
 struct SendSession {
     birth: u64,
     last_counter: Option<u64>,
+    /// Made by our initiation: we must rekey it from REKEY_AFTER_TIME.
+    initiator: bool,
 }
 
 struct RecvSession {
@@ -70,6 +72,10 @@ pub struct Oracle {
     /// Keyed by our own index, which data from the peer carries.
     recv: BTreeMap<(PeerKey, u32), RecvSession>,
     last_initiation: BTreeMap<PeerKey, u64>,
+    /// Data sent under our own keypair past REKEY_AFTER_TIME: by the end
+    /// of the host's step an initiation must have left (see `rekeyed`).
+    rekey_due: Vec<(PeerKey, u64)>,
+    pub rekeys_checked: u64,
     pub sessions: u64,
     pub data_checked: u64,
 }
@@ -114,7 +120,7 @@ impl Oracle {
 
     /// A handshake made a keypair: `local` names it in data we receive,
     /// `remote` in data we send.
-    pub fn session(&mut self, peer: PeerKey, local: u32, remote: u32, now: u64) {
+    pub fn session(&mut self, peer: PeerKey, local: u32, remote: u32, now: u64, initiator: bool) {
         self.sessions += 1;
         let v = self.send.entry((peer, remote)).or_default();
         // A peer holds at most three keypairs.
@@ -124,6 +130,7 @@ impl Oracle {
         v.push(SendSession {
             birth: now,
             last_counter: None,
+            initiator,
         });
         self.recv.insert(
             (peer, local),
@@ -139,6 +146,29 @@ impl Oracle {
         self.send.retain(|(k, _), _| *k != peer);
         self.recv.retain(|(k, _), _| *k != peer);
         self.last_initiation.remove(&peer);
+        self.rekey_due.retain(|(k, _)| *k != peer);
+    }
+
+    /// REKEY_AFTER_TIME: a host step that sent data under a keypair it
+    /// initiated, older than REKEY_AFTER_TIME, also sent an initiation,
+    /// unless one left less than REKEY_TIMEOUT before (the rate limit).
+    pub fn rekeyed(&mut self) -> Check {
+        for (peer, at) in std::mem::take(&mut self.rekey_due) {
+            self.rekeys_checked += 1;
+            let last = self.last_initiation.get(&peer).copied();
+            if last.is_none_or(|l| l + REKEY_TIMEOUT <= at) {
+                return Err(format!(
+                    "peer {}: data sent under a keypair past REKEY_AFTER_TIME and no \
+                     initiation (the last {})",
+                    peer.2 .0,
+                    last.map_or("never".to_string(), |l| format!(
+                        "{} ms before",
+                        (at - l) / 1_000_000
+                    ))
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every datagram an engine asks to send.
@@ -190,8 +220,12 @@ impl Oracle {
                         (now - s.birth) / 1_000_000
                     ));
                 }
+                let rekey = s.initiator && now - s.birth >= REKEY_AFTER_TIME;
                 s.last_counter = Some(ctr);
                 self.data_checked += 1;
+                if rekey && bytes.len() > 32 {
+                    self.rekey_due.push((peer, now));
+                }
                 Ok(())
             }
             _ => Ok(()),

@@ -129,6 +129,69 @@ pub enum FaultKind {
         dev: usize,
         dur_ns: u64,
     },
+    /// The host tells `dev`'s engine it is under load (its handshake queue
+    /// is deep) for `dur_ns`: handshakes need a cookie.
+    Overload {
+        dev: usize,
+        dur_ns: u64,
+    },
+    /// An attacker sends `dev` bogus initiations with a valid MAC1 from
+    /// many source addresses, `per_sec` of them a second for `dur_ns`.
+    Flood {
+        dev: usize,
+        per_sec: u32,
+        dur_ns: u64,
+    },
+    /// A middlebox between `a` and `b` drops handshake messages (data
+    /// passes) for `dur_ns`: sessions age without being replaced.
+    HandshakeBlock {
+        a: usize,
+        b: usize,
+        dur_ns: u64,
+    },
+    /// `dev`'s users send nothing for `dur_ns`.
+    Quiet {
+        dev: usize,
+        dur_ns: u64,
+    },
+}
+
+/// What a seed is mostly about; every family keeps every invariant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Any mix of the faults above but the long ones.
+    Classic,
+    /// Devices under load (forced, or tripped by a flood), sometimes past
+    /// the heal: cookie replies, MAC2, the cookie secret's rotation.
+    Load,
+    /// Handshakes blocked for longer than REJECT_AFTER_TIME under steady
+    /// traffic: sessions must stop at REJECT_AFTER_TIME, rekeys be tried
+    /// from REKEY_AFTER_TIME.
+    Stale,
+    /// A partition longer than REKEY_ATTEMPT_TIME with the users quiet:
+    /// handshakes give up, then traffic starts them again.
+    GiveUp,
+}
+
+impl Family {
+    pub const ALL: [Family; 4] = [Family::Classic, Family::Load, Family::Stale, Family::GiveUp];
+
+    /// The family of a seed: fixed by the seed alone, so a run of one
+    /// family can pick its seeds without generating the others.
+    pub fn of(seed: u64) -> Family {
+        match Prng::new(seed ^ 0xfa41_17e5).below(100) {
+            0..=69 => Family::Classic,
+            70..=81 => Family::Load,
+            82..=90 => Family::Stale,
+            _ => Family::GiveUp,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Family> {
+        Family::ALL
+            .into_iter()
+            .find(|f| format!("{f:?}").eq_ignore_ascii_case(s))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,6 +204,12 @@ pub struct Fault {
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub seed: u64,
+    pub family: Family,
+    /// Handshake messages a second from which engines count as under load
+    /// (None: the engine's default).
+    pub load_threshold: Option<u32>,
+    /// Load (forced or a flood) goes on after the heal, to the end.
+    pub load_after_heal: bool,
     pub topology: Topology,
     pub devices: Vec<DeviceSpec>,
     pub edges: Vec<Edge>,
@@ -202,10 +271,43 @@ fn topology(rng: &mut Prng) -> Topology {
     }
 }
 
+/// A fault that lasts to the end of the run.
+pub const FOREVER: u64 = u64::MAX / 4;
+
+/// Links with little trouble, for the long families: what they test is
+/// time, not loss.
+fn mild_link(rng: &mut Prng) -> LinkFaults {
+    LinkFaults {
+        loss: *rng.pick(&[0, 0, 10, 50]),
+        dup: *rng.pick(&[0, 0, 20]),
+        reorder: *rng.pick(&[0, 50]),
+        reorder_ns: rng.range(1, 500) * MS,
+        corrupt: *rng.pick(&[0, 0, 10]),
+        delay_ns: rng.range(1, 80) * MS,
+        jitter_ns: rng.range(0, 20) * MS,
+    }
+}
+
 impl Scenario {
     pub fn generate(seed: u64) -> Scenario {
+        let family = Family::of(seed);
+        match family {
+            Family::Classic => Self::classic(seed, family, false),
+            Family::Load => Self::load(seed),
+            Family::Stale | Family::GiveUp => Self::long(seed, family),
+        }
+    }
+
+    fn classic(seed: u64, family: Family, small: bool) -> Scenario {
         let mut rng = Prng::new(seed);
-        let topology = topology(&mut rng);
+        let mut topology = topology(&mut rng);
+        if small && topology.devices() > 10 {
+            topology = match topology {
+                Topology::Pairs(_) => Topology::Pairs(3),
+                Topology::HubSpoke(_) => Topology::HubSpoke(8),
+                Topology::Mesh(_) => Topology::Mesh(4),
+            };
+        }
         let n = topology.devices();
         // NAT only where a configured endpoint stays reachable on every
         // edge: hubs never, one side of a pair, one device of a mesh.
@@ -275,6 +377,9 @@ impl Scenario {
         let faults = Self::faults(&mut rng, &edges, &devices, n, fault_ns);
         Scenario {
             seed,
+            family,
+            load_threshold: None,
+            load_after_heal: false,
             topology,
             devices,
             edges,
@@ -283,6 +388,174 @@ impl Scenario {
             burst: *rng.pick(&[0, 5, 20]),
             spoof: *rng.pick(&[0, 10, 50]),
             replay: *rng.pick(&[0, 0, 10, 100]),
+        }
+    }
+
+    /// Classic faults, plus devices under load: forced by their hosts
+    /// for a while, and an attacker flooding one of them with initiations
+    /// fast enough to trip its rate meter. Sometimes the load lasts to the
+    /// end, so pairs must re-establish under it after the heal.
+    fn load(seed: u64) -> Scenario {
+        let mut sc = Self::classic(seed, Family::Load, true);
+        let mut rng = Prng::new(seed).fork(0x10ad);
+        let n = sc.devices.len();
+        let last = sc.fault_ns - SETTLE;
+        sc.load_threshold = Some(rng.range(16, 40) as u32);
+        let victim = match sc.topology {
+            Topology::HubSpoke(_) => 0,
+            _ => rng.below(n as u64) as usize,
+        };
+        for _ in 0..rng.below(3) {
+            let at_ns = rng.below(last);
+            let dev = rng.below(n as u64) as usize;
+            let dur_ns = rng.range(5 * NSEC, (last - at_ns).max(5 * NSEC));
+            sc.faults.push(Fault {
+                at_ns,
+                kind: FaultKind::Overload { dev, dur_ns },
+            });
+        }
+        if rng.chance(700) {
+            let at_ns = rng.below(last);
+            let dur_ns = rng.range(2 * NSEC, (last - at_ns).clamp(2 * NSEC, 90 * NSEC));
+            sc.faults.push(Fault {
+                at_ns,
+                kind: FaultKind::Flood {
+                    dev: victim,
+                    per_sec: rng.range(40, 150) as u32,
+                    dur_ns,
+                },
+            });
+        }
+        if rng.chance(400) {
+            sc.load_after_heal = true;
+            let at_ns = rng.below(sc.fault_ns);
+            let kind = if rng.chance(500) {
+                FaultKind::Overload {
+                    dev: rng.below(n as u64) as usize,
+                    dur_ns: FOREVER,
+                }
+            } else {
+                FaultKind::Flood {
+                    dev: victim,
+                    per_sec: rng.range(40, 60) as u32,
+                    dur_ns: FOREVER,
+                }
+            };
+            sc.faults.push(Fault { at_ns, kind });
+        }
+        sc.faults.sort_by_key(|f| f.at_ns);
+        sc
+    }
+
+    /// One to three tunnels with steady traffic and a long disruption:
+    /// handshakes blocked for longer than REJECT_AFTER_TIME (Stale), or a
+    /// partition longer than REKEY_ATTEMPT_TIME while the users are quiet,
+    /// one side restarted so that it has packets staged (GiveUp).
+    fn long(seed: u64, family: Family) -> Scenario {
+        let mut rng = Prng::new(seed);
+        let topology = if rng.chance(700) {
+            Topology::Pairs(rng.range(1, 2) as usize)
+        } else {
+            Topology::HubSpoke(rng.range(2, 3) as usize)
+        };
+        let n = topology.devices();
+        let devices = vec![
+            DeviceSpec {
+                natted: false,
+                nat_forgets: false,
+            };
+            n
+        ];
+        let stale = family == Family::Stale;
+        let edges: Vec<Edge> = topology
+            .edges()
+            .into_iter()
+            .map(|(a, b)| {
+                let mut setup = |other: usize| PeerSetup {
+                    knows_endpoint: other == 0 || !matches!(topology, Topology::HubSpoke(_)),
+                    // A persistent keepalive restarts a handshake that gave
+                    // up; GiveUp wants to see it stay given up.
+                    keepalive: if stale && rng.chance(200) { 25 } else { 0 },
+                };
+                let a_of_b = setup(b);
+                let b_of_a = setup(a);
+                let steady = |rng: &mut Prng| *rng.pick(&[200 * MS, 500 * MS, NSEC]);
+                Edge {
+                    a,
+                    b,
+                    a_of_b,
+                    b_of_a,
+                    ab: mild_link(&mut rng),
+                    ba: mild_link(&mut rng),
+                    period_ab: steady(&mut rng),
+                    period_ba: steady(&mut rng),
+                }
+            })
+            .collect();
+        let mut faults = Vec::new();
+        let mut end = 0;
+        for e in &edges {
+            let at_ns = rng.range(10, 40) * NSEC;
+            if stale {
+                // The session of the start is at most `at_ns` old when the
+                // block starts; it must outlive REJECT_AFTER_TIME under it.
+                let dur_ns = rng.range(185, 230) * NSEC;
+                faults.push(Fault {
+                    at_ns,
+                    kind: FaultKind::HandshakeBlock {
+                        a: e.a,
+                        b: e.b,
+                        dur_ns,
+                    },
+                });
+                end = end.max(at_ns + dur_ns);
+            } else {
+                // Quiet from `q` after the partition for at least 110 s:
+                // the last packet then staged is given up on within
+                // 20 x (REKEY_TIMEOUT + jitter) = 106.7 s, before the
+                // partition ends.
+                let q = rng.range(3, 8) * NSEC;
+                let dur_ns = q + rng.range(110, 160) * NSEC;
+                let quiet = (dur_ns - q + rng.range(0, 30) * NSEC)
+                    .saturating_sub(15 * NSEC)
+                    .max(110 * NSEC);
+                let restarted = if rng.chance(500) { e.a } else { e.b };
+                faults.push(Fault {
+                    at_ns,
+                    kind: FaultKind::Partition {
+                        a: e.a,
+                        b: e.b,
+                        dur_ns,
+                    },
+                });
+                faults.push(Fault {
+                    at_ns: at_ns + rng.below(NSEC),
+                    kind: FaultKind::Restart { dev: restarted },
+                });
+                for dev in [e.a, e.b] {
+                    faults.push(Fault {
+                        at_ns: at_ns + q,
+                        kind: FaultKind::Quiet { dev, dur_ns: quiet },
+                    });
+                }
+                end = end.max(at_ns + dur_ns).max(at_ns + q + quiet);
+            }
+        }
+        faults.sort_by_key(|f| f.at_ns);
+        let fault_ns = end + SETTLE + rng.range(0, 20) * NSEC;
+        Scenario {
+            seed,
+            family,
+            load_threshold: None,
+            load_after_heal: false,
+            topology,
+            devices,
+            edges,
+            faults,
+            fault_ns,
+            burst: 0,
+            spoof: *rng.pick(&[0, 10, 50]),
+            replay: *rng.pick(&[0, 0, 10]),
         }
     }
 
@@ -374,8 +647,9 @@ impl fmt::Display for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "seed {}: {:?}, {} devices, faulty for {:.1} s, burst {}‰ spoof {}‰ replay {}‰",
+            "seed {} ({:?}): {:?}, {} devices, faulty for {:.1} s, burst {}‰ spoof {}‰ replay {}‰",
             self.seed,
+            self.family,
             self.topology,
             self.devices.len(),
             secs(self.fault_ns),
@@ -411,6 +685,17 @@ impl fmt::Display for Scenario {
         }
         if self.edges.len() > 12 {
             writeln!(f, "  ... {} more edges", self.edges.len() - 12)?;
+        }
+        if let Some(t) = self.load_threshold {
+            writeln!(
+                f,
+                "  load from {t} handshakes/s{}",
+                if self.load_after_heal {
+                    ", load past the heal"
+                } else {
+                    ""
+                }
+            )?;
         }
         for x in &self.faults {
             writeln!(f, "  at {:7.3} s: {:?}", secs(x.at_ns), x.kind)?;

@@ -8,12 +8,13 @@
 //! after configuration touches it.
 
 use crate::host::Host;
+use crate::meter;
 use crate::model::{site_addr, DevModel, PeerView};
 use crate::net::{self, Addr, Net};
 use crate::oracle::{Check, Fate, Oracle, PeerKey, Seal};
 use crate::packet;
 use crate::prng::Prng;
-use crate::scenario::{FaultKind, Scenario, MS};
+use crate::scenario::{Family, FaultKind, Scenario, FOREVER, MS};
 use crate::trace::{Ev, Trace};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -21,9 +22,11 @@ use wg_core::config::{DeviceUpdate, PeerUpdate};
 use wg_core::consts::{
     KEEPALIVE_TIMEOUT, MAX_STAGED_PACKETS, NSEC, REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX,
 };
+use wg_core::cookie::CookieMaker;
 use wg_core::device::{DATA_HEADROOM, DATA_TAILROOM, MAX_HANDSHAKE_LEN};
 use wg_core::messages;
 use wg_core::testutil::{SeededRng, T0};
+use wg_core::timers::MAX_TIMER_HANDSHAKES;
 use wg_core::{Decap, Device, Encap, Endpoint, PeerAction, PeerId, Time};
 
 /// After the heal every directed pair sends at least this often.
@@ -40,6 +43,26 @@ const MAX_OUTAGE: u64 = 3 * HEAL_PERIOD;
 const MAX_LOSSES_PER_PAIR: usize = 3;
 /// How often the retransmission watchdog looks.
 const WATCHDOG: u64 = 250 * MS;
+/// A handshake attempt gives up within this long of the last event that
+/// restarted it. After that event a retransmission is due within
+/// REKEY_TIMEOUT + jitter of the last initiation (no later than the event
+/// itself); retransmissions 1 to MAX_TIMER_HANDSHAKES + 1 each come within
+/// REKEY_TIMEOUT + jitter of the one before, and the next expiry gives up:
+/// MAX_TIMER_HANDSHAKES + 2 expiries in all (Linux's timers.c).
+pub const GIVE_UP_BOUND: u64 =
+    (MAX_TIMER_HANDSHAKES as u64 + 2) * (REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX) + MS;
+/// After a give-up, an initiation may still come from the new-handshake
+/// timer armed by data sent before it.
+const NEW_HANDSHAKE_DUE: u64 = KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX;
+/// Extra time to re-establish when devices are under load (see
+/// `liveness_bound`).
+pub const LOAD_EXTRA: u64 = 4 * (REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX + 2 * MAX_HEAL_DELAY);
+/// The attacker's datagrams go out in batches this far apart.
+const FLOOD_TICK: u64 = 100 * MS;
+/// Source addresses the attacker floods from; the first ATTACKER_OWNED of
+/// them reach it back (it reads its cookie replies), the rest are forged.
+const ATTACKER_ADDRS: u64 = 64;
+const ATTACKER_OWNED: u64 = 16;
 /// A run that needs more events than this is stuck in a loop.
 const MAX_EVENTS: u64 = 20_000_000;
 
@@ -57,12 +80,29 @@ const MAX_EVENTS: u64 = 20_000_000;
 /// An initiation is refused while the initiator's real clock is behind
 /// the last timestamp its peer accepted: a backward jump adds its size.
 /// The handshake and the data then take two round trips.
+///
+/// Under load (the Load family: a device forced or tripped into it, which
+/// its low load threshold lets even legitimate handshakes do after the
+/// heal) an initiation or a response without a valid MAC2 draws a cookie
+/// reply instead of an answer, and nothing resends until the initiator's
+/// retransmission, REKEY_TIMEOUT + jitter later: one for the initiation
+/// (responder loaded), one for the response (initiator loaded). A cookie
+/// goes stale when its maker's secret rotates (every two minutes); the
+/// whole exchange takes well under two minutes, so each side's secret
+/// rotates at most once during it: one more each. Four retransmissions,
+/// each with its round trip: LOAD_EXTRA.
 pub fn liveness_bound(sc: &Scenario) -> u64 {
+    let load = if sc.family == Family::Load {
+        LOAD_EXTRA
+    } else {
+        0
+    };
     HEAL_PERIOD
         + KEEPALIVE_TIMEOUT
         + 3 * (REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX)
         + 4 * MAX_HEAL_DELAY
         + sc.back_jump()
+        + load
 }
 
 /// Deliberate mistakes of the host, to show the oracle catches them.
@@ -100,6 +140,10 @@ pub struct Stats {
     /// How long after the heal the slowest pair delivered its first
     /// packet sent after the heal: how long re-establishing took.
     pub recovery_ns: u64,
+    pub cookie_replies: u64,
+    pub bogus: u64,
+    pub give_ups: u64,
+    pub rekeys_checked: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -151,6 +195,30 @@ enum Kind {
     Thaw {
         dev: usize,
     },
+    Unload {
+        dev: usize,
+    },
+    FloodTick {
+        dev: usize,
+        per_sec: u32,
+        until: u64,
+    },
+    Unblock {
+        a: usize,
+        b: usize,
+    },
+    /// A datagram from the attacker reaches a device.
+    Bogus {
+        src: Addr,
+        dst: Addr,
+        bytes: Vec<u8>,
+    },
+    /// A device's answer reaches an address the attacker owns.
+    ToAttacker {
+        from: usize,
+        dst: Addr,
+        bytes: Vec<u8>,
+    },
     Watchdog,
     Heal,
     End,
@@ -185,7 +253,6 @@ struct World {
     opts: Options,
     now: u64,
     rng: Prng,
-    seed: u64,
     queue: BinaryHeap<Event>,
     seq: u64,
     hosts: Vec<Host>,
@@ -200,6 +267,11 @@ struct World {
     bound: u64,
     stop_traffic: u64,
     events: u64,
+    /// The attacker's cookie state per (source address, victim).
+    attacker: BTreeMap<(Addr, usize), CookieMaker>,
+    cookie_replies: u64,
+    bogus: u64,
+    give_ups: u64,
 }
 
 pub fn run(seed: u64, opts: &Options) -> Outcome {
@@ -223,9 +295,22 @@ fn core_seed(seed: u64, dev: usize, inc: u32) -> u64 {
     seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ ((dev as u64) << 32) ^ inc as u64
 }
 
-fn new_device(seed: u64, dev: usize, inc: u32) -> Result<Device, String> {
-    Device::new(Box::new(SeededRng::new(core_seed(seed, dev, inc))))
-        .map_err(|e| format!("Device::new: {e:?}"))
+fn new_device(sc: &Scenario, dev: usize, inc: u32) -> Result<Device, String> {
+    let d = Device::new(Box::new(SeededRng::new(core_seed(sc.seed, dev, inc))))
+        .map_err(|e| format!("Device::new: {e:?}"))?;
+    if let Some(t) = sc.load_threshold {
+        d.set_load_threshold(t);
+    }
+    Ok(d)
+}
+
+/// An address of the attacker's pool.
+fn attacker_addr(i: u64) -> Addr {
+    ([203, 0, 113, i as u8 + 1], 40000 + i as u16)
+}
+
+fn is_attacker(a: &Addr) -> bool {
+    a.0[..3] == [203, 0, 113] && (a.0[3] as u64) <= ATTACKER_ADDRS
 }
 
 fn with_room(pkt: &[u8]) -> Vec<u8> {
@@ -244,7 +329,6 @@ impl World {
             opts,
             now: T0.mono,
             rng: Prng::new(seed).fork(1),
-            seed,
             queue: BinaryHeap::new(),
             seq: 0,
             hosts: Vec::with_capacity(n),
@@ -257,6 +341,10 @@ impl World {
             bound,
             stop_traffic: heal_at + bound + CHECK_WINDOW,
             events: 0,
+            attacker: BTreeMap::new(),
+            cookie_replies: 0,
+            bogus: 0,
+            give_ups: 0,
             sc,
         }
     }
@@ -328,8 +416,7 @@ impl World {
             }
         }
         for dev in 0..n {
-            self.hosts
-                .push(Host::new(new_device(self.seed, dev, 0)?, 0));
+            self.hosts.push(Host::new(new_device(&self.sc, dev, 0)?, 0));
         }
         for dev in 0..n {
             let update = self.models[dev].full_update();
@@ -372,6 +459,19 @@ impl World {
                 Kind::NewPrefix { on, of } => self.new_prefix(on, of)?,
                 Kind::Unpartition { a, b } => self.net.set_down(a, b, false),
                 Kind::Thaw { dev } => self.thaw(dev)?,
+                Kind::Unload { dev } => {
+                    if self.hosts[dev].loaded_until <= self.now {
+                        self.hosts[dev].dev.set_under_load(false);
+                    }
+                }
+                Kind::FloodTick {
+                    dev,
+                    per_sec,
+                    until,
+                } => self.flood(dev, per_sec, until),
+                Kind::Unblock { a, b } => self.net.set_blocked(a, b, false),
+                Kind::Bogus { src, dst, bytes } => self.bogus(src, dst, bytes)?,
+                Kind::ToAttacker { from, dst, bytes } => self.attacker_gets(from, dst, &bytes),
                 Kind::Watchdog => self.watchdog()?,
                 Kind::Heal => {
                     self.net.healed = true;
@@ -382,6 +482,7 @@ impl World {
                 }
                 Kind::End => return self.finish(),
             }
+            self.oracle.rekeyed()?;
         }
         Err("event queue ran dry before the end".into())
     }
@@ -410,6 +511,10 @@ impl World {
             data_checked: self.oracle.data_checked,
             virtual_ns: self.now - T0.mono,
             recovery_ns,
+            cookie_replies: self.cookie_replies,
+            bogus: self.bogus,
+            give_ups: self.give_ups,
+            rekeys_checked: self.oracle.rekeys_checked,
         }
     }
 
@@ -428,8 +533,7 @@ impl World {
             for id in staged {
                 self.oracle.dropped(id, "peer removed");
             }
-            self.hosts[dev].deadlines.remove(p);
-            self.hosts[dev].attempts.remove(p);
+            self.hosts[dev].forget(*p);
             let pk = self.pk(dev, *p);
             self.oracle.forget_peer(pk);
         }
@@ -450,7 +554,9 @@ impl World {
         let present = self.models[dev].present_peers();
         let h = &mut self.hosts[dev];
         h.peak_peers = h.peak_peers.max(present);
+        let now = self.now;
         for p in &changes.touched {
+            self.hosts[dev].reset(*p, now);
             self.poll(dev, *p)?;
         }
         self.structure(dev)
@@ -546,6 +652,31 @@ impl World {
                 self.hosts[dev].frozen_until = self.now + dur_ns;
                 self.at(self.now + dur_ns, Kind::Thaw { dev });
             }
+            FaultKind::Overload { dev, dur_ns } => {
+                let until = self.now.saturating_add(dur_ns);
+                let h = &mut self.hosts[dev];
+                h.loaded_until = h.loaded_until.max(until);
+                h.dev.set_under_load(true);
+                if dur_ns != FOREVER {
+                    self.at(until, Kind::Unload { dev });
+                }
+            }
+            FaultKind::Flood {
+                dev,
+                per_sec,
+                dur_ns,
+            } => {
+                let until = self.now.saturating_add(dur_ns);
+                self.flood(dev, per_sec, until);
+            }
+            FaultKind::HandshakeBlock { a, b, dur_ns } => {
+                self.net.set_blocked(a, b, true);
+                self.at(self.now + dur_ns, Kind::Unblock { a, b });
+            }
+            FaultKind::Quiet { dev, dur_ns } => {
+                let h = &mut self.hosts[dev];
+                h.quiet_until = h.quiet_until.max(self.now + dur_ns);
+            }
         }
         Ok(())
     }
@@ -554,10 +685,13 @@ impl World {
     /// staged packets and timers die with the old one.
     fn restart(&mut self, dev: usize) -> Check {
         let inc = self.inc(dev) + 1;
-        let old = std::mem::replace(
-            &mut self.hosts[dev],
-            Host::new(new_device(self.seed, dev, inc)?, inc),
-        );
+        let mut fresh = Host::new(new_device(&self.sc, dev, inc)?, inc);
+        fresh.quiet_until = self.hosts[dev].quiet_until;
+        fresh.loaded_until = self.hosts[dev].loaded_until;
+        if fresh.loaded_until > self.now {
+            fresh.dev.set_under_load(true);
+        }
+        let old = std::mem::replace(&mut self.hosts[dev], fresh);
         for id in old.staged.into_values().flatten() {
             self.oracle.dropped(id, "device restarted");
         }
@@ -646,6 +780,9 @@ impl World {
         for t in self.hosts[dev].attempts.values_mut() {
             *t = now;
         }
+        for t in self.hosts[dev].last_reset.values_mut() {
+            *t = now;
+        }
         let due: Vec<PeerId> = self.hosts[dev]
             .deadlines
             .iter()
@@ -666,7 +803,8 @@ impl World {
             return Ok(());
         }
         let healed = self.net.healed;
-        if !self.hosts[from].frozen(self.now) {
+        let h = &self.hosts[from];
+        if !h.frozen(self.now) && self.now >= h.quiet_until {
             let n = if !healed && self.rng.chance(self.sc.burst) {
                 self.rng.range(2, 200)
             } else {
@@ -724,6 +862,7 @@ impl World {
                 len,
                 poll,
             }) => {
+                self.traffic_for(from, peer);
                 self.sealed(from, peer, id)?;
                 buf.truncate(len);
                 self.transmit(from, Some(peer), endpoint, buf)?;
@@ -732,6 +871,7 @@ impl World {
                 }
             }
             Ok(Encap::Staged { peer }) => {
+                self.traffic_for(from, peer);
                 self.stage(from, peer, id)?;
                 self.poll(from, peer)?;
             }
@@ -764,6 +904,13 @@ impl World {
                 peer.0
             )),
         }
+    }
+
+    fn traffic_for(&mut self, dev: usize, peer: PeerId) {
+        let now = self.now;
+        let h = &mut self.hosts[dev];
+        h.reset(peer, now);
+        h.last_traffic.insert(peer, now);
     }
 
     fn stage(&mut self, dev: usize, peer: PeerId, id: u64) -> Check {
@@ -823,7 +970,9 @@ impl World {
                     self.flush(dev, peer)?
                 }
                 Ok(PeerAction::DropStaged) => {
+                    self.give_ups += 1;
                     self.hosts[dev].attempts.remove(&peer);
+                    self.hosts[dev].gave_up.insert(peer, now);
                     let q = self.hosts[dev].staged.remove(&peer).unwrap_or_default();
                     for id in q {
                         self.oracle.dropped(id, "handshake gave up");
@@ -927,7 +1076,11 @@ impl World {
         );
         check?;
         if let (1, Some(p)) = (kind, peer) {
+            self.after_give_up(dev, p)?;
             self.hosts[dev].attempts.insert(p, now);
+        }
+        if kind == 3 {
+            self.cookie_replies += 1;
         }
         let src = self.net.external[dev];
         self.launch(dev, src, dst, bytes);
@@ -937,6 +1090,10 @@ impl World {
     fn launch(&mut self, from: usize, src: Addr, dst: Addr, bytes: Vec<u8>) {
         let now = self.now;
         let Some(to) = self.net.route(&dst) else {
+            if is_attacker(&dst) && (dst.0[3] as u64) <= ATTACKER_OWNED {
+                self.at(now + 10 * MS, Kind::ToAttacker { from, dst, bytes });
+                return;
+            }
             self.trace.push(
                 now,
                 Ev::Lost {
@@ -1028,12 +1185,14 @@ impl World {
         let index = messages::receiver_index(&bytes).unwrap_or(0);
         let counter = messages::data_counter(&bytes).unwrap_or(0);
         let sender = messages::sender_index(&bytes).unwrap_or(0);
+        let loaded = self.hosts[to].dev.stats(self.time(to)).under_load;
         let mut buf = bytes;
         let mut out = [0u8; MAX_HANDSHAKE_LEN];
         let t = self.time(to);
         let r = self.hosts[to]
             .dev
             .decapsulate(t, net::endpoint(src), &mut buf, &mut out);
+        self.load_answer(to, &buf, loaded, &r, &out)?;
         let rcv = match r {
             Err(e) => {
                 self.trace.push(
@@ -1069,6 +1228,9 @@ impl World {
             return Err(format!("dev {to} accepted a corrupted data message"));
         }
         let pk = rcv.peer.map(|p| self.pk(to, p));
+        if let Some(p) = rcv.peer {
+            self.hosts[to].reset(p, now);
+        }
         match rcv.action {
             Decap::Reply { len } => {
                 let reply = out[..len].to_vec();
@@ -1076,7 +1238,7 @@ impl World {
                     let pk = pk.ok_or("a response without a peer")?;
                     let local = messages::sender_index(&reply).unwrap_or(0);
                     let remote = messages::receiver_index(&reply).unwrap_or(0);
-                    self.oracle.session(pk, local, remote, now);
+                    self.oracle.session(pk, local, remote, now, false);
                 }
                 self.transmit(to, rcv.peer, net::endpoint(src), reply)?;
             }
@@ -1092,7 +1254,7 @@ impl World {
             Decap::Done => match kind {
                 2 => {
                     let pk = pk.ok_or("a response consumed without a peer")?;
-                    self.oracle.session(pk, index, sender, now);
+                    self.oracle.session(pk, index, sender, now, true);
                     self.hosts[to].attempts.remove(&pk.2);
                 }
                 4 => {
@@ -1195,6 +1357,19 @@ impl World {
             }
             for (p, t) in &h.attempts {
                 let staged = h.staged.get(p).is_some_and(|q| !q.is_empty());
+                let reset = h.last_reset.get(p).copied().unwrap_or(0);
+                let keepalive = self.models[dev]
+                    .dev_of(*p)
+                    .map_or(0, |of| self.models[dev].peers[&of].keepalive);
+                if staged && keepalive == 0 && now > reset + GIVE_UP_BOUND {
+                    return Err(format!(
+                        "dev {dev} peer {}: packets staged and the handshake neither done nor \
+                         given up {} ms after the last reason to start it (bound {} ms)",
+                        p.0,
+                        (now - reset) / MS,
+                        GIVE_UP_BOUND / MS
+                    ));
+                }
                 if staged && now > t + limit {
                     return Err(format!(
                         "dev {dev} peer {}: packets staged and no initiation for {} ms \
@@ -1208,6 +1383,173 @@ impl World {
         }
         if now < self.stop_traffic {
             self.at(now + WATCHDOG, Kind::Watchdog);
+        }
+        Ok(())
+    }
+
+    /// REKEY_ATTEMPT_TIME: once a handshake gave up, no initiation leaves
+    /// for the peer until something asks for one (a packet for the peer,
+    /// a datagram from it, configuration, a persistent keepalive), or the
+    /// new-handshake timer armed by data sent before the give-up expires.
+    fn after_give_up(&self, dev: usize, p: PeerId) -> Check {
+        let h = &self.hosts[dev];
+        let Some(&at) = h.gave_up.get(&p) else {
+            return Ok(());
+        };
+        let keepalive = self.models[dev]
+            .dev_of(p)
+            .map_or(0, |of| self.models[dev].peers[&of].keepalive);
+        let traffic = h.last_traffic.get(&p).copied().unwrap_or(0);
+        if keepalive != 0 || self.now <= traffic + NEW_HANDSHAKE_DUE {
+            return Ok(());
+        }
+        Err(format!(
+            "dev {dev} peer {}: an initiation {} ms after the handshake gave up, \
+             with no new reason to start one",
+            p.0,
+            (self.now - at) / MS
+        ))
+    }
+
+    // ---- the attacker -----------------------------------------------------
+
+    /// One batch of bogus initiations: random bodies with a valid MAC1 for
+    /// the victim's key (public, so any attacker has it), and a MAC2 where
+    /// the source is one the attacker owns and got a cookie for.
+    fn flood(&mut self, dev: usize, per_sec: u32, until: u64) {
+        if self.now >= until || self.now >= self.stop_traffic {
+            return;
+        }
+        let per_tick = per_sec as u64 * FLOOD_TICK / NSEC;
+        let n = per_tick
+            + u64::from(
+                self.rng
+                    .chance(((per_sec as u64 * FLOOD_TICK / MS) % 1000) as u32),
+            );
+        let public = self.models[dev].public;
+        let dst = self.net.external[dev];
+        for _ in 0..n {
+            let src = attacker_addr(self.rng.below(ATTACKER_ADDRS));
+            let mut msg = vec![0u8; messages::INITIATION_LEN];
+            self.rng.bytes(&mut msg);
+            msg[..4].copy_from_slice(&1u32.to_le_bytes());
+            let maker = self
+                .attacker
+                .entry((src, dev))
+                .or_insert_with(|| CookieMaker::new(&public));
+            maker.add_macs(&mut msg, self.now);
+            let delay = self.rng.range(MS, FLOOD_TICK);
+            self.at(
+                self.now + delay,
+                Kind::Bogus {
+                    src,
+                    dst,
+                    bytes: msg,
+                },
+            );
+        }
+        self.at(
+            self.now + FLOOD_TICK,
+            Kind::FloodTick {
+                dev,
+                per_sec,
+                until,
+            },
+        );
+    }
+
+    fn attacker_gets(&mut self, from: usize, dst: Addr, bytes: &[u8]) {
+        let Ok(reply) = <&[u8; messages::COOKIE_REPLY_LEN]>::try_from(bytes) else {
+            return;
+        };
+        if let Some(m) = self.attacker.get_mut(&(dst, from)) {
+            let _ = m.consume_reply(reply, self.now);
+        }
+    }
+
+    /// The attacker gets no session, no delivery, and leaves nothing
+    /// allocated in the engine: a bogus initiation is refused, or answered
+    /// with a cookie reply under load.
+    fn bogus(&mut self, src: Addr, dst: Addr, bytes: Vec<u8>) -> Check {
+        let now = self.now;
+        let Some(to) = self.net.route(&dst) else {
+            return Ok(());
+        };
+        if self.hosts[to].frozen(now) {
+            return Ok(());
+        }
+        self.bogus += 1;
+        let t = self.time(to);
+        let loaded = self.hosts[to].dev.stats(t).under_load;
+        let mut buf = bytes;
+        let mut out = [0u8; MAX_HANDSHAKE_LEN];
+        let before = meter::live();
+        let r = self.hosts[to]
+            .dev
+            .decapsulate(t, net::endpoint(src), &mut buf, &mut out);
+        let grown = meter::live() - before;
+        self.trace.push(
+            now,
+            Ev::Recv {
+                dev: to,
+                from: src,
+                kind: 1,
+                len: buf.len(),
+                result: r.map(|x| ("from the attacker", x.peer)),
+            },
+        );
+        if grown != 0 {
+            return Err(format!(
+                "dev {to}: a bogus initiation from {src:?} left {grown} bytes allocated"
+            ));
+        }
+        self.load_answer(to, &buf, loaded, &r, &out)?;
+        match r {
+            Err(_) => Ok(()),
+            Ok(rcv) => match (rcv.action, rcv.peer) {
+                (Decap::Reply { len }, None) if out[0] == 3 => {
+                    self.transmit(to, None, net::endpoint(src), out[..len].to_vec())
+                }
+                _ => Err(format!(
+                    "dev {to}: a bogus initiation from {src:?} was taken: {rcv:?}"
+                )),
+            },
+        }
+    }
+
+    /// Cookie replies exactly under load: a device under load answers an
+    /// initiation or response that carries no MAC2 with a cookie reply (or
+    /// refuses it), never with work; a device not under load never sends
+    /// one.
+    fn load_answer(
+        &self,
+        dev: usize,
+        msg: &[u8],
+        loaded_before: bool,
+        r: &Result<wg_core::Received, wg_core::Error>,
+        out: &[u8],
+    ) -> Check {
+        let kind = msg.first().copied().unwrap_or(0);
+        if !matches!(kind, 1 | 2) {
+            return Ok(());
+        }
+        let cookie = matches!(r, Ok(x) if matches!(x.action, Decap::Reply { .. }) && out[0] == 3);
+        let no_mac2 = match msg.len() {
+            messages::INITIATION_LEN | messages::RESPONSE_LEN => {
+                msg[msg.len() - 16..].iter().all(|&b| b == 0)
+            }
+            _ => false,
+        };
+        if loaded_before && no_mac2 && r.is_ok() && !cookie {
+            return Err(format!(
+                "dev {dev} under load answered a handshake message without MAC2 \
+                 with something else than a cookie reply"
+            ));
+        }
+        if cookie && !self.hosts[dev].dev.stats(self.time(dev)).under_load {
+            return Err(format!(
+                "dev {dev} sent a cookie reply while not under load"
+            ));
         }
         Ok(())
     }
@@ -1263,6 +1605,9 @@ impl World {
                     ));
                 }
             }
+        }
+        if self.sc.family == Family::GiveUp && self.give_ups == 0 {
+            return Err("family GiveUp: no handshake gave up".into());
         }
         for d in 0..self.hosts.len() {
             if let Some((p, q)) = self.hosts[d].staged.iter().find(|(_, q)| !q.is_empty()) {

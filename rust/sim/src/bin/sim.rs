@@ -1,6 +1,7 @@
 //! `sim`: runs seeds of the deterministic simulation.
 //!
-//!   sim --seeds N [--start S] [--jobs J]   run seeds S..S+N, print failures
+//!   sim --seeds N [--start S] [--jobs J] [--family F]
+//!                            run seeds S..S+N (only family F's), print failures
 //!   sim --seed N [--trace LINES] [--verbose]               replay one seed
 //!
 //! Exits non-zero if any seed fails.
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
+use wg_sim::scenario::Family;
 use wg_sim::{report, run, Options};
 
 struct Args {
@@ -18,6 +20,7 @@ struct Args {
     jobs: usize,
     verbose: bool,
     trace: usize,
+    family: Option<Family>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -28,6 +31,7 @@ fn parse() -> Result<Args, String> {
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         verbose: false,
         trace: 30,
+        family: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -43,6 +47,11 @@ fn parse() -> Result<Args, String> {
             "--jobs" => a.jobs = num("--jobs")?.max(1) as usize,
             "--trace" => a.trace = num("--trace")? as usize,
             "--verbose" | "-v" => a.verbose = true,
+            "--family" => {
+                let v = it.next().unwrap_or_default();
+                a.family =
+                    Some(Family::parse(&v).ok_or(format!("--family: one of {:?}", Family::ALL))?);
+            }
             _ => return Err(format!("unknown argument {arg}")),
         }
     }
@@ -83,6 +92,11 @@ fn main() -> ExitCode {
     let failures = Mutex::new(Vec::new());
     let worst_recovery = AtomicU64::new(0);
     let packets = AtomicU64::new(0);
+    let ran = AtomicU64::new(0);
+    let cookies = AtomicU64::new(0);
+    let bogus = AtomicU64::new(0);
+    let give_ups = AtomicU64::new(0);
+    let rekeys = AtomicU64::new(0);
     let t = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..args.jobs {
@@ -91,11 +105,19 @@ fn main() -> ExitCode {
                 if seed >= end {
                     return;
                 }
+                if args.family.is_some_and(|f| Family::of(seed) != f) {
+                    continue;
+                }
+                ran.fetch_add(1, Ordering::Relaxed);
                 let o = run(seed, &Options::default());
                 match &o.result {
                     Ok(st) => {
                         worst_recovery.fetch_max(st.recovery_ns, Ordering::Relaxed);
                         packets.fetch_add(st.packets, Ordering::Relaxed);
+                        cookies.fetch_add(st.cookie_replies, Ordering::Relaxed);
+                        bogus.fetch_add(st.bogus, Ordering::Relaxed);
+                        give_ups.fetch_add(st.give_ups, Ordering::Relaxed);
+                        rekeys.fetch_add(st.rekeys_checked, Ordering::Relaxed);
                     }
                     Err(_) => {
                         let r = report(&o).unwrap_or_default();
@@ -109,16 +131,26 @@ fn main() -> ExitCode {
     let secs = t.elapsed().as_secs_f64();
     let mut failed = failures.into_inner().unwrap();
     failed.sort_unstable();
-    let rate = args.seeds as f64 / secs;
+    let ran = ran.load(Ordering::Relaxed);
+    let rate = ran as f64 / secs;
     println!(
-        "sim: {} seeds from {} in {:.1} s ({:.1} seeds/s, {} jobs), {} inner packets, {} failed",
-        args.seeds,
+        "sim: {} seeds{} from {} in {:.1} s ({:.1} seeds/s, {} jobs), {} inner packets, {} failed",
+        ran,
+        args.family
+            .map_or(String::new(), |f| format!(" of family {f:?}")),
         args.start,
         secs,
         rate,
         args.jobs,
         packets.load(Ordering::Relaxed),
         failed.len()
+    );
+    println!(
+        "sim: {} cookie replies, {} bogus initiations, {} handshakes given up, {} rekeys checked",
+        cookies.load(Ordering::Relaxed),
+        bogus.load(Ordering::Relaxed),
+        give_ups.load(Ordering::Relaxed),
+        rekeys.load(Ordering::Relaxed)
     );
     if !failed.is_empty() {
         println!("failed seeds: {failed:?}");
