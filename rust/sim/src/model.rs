@@ -7,14 +7,87 @@ use wg_core::allowedips::{IpAddrBytes, IpPrefix};
 use wg_core::config::{AllowedIpChange, DeviceUpdate, Key, PeerUpdate};
 use wg_core::{crypto, PeerId};
 
-/// The site behind device `dev` in its `gen`-th numbering.
-pub fn prefix(dev: usize, gen: u8) -> IpPrefix {
-    IpPrefix::new_v4([10, dev as u8 + 1, gen, 0], 24).expect("a /24 is valid")
+/// The site behind device `dev` in its `gen`-th numbering, in IPv4
+/// (10.dev.gen.0/24) or IPv6 (fd00:0:dev:gen::/64).
+pub fn prefix(dev: usize, gen: u8, v6: bool) -> IpPrefix {
+    match site_addr(dev, gen, 0, v6) {
+        IpAddrBytes::V4(mut a) => {
+            a[3] = 0;
+            IpPrefix::new_v4(a, 24).expect("a /24 is valid")
+        }
+        IpAddrBytes::V6(mut a) => {
+            a[8..].fill(0);
+            IpPrefix::new_v6(a, 64).expect("a /64 is valid")
+        }
+    }
 }
 
 /// A host address inside that site.
-pub fn site_addr(dev: usize, gen: u8, host: u8) -> [u8; 4] {
-    [10, dev as u8 + 1, gen, host.max(1)]
+pub fn site_addr(dev: usize, gen: u8, host: u8, v6: bool) -> IpAddrBytes {
+    if v6 {
+        let mut a = [
+            0xfd,
+            0,
+            0,
+            0,
+            (dev >> 8) as u8,
+            dev as u8 + 1,
+            0,
+            gen,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        a[15] = host.max(1);
+        IpAddrBytes::V6(a)
+    } else {
+        IpAddrBytes::V4([10, dev as u8 + 1, gen, host.max(1)])
+    }
+}
+
+/// Which address families something has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fams {
+    pub v4: bool,
+    pub v6: bool,
+}
+
+impl Fams {
+    pub const V4: Fams = Fams {
+        v4: true,
+        v6: false,
+    };
+
+    pub fn count(self) -> usize {
+        usize::from(self.v4) + usize::from(self.v6)
+    }
+
+    pub fn both(self, o: Fams) -> Fams {
+        Fams {
+            v4: self.v4 && o.v4,
+            v6: self.v6 && o.v6,
+        }
+    }
+
+    pub fn either(self, o: Fams) -> Fams {
+        Fams {
+            v4: self.v4 || o.v4,
+            v6: self.v6 || o.v6,
+        }
+    }
+
+    /// The families as a list, IPv4 first (false = IPv4).
+    pub fn list(self) -> Vec<bool> {
+        [(self.v4, false), (self.v6, true)]
+            .into_iter()
+            .filter_map(|(has, v6)| has.then_some(v6))
+            .collect()
+    }
 }
 
 /// One device's view of one of its peers.
@@ -24,7 +97,11 @@ pub struct PeerView {
     pub key: Key,
     /// The peer's site numbering configured as its allowed IPs.
     pub gen: u8,
+    /// The families of the peer's site: its allowed IPs.
+    pub inner: Fams,
     pub knows_endpoint: bool,
+    /// The configured endpoint is the peer's IPv6 address.
+    pub ep6: bool,
     pub keepalive: u16,
     /// Configured now (a removed peer waits to be re-added).
     pub present: bool,
@@ -38,19 +115,29 @@ impl PeerView {
     pub fn update(&self, of: usize) -> PeerUpdate {
         PeerUpdate {
             public_key: self.key,
-            endpoint: self.knows_endpoint.then(|| endpoint(public_addr(of))),
+            endpoint: self
+                .knows_endpoint
+                .then(|| endpoint(public_addr(of, self.ep6))),
             persistent_keepalive: Some(self.keepalive),
             replace_allowed_ips: true,
-            allowed_ips: vec![AllowedIpChange {
-                prefix: prefix(of, self.gen),
-                remove: false,
-            }],
+            allowed_ips: self
+                .inner
+                .list()
+                .into_iter()
+                .map(|v6| AllowedIpChange {
+                    prefix: prefix(of, self.gen, v6),
+                    remove: false,
+                })
+                .collect(),
             ..Default::default()
         }
     }
 
-    pub fn allows(&self, of: usize, src: [u8; 4]) -> bool {
-        prefix(of, self.gen).contains_addr(&IpAddrBytes::V4(src))
+    pub fn allows(&self, of: usize, src: IpAddrBytes) -> bool {
+        self.inner
+            .list()
+            .into_iter()
+            .any(|v6| prefix(of, self.gen, v6).contains_addr(&src))
     }
 }
 
@@ -104,6 +191,15 @@ impl DevModel {
 
     pub fn present_peers(&self) -> usize {
         self.peers.values().filter(|v| v.present).count()
+    }
+
+    /// Routes the engine must hold: one per family of each present peer.
+    pub fn routes(&self) -> usize {
+        self.peers
+            .values()
+            .filter(|v| v.present)
+            .map(|v| v.inner.count())
+            .sum()
     }
 
     /// Which peer device a PeerId of this engine stands for.

@@ -8,27 +8,60 @@ use wg_core::Endpoint;
 
 pub const PORT: u16 = 51820;
 
-/// An outer IPv4 address and port, orderable (Endpoint is not).
-pub type Addr = ([u8; 4], u16);
+/// An outer address and port, orderable (Endpoint is not): IPv6, with
+/// IPv4 as v4-mapped (::ffff:a.b.c.d).
+pub type Addr = ([u8; 16], u16);
+
+pub fn mapped(a: [u8; 4]) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    m[10] = 0xff;
+    m[11] = 0xff;
+    m[12..].copy_from_slice(&a);
+    m
+}
+
+pub fn is_v4(a: &Addr) -> bool {
+    a.0[..10] == [0; 10] && a.0[10..12] == [0xff, 0xff]
+}
 
 pub fn addr(e: &Endpoint) -> Option<Addr> {
     match *e {
-        Endpoint::V4 { addr, port } => Some((addr, port)),
-        Endpoint::V6 { .. } => None,
+        Endpoint::V4 { addr, port } => Some((mapped(addr), port)),
+        Endpoint::V6 { addr, port, .. } => Some((addr, port)),
     }
 }
 
 pub fn endpoint(a: Addr) -> Endpoint {
-    Endpoint::V4 {
-        addr: a.0,
-        port: a.1,
+    if is_v4(&a) {
+        let mut v4 = [0u8; 4];
+        v4.copy_from_slice(&a.0[12..]);
+        Endpoint::V4 {
+            addr: v4,
+            port: a.1,
+        }
+    } else {
+        Endpoint::V6 {
+            addr: a.0,
+            port: a.1,
+            flowinfo: 0,
+            scope_id: 0,
+        }
     }
 }
 
-/// The address a device has before any NAT rebinding, which its peers
-/// are configured with.
-pub fn public_addr(dev: usize) -> Addr {
-    ([198, 18, (dev >> 8) as u8, dev as u8 + 1], PORT)
+/// The address a device has in a family before any NAT rebinding, which
+/// its peers are configured with.
+pub fn public_addr(dev: usize, v6: bool) -> Addr {
+    if v6 {
+        let mut a = [
+            0x20, 0x01, 0x0d, 0xb8, 0, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        a[14] = (dev >> 8) as u8;
+        a[15] = dev as u8 + 1;
+        (a, PORT)
+    } else {
+        (mapped([198, 18, (dev >> 8) as u8, dev as u8 + 1]), PORT)
+    }
 }
 
 /// One copy of a datagram on its way: when it arrives, and whether a
@@ -40,8 +73,9 @@ pub struct Copy {
 }
 
 pub struct Net {
-    /// Where each device's datagrams appear to come from now.
-    pub external: Vec<Addr>,
+    /// Where each device's datagrams appear to come from now, per family
+    /// (IPv4, IPv6; none where it has no address of that family).
+    pub external: Vec<[Option<Addr>; 2]>,
     routes: BTreeMap<Addr, usize>,
     links: BTreeMap<(usize, usize), LinkFaults>,
     down: BTreeSet<(usize, usize)>,
@@ -63,9 +97,23 @@ const DEFAULT_LINK: LinkFaults = LinkFaults {
 };
 
 impl Net {
-    pub fn new(n: usize) -> Net {
-        let external: Vec<Addr> = (0..n).map(public_addr).collect();
-        let routes = external.iter().enumerate().map(|(d, a)| (*a, d)).collect();
+    /// `families[d]`: whether device d has IPv4, IPv6 outer addresses.
+    pub fn new(families: &[(bool, bool)]) -> Net {
+        let external: Vec<[Option<Addr>; 2]> = families
+            .iter()
+            .enumerate()
+            .map(|(d, &(v4, v6))| {
+                [
+                    v4.then(|| public_addr(d, false)),
+                    v6.then(|| public_addr(d, true)),
+                ]
+            })
+            .collect();
+        let routes = external
+            .iter()
+            .enumerate()
+            .flat_map(|(d, a)| a.iter().flatten().map(move |a| (*a, d)))
+            .collect();
         Net {
             external,
             routes,
@@ -83,6 +131,21 @@ impl Net {
 
     pub fn route(&self, a: &Addr) -> Option<usize> {
         self.routes.get(a).copied()
+    }
+
+    /// Where `dev`'s datagrams to `dst` come from: its address of that
+    /// family, if it has one.
+    pub fn source(&self, dev: usize, dst: &Addr) -> Option<Addr> {
+        self.external[dev][usize::from(!is_v4(dst))]
+    }
+
+    /// Any of `dev`'s current addresses.
+    pub fn any_addr(&self, rng: &mut Prng, dev: usize) -> Option<Addr> {
+        let a = self.external[dev];
+        match (a[0], a[1]) {
+            (Some(x), Some(y)) => Some(if rng.chance(500) { x } else { y }),
+            (x, y) => x.or(y),
+        }
     }
 
     pub fn set_down(&mut self, a: usize, b: usize, down: bool) {
@@ -107,13 +170,20 @@ impl Net {
 
     /// The NAT in front of `dev` picks a new mapping (sometimes a new
     /// address too); a NAT that forgets drops the old one.
-    pub fn rebind(&mut self, rng: &mut Prng, dev: usize, forget: bool) -> Addr {
-        let old = self.external[dev];
+    pub fn rebind(&mut self, rng: &mut Prng, dev: usize, forget: bool) -> Option<Addr> {
+        let old = self.any_addr(rng, dev)?;
+        let fam = usize::from(!is_v4(&old));
         self.next_port = self.next_port.wrapping_add(1).max(20000);
-        let ip = if rng.chance(300) {
-            [100, 64, rng.below(256) as u8, rng.range(1, 254) as u8]
-        } else {
+        let ip = if !rng.chance(300) {
             old.0
+        } else if fam == 0 {
+            mapped([100, 64, rng.below(256) as u8, rng.range(1, 254) as u8])
+        } else {
+            let mut a = [
+                0x20, 0x01, 0x0d, 0xb8, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ];
+            rng.bytes(&mut a[6..]);
+            a
         };
         let new = (ip, self.next_port);
         if forget {
@@ -121,11 +191,11 @@ impl Net {
         }
         // Never steal another device's mapping.
         if self.routes.contains_key(&new) {
-            return old;
+            return Some(old);
         }
         self.routes.insert(new, dev);
-        self.external[dev] = new;
-        new
+        self.external[dev][fam] = Some(new);
+        Some(new)
     }
 
     /// What the link from `from` to `to` does to `bytes`: no copy (lost),

@@ -3,6 +3,7 @@
 //! drawn up front from the seed, so the summary printed on failure says
 //! what the run was.
 
+use crate::model::Fams;
 use crate::prng::Prng;
 use std::fmt;
 use wg_core::consts::NSEC;
@@ -61,6 +62,8 @@ pub struct PeerSetup {
     pub knows_endpoint: bool,
     /// Persistent keepalive in seconds, 0 = off.
     pub keepalive: u16,
+    /// The configured endpoint is the other side's IPv6 address.
+    pub ep6: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +87,9 @@ pub struct DeviceSpec {
     pub natted: bool,
     /// A rebinding NAT forgets the old mapping (inbound to it is lost).
     pub nat_forgets: bool,
+    /// The families of its outer addresses and of its site.
+    pub outer: Fams,
+    pub inner: Fams,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +159,12 @@ pub enum FaultKind {
     Quiet {
         dev: usize,
         dur_ns: u64,
+    },
+    /// `dev` is told to reach `peer` at its address of the other family
+    /// (both have both): `peer` sees it roam from IPv4 to IPv6 or back.
+    FamilySwitch {
+        dev: usize,
+        peer: usize,
     },
 }
 
@@ -271,6 +283,84 @@ fn topology(rng: &mut Prng) -> Topology {
     }
 }
 
+/// Draws each device's outer and site families (from a stream of their
+/// own, so the rest of the seed stays as it was): mostly IPv4 outside and
+/// dual-stack inside, some IPv6-only, every edge sharing a family both
+/// ways; the endpoints configured in a shared family; and a few switches of
+/// a configured endpoint to the other family.
+fn families(
+    seed: u64,
+    devices: &mut [DeviceSpec],
+    edges: &mut [Edge],
+    faults: &mut Vec<Fault>,
+    fault_ns: u64,
+) {
+    let mut rng = Prng::new(seed).fork(0x6);
+    let draw = |rng: &mut Prng, v4_only: u32, v6_only: u32| match rng.below(1000) as u32 {
+        x if x < v4_only => Fams::V4,
+        x if x < v4_only + v6_only => Fams {
+            v4: false,
+            v6: true,
+        },
+        _ => Fams { v4: true, v6: true },
+    };
+    for d in devices.iter_mut() {
+        d.outer = draw(&mut rng, 450, 200);
+        d.inner = draw(&mut rng, 150, 150);
+    }
+    // Widening only ever helps other edges: repeat until every edge
+    // shares a family.
+    loop {
+        let mut changed = false;
+        for e in edges.iter() {
+            for inner in [false, true] {
+                let get = |d: &DeviceSpec| if inner { d.inner } else { d.outer };
+                let (a, b) = (get(&devices[e.a]), get(&devices[e.b]));
+                if a.both(b).count() == 0 {
+                    for d in [e.a, e.b] {
+                        let f = if inner {
+                            &mut devices[d].inner
+                        } else {
+                            &mut devices[d].outer
+                        };
+                        *f = a.either(b);
+                    }
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut switchable = Vec::new();
+    for e in edges.iter_mut() {
+        let shared = devices[e.a].outer.both(devices[e.b].outer);
+        let pick = |rng: &mut Prng| *rng.pick(&shared.list());
+        e.a_of_b.ep6 = pick(&mut rng);
+        e.b_of_a.ep6 = pick(&mut rng);
+        if shared.count() == 2 {
+            if e.a_of_b.knows_endpoint {
+                switchable.push((e.a, e.b));
+            }
+            if e.b_of_a.knows_endpoint {
+                switchable.push((e.b, e.a));
+            }
+        }
+    }
+    if switchable.is_empty() || fault_ns <= SETTLE {
+        return;
+    }
+    for _ in 0..rng.below(3) {
+        let (dev, peer) = *rng.pick(&switchable);
+        faults.push(Fault {
+            at_ns: rng.below(fault_ns - SETTLE),
+            kind: FaultKind::FamilySwitch { dev, peer },
+        });
+    }
+    faults.sort_by_key(|f| f.at_ns);
+}
+
 /// A fault that lasts to the end of the run.
 pub const FOREVER: u64 = u64::MAX / 4;
 
@@ -315,6 +405,8 @@ impl Scenario {
             DeviceSpec {
                 natted: false,
                 nat_forgets: false,
+                outer: Fams::V4,
+                inner: Fams::V4,
             };
             n
         ];
@@ -335,6 +427,7 @@ impl Scenario {
             devices[d] = DeviceSpec {
                 natted: true,
                 nat_forgets: rng.chance(500),
+                ..devices[d]
             };
         }
         let edges = topology
@@ -353,6 +446,7 @@ impl Scenario {
                     } else {
                         0
                     },
+                    ep6: false,
                 };
                 let a_of_b = setup(b);
                 let b_of_a = setup(a);
@@ -374,7 +468,9 @@ impl Scenario {
         } else {
             rng.range(30, 250)
         } * NSEC;
-        let faults = Self::faults(&mut rng, &edges, &devices, n, fault_ns);
+        let mut faults = Self::faults(&mut rng, &edges, &devices, n, fault_ns);
+        let (mut devices, mut edges) = (devices, edges);
+        families(seed, &mut devices, &mut edges, &mut faults, fault_ns);
         Scenario {
             seed,
             family,
@@ -463,6 +559,8 @@ impl Scenario {
             DeviceSpec {
                 natted: false,
                 nat_forgets: false,
+                outer: Fams::V4,
+                inner: Fams::V4,
             };
             n
         ];
@@ -476,6 +574,7 @@ impl Scenario {
                     // A persistent keepalive restarts a handshake that gave
                     // up; GiveUp wants to see it stay given up.
                     keepalive: if stale && rng.chance(200) { 25 } else { 0 },
+                    ep6: false,
                 };
                 let a_of_b = setup(b);
                 let b_of_a = setup(a);
@@ -543,6 +642,8 @@ impl Scenario {
         }
         faults.sort_by_key(|f| f.at_ns);
         let fault_ns = end + SETTLE + rng.range(0, 20) * NSEC;
+        let (mut devices, mut edges) = (devices, edges);
+        families(seed, &mut devices, &mut edges, &mut faults, fault_ns);
         Scenario {
             seed,
             family,
@@ -657,20 +758,37 @@ impl fmt::Display for Scenario {
             self.spoof,
             self.replay
         )?;
-        for (i, d) in self.devices.iter().enumerate() {
-            if d.natted {
-                let forgets = if d.nat_forgets { ", forgets" } else { "" };
-                writeln!(f, "  dev {i}: behind NAT{forgets}")?;
-            }
+        for (i, d) in self.devices.iter().take(12).enumerate() {
+            let fams = |x: Fams| match (x.v4, x.v6) {
+                (true, true) => "v4+v6",
+                (false, true) => "v6",
+                _ => "v4",
+            };
+            let nat = match (d.natted, d.nat_forgets) {
+                (true, true) => ", behind a NAT that forgets",
+                (true, false) => ", behind NAT",
+                _ => "",
+            };
+            writeln!(
+                f,
+                "  dev {i}: outer {} site {}{nat}",
+                fams(d.outer),
+                fams(d.inner)
+            )?;
         }
+        let ep = |p: &PeerSetup| match (p.knows_endpoint, p.ep6) {
+            (false, _) => "-",
+            (true, false) => "v4",
+            (true, true) => "v6",
+        };
         for e in self.edges.iter().take(12) {
             writeln!(
                 f,
                 "  {}<->{}: ep {}/{} ka {}/{} period {:.1}/{:.1} s; {}->{} {:?}; {}->{} {:?}",
                 e.a,
                 e.b,
-                e.a_of_b.knows_endpoint,
-                e.b_of_a.knows_endpoint,
+                ep(&e.a_of_b),
+                ep(&e.b_of_a),
                 e.a_of_b.keepalive,
                 e.b_of_a.keepalive,
                 secs(e.period_ab),

@@ -92,7 +92,7 @@ fn kind_name(kind: u8, len: usize) -> &'static str {
 }
 
 fn a(x: &Addr) -> String {
-    format!("{}.{}.{}.{}:{}", x.0[0], x.0[1], x.0[2], x.0[3], x.1)
+    std::net::SocketAddr::from(crate::net::endpoint(*x)).to_string()
 }
 
 impl fmt::Display for Ev {

@@ -141,6 +141,9 @@ pub struct Stats {
     /// packet sent after the heal: how long re-establishing took.
     pub recovery_ns: u64,
     pub cookie_replies: u64,
+    /// Inner IPv6 packets delivered, datagrams sent over IPv6.
+    pub delivered_v6: u64,
+    pub datagrams_v6: u64,
     pub bogus: u64,
     pub give_ups: u64,
     pub rekeys_checked: u64,
@@ -270,6 +273,7 @@ struct World {
     /// The attacker's cookie state per (source address, victim).
     attacker: BTreeMap<(Addr, usize), CookieMaker>,
     cookie_replies: u64,
+    datagrams_v6: u64,
     bogus: u64,
     give_ups: u64,
 }
@@ -304,13 +308,25 @@ fn new_device(sc: &Scenario, dev: usize, inc: u32) -> Result<Device, String> {
     Ok(d)
 }
 
-/// An address of the attacker's pool.
-fn attacker_addr(i: u64) -> Addr {
-    ([203, 0, 113, i as u8 + 1], 40000 + i as u16)
+/// An address of the attacker's pool, in either family.
+fn attacker_addr(i: u64, v6: bool) -> Addr {
+    let a = if v6 {
+        let mut a = [
+            0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        a[15] = i as u8 + 1;
+        a
+    } else {
+        net::mapped([203, 0, 113, i as u8 + 1])
+    };
+    (a, 40000 + i as u16)
 }
 
-fn is_attacker(a: &Addr) -> bool {
-    a.0[..3] == [203, 0, 113] && (a.0[3] as u64) <= ATTACKER_ADDRS
+/// Which of the pool `a` is, if it is the attacker's.
+fn attacker_index(a: &Addr) -> Option<u64> {
+    let i = a.1.checked_sub(40000)? as u64;
+    (i < ATTACKER_ADDRS && (*a == attacker_addr(i, false) || *a == attacker_addr(i, true)))
+        .then_some(i)
 }
 
 fn with_room(pkt: &[u8]) -> Vec<u8> {
@@ -334,7 +350,12 @@ impl World {
             hosts: Vec::with_capacity(n),
             models: Vec::with_capacity(n),
             periods: BTreeMap::new(),
-            net: Net::new(n),
+            net: Net::new(
+                &sc.devices
+                    .iter()
+                    .map(|d| (d.outer.v4, d.outer.v6))
+                    .collect::<Vec<_>>(),
+            ),
             oracle: Oracle::default(),
             history: VecDeque::new(),
             heal_at,
@@ -343,6 +364,7 @@ impl World {
             events: 0,
             attacker: BTreeMap::new(),
             cookie_replies: 0,
+            datagrams_v6: 0,
             bogus: 0,
             give_ups: 0,
             sc,
@@ -392,7 +414,9 @@ impl World {
                 let view = PeerView {
                     key: self.models[other].public,
                     gen: 0,
+                    inner: self.sc.devices[other].inner,
                     knows_endpoint: setup.knows_endpoint,
+                    ep6: setup.ep6,
                     keepalive: setup.keepalive,
                     present: true,
                     added_at: self.now,
@@ -512,6 +536,13 @@ impl World {
             virtual_ns: self.now - T0.mono,
             recovery_ns,
             cookie_replies: self.cookie_replies,
+            delivered_v6: self
+                .oracle
+                .packets
+                .iter()
+                .filter(|p| matches!(p.fate, Fate::Delivered(_)) && p.bytes[0] >> 4 == 6)
+                .count() as u64,
+            datagrams_v6: self.datagrams_v6,
             bogus: self.bogus,
             give_ups: self.give_ups,
             rekeys_checked: self.oracle.rekeys_checked,
@@ -569,10 +600,10 @@ impl World {
         let h = &self.hosts[dev];
         let m = &self.models[dev];
         let st = h.dev.stats(self.time(dev));
-        let want = m.present_peers();
-        if st.peers != want || st.allowed_ips != want {
+        let (want, routes) = (m.present_peers(), m.routes());
+        if st.peers != want || st.allowed_ips != routes {
             return Err(format!(
-                "dev {dev}: engine holds {} peers and {} routes, configured {want} of each",
+                "dev {dev}: engine holds {} peers and {} routes, configured {want} and {routes}",
                 st.peers, st.allowed_ips
             ));
         }
@@ -600,8 +631,10 @@ impl World {
         match f {
             FaultKind::NatRebind { dev } => {
                 let forget = self.sc.devices[dev].nat_forgets;
-                let a = self.net.rebind(&mut self.rng, dev, forget);
-                self.note(format!("dev {dev} now appears as {a:?}"));
+                if let Some(a) = self.net.rebind(&mut self.rng, dev, forget) {
+                    let e = net::endpoint(a);
+                    self.note(format!("dev {dev} now appears as {e:?}"));
+                }
             }
             FaultKind::Restart { dev } => self.restart(dev)?,
             FaultKind::ClockJump { dev, delta_ns } => self.models[dev].real_offset += delta_ns,
@@ -672,6 +705,24 @@ impl World {
             FaultKind::HandshakeBlock { a, b, dur_ns } => {
                 self.net.set_blocked(a, b, true);
                 self.at(self.now + dur_ns, Kind::Unblock { a, b });
+            }
+            FaultKind::FamilySwitch { dev, peer } => {
+                let Some(v) = self.models[dev].peers.get_mut(&peer) else {
+                    return Ok(());
+                };
+                v.ep6 = !v.ep6;
+                if v.present {
+                    let mut p = v.update(peer);
+                    p.update_only = true;
+                    p.replace_allowed_ips = false;
+                    p.allowed_ips.clear();
+                    p.persistent_keepalive = None;
+                    let update = DeviceUpdate {
+                        peers: vec![p],
+                        ..Default::default()
+                    };
+                    self.apply(dev, &update)?;
+                }
             }
             FaultKind::Quiet { dev, dur_ns } => {
                 let h = &mut self.hosts[dev];
@@ -827,23 +878,26 @@ impl World {
     }
 
     /// A packet from `from`'s site to `to`'s, as `from` sees the
-    /// numbering; sometimes with a forged source.
+    /// numbering, in a family both sites have; sometimes with a forged
+    /// source.
     fn send_packet(&mut self, from: usize, to: usize) -> Check {
         let spoof = self.rng.chance(self.sc.spoof);
         let host = self.rng.range(1, 254) as u8;
+        let view = &self.models[from].peers[&to];
+        let (dst_gen, shared) = (view.gen, view.inner.both(self.sc.devices[from].inner));
+        let v6 = *self.rng.pick(&shared.list());
         let src = if spoof {
             let n = self.models.len() as u64;
             let other = (from as u64 + self.rng.range(1, n.max(2) - 1)) % n;
             if other as usize != from && self.rng.chance(500) {
-                site_addr(other as usize, self.rng.below(3) as u8, host)
+                site_addr(other as usize, self.rng.below(3) as u8, host, v6)
             } else {
-                [10, 200, self.rng.below(256) as u8, host]
+                site_addr(199, self.rng.below(256) as u8, host, v6)
             }
         } else {
-            site_addr(from, self.models[from].gen, host)
+            site_addr(from, self.models[from].gen, host, v6)
         };
-        let dst_gen = self.models[from].peers[&to].gen;
-        let dst = site_addr(to, dst_gen, self.rng.range(1, 254) as u8);
+        let dst = site_addr(to, dst_gen, self.rng.range(1, 254) as u8, v6);
         let extra = if self.rng.chance(50) {
             1300
         } else {
@@ -1075,6 +1129,17 @@ impl World {
             },
         );
         check?;
+        let Some(src) = self.net.source(dev, &dst) else {
+            self.trace.push(
+                now,
+                Ev::Lost {
+                    from: dev,
+                    to: dst,
+                    why: "from a device with no address of that family",
+                },
+            );
+            return Ok(());
+        };
         if let (1, Some(p)) = (kind, peer) {
             self.after_give_up(dev, p)?;
             self.hosts[dev].attempts.insert(p, now);
@@ -1082,7 +1147,9 @@ impl World {
         if kind == 3 {
             self.cookie_replies += 1;
         }
-        let src = self.net.external[dev];
+        if !net::is_v4(&dst) {
+            self.datagrams_v6 += 1;
+        }
         self.launch(dev, src, dst, bytes);
         Ok(())
     }
@@ -1090,7 +1157,7 @@ impl World {
     fn launch(&mut self, from: usize, src: Addr, dst: Addr, bytes: Vec<u8>) {
         let now = self.now;
         let Some(to) = self.net.route(&dst) else {
-            if is_attacker(&dst) && (dst.0[3] as u64) <= ATTACKER_OWNED {
+            if attacker_index(&dst).is_some_and(|i| i < ATTACKER_OWNED) {
                 self.at(now + 10 * MS, Kind::ToAttacker { from, dst, bytes });
                 return;
             }
@@ -1147,7 +1214,8 @@ impl World {
         let (src, mut dst, bytes) = self.history[i].clone();
         if self.rng.chance(200) {
             let n = self.net.external.len() as u64;
-            dst = self.net.external[self.rng.below(n) as usize];
+            let d = self.rng.below(n) as usize;
+            dst = self.net.any_addr(&mut self.rng, d).unwrap_or(dst);
         }
         let delay = self.rng.below(2 * NSEC);
         self.at(
@@ -1332,13 +1400,12 @@ impl World {
                 &seal.receiver_key[..4]
             ));
         }
-        let src = packet::src_of(pkt).unwrap_or([0; 4]);
+        let src = packet::src_of(pkt).ok_or_else(|| format!("packet #{id}: no source"))?;
         if !v.allows(of, src) || rec.spoof {
             return Err(format!(
                 "packet #{id} from dev {of} with source {src:?} delivered by dev {to}, \
-                 whose allowed IPs for it are 10.{}.{}.0/24",
-                of + 1,
-                v.gen
+                 whose allowed IPs for it are {:?} (gen {})",
+                v.inner, v.gen
             ));
         }
         self.oracle.packets[id as usize].fate = Fate::Delivered(now);
@@ -1427,9 +1494,11 @@ impl World {
                     .chance(((per_sec as u64 * FLOOD_TICK / MS) % 1000) as u32),
             );
         let public = self.models[dev].public;
-        let dst = self.net.external[dev];
         for _ in 0..n {
-            let src = attacker_addr(self.rng.below(ATTACKER_ADDRS));
+            let Some(dst) = self.net.any_addr(&mut self.rng, dev) else {
+                return;
+            };
+            let src = attacker_addr(self.rng.below(ATTACKER_ADDRS), !net::is_v4(&dst));
             let mut msg = vec![0u8; messages::INITIATION_LEN];
             self.rng.bytes(&mut msg);
             msg[..4].copy_from_slice(&1u32.to_le_bytes());

@@ -94,6 +94,8 @@ fn main() -> ExitCode {
     let packets = AtomicU64::new(0);
     let ran = AtomicU64::new(0);
     let cookies = AtomicU64::new(0);
+    let v6 = AtomicU64::new(0);
+    let v6_out = AtomicU64::new(0);
     let bogus = AtomicU64::new(0);
     let give_ups = AtomicU64::new(0);
     let rekeys = AtomicU64::new(0);
@@ -115,6 +117,8 @@ fn main() -> ExitCode {
                         worst_recovery.fetch_max(st.recovery_ns, Ordering::Relaxed);
                         packets.fetch_add(st.packets, Ordering::Relaxed);
                         cookies.fetch_add(st.cookie_replies, Ordering::Relaxed);
+                        v6.fetch_add(st.delivered_v6, Ordering::Relaxed);
+                        v6_out.fetch_add(st.datagrams_v6, Ordering::Relaxed);
                         bogus.fetch_add(st.bogus, Ordering::Relaxed);
                         give_ups.fetch_add(st.give_ups, Ordering::Relaxed);
                         rekeys.fetch_add(st.rekeys_checked, Ordering::Relaxed);
@@ -144,6 +148,11 @@ fn main() -> ExitCode {
         args.jobs,
         packets.load(Ordering::Relaxed),
         failed.len()
+    );
+    println!(
+        "sim: {} inner IPv6 packets delivered, {} datagrams over IPv6",
+        v6.load(Ordering::Relaxed),
+        v6_out.load(Ordering::Relaxed)
     );
     println!(
         "sim: {} cookie replies, {} bogus initiations, {} handshakes given up, {} rekeys checked",
