@@ -35,13 +35,16 @@
 //! 8. load: a device under load answers handshakes without MAC2 with cookie
 //!    replies only, one not under load sends none; an attacker's bogus
 //!    initiations get no session, no delivery, and leave no allocation
-//!    behind in the engine.
+//!    behind in the engine; a loaded device refuses a MAC2 made from a
+//!    cookie it issued only if its secret rotated since, at most once per
+//!    COOKIE_SECRET_MAX_AGE ([`cookies`]).
 //!
 //! Seeds come in families ([`scenario::Family`]): Classic, Load (forced
 //! load, floods, cookies, past the heal sometimes), Stale (handshakes
 //! blocked past REJECT_AFTER_TIME under steady traffic) and GiveUp (a
 //! partition past REKEY_ATTEMPT_TIME with quiet users).
 
+pub mod cookies;
 pub mod host;
 mod meter;
 pub mod model;

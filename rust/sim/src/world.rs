@@ -7,6 +7,7 @@
 //! idle whenever a result says `poll`, when its one deadline passes, and
 //! after configuration touches it.
 
+use crate::cookies::{Issue, Ledger};
 use crate::host::Host;
 use crate::meter;
 use crate::model::{site_addr, DevModel, PeerView};
@@ -147,6 +148,8 @@ pub struct Stats {
     pub bogus: u64,
     pub give_ups: u64,
     pub rekeys_checked: u64,
+    /// Refusals of MAC2 judged against the cookie secret's rotation.
+    pub refusals_judged: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -167,6 +170,8 @@ enum Kind {
         dst: Addr,
         bytes: Vec<u8>,
         corrupted: bool,
+        /// The peer entry that sent it (None: an attacker's replay).
+        origin: Option<PeerKey>,
     },
     Timer {
         dev: usize,
@@ -273,6 +278,7 @@ struct World {
     /// The attacker's cookie state per (source address, victim).
     attacker: BTreeMap<(Addr, usize), CookieMaker>,
     cookie_replies: u64,
+    ledger: Ledger,
     datagrams_v6: u64,
     bogus: u64,
     give_ups: u64,
@@ -364,6 +370,7 @@ impl World {
             events: 0,
             attacker: BTreeMap::new(),
             cookie_replies: 0,
+            ledger: Ledger::default(),
             datagrams_v6: 0,
             bogus: 0,
             give_ups: 0,
@@ -468,7 +475,8 @@ impl World {
                     dst,
                     bytes,
                     corrupted,
-                } => self.deliver(src, dst, bytes, corrupted)?,
+                    origin,
+                } => self.deliver(src, dst, bytes, corrupted, origin)?,
                 Kind::Timer { dev, inc, peer, at } => {
                     let h = &self.hosts[dev];
                     if h.inc == inc && h.deadlines.get(&peer) == Some(&at) && !h.frozen(at) {
@@ -546,6 +554,7 @@ impl World {
             bogus: self.bogus,
             give_ups: self.give_ups,
             rekeys_checked: self.oracle.rekeys_checked,
+            refusals_judged: self.ledger.refusals_judged,
         }
     }
 
@@ -566,6 +575,7 @@ impl World {
             }
             self.hosts[dev].forget(*p);
             let pk = self.pk(dev, *p);
+            self.ledger.forget_peer(pk);
             self.oracle.forget_peer(pk);
         }
         let ids: Vec<(usize, Option<PeerId>)> = self.models[dev]
@@ -1150,11 +1160,18 @@ impl World {
         if !net::is_v4(&dst) {
             self.datagrams_v6 += 1;
         }
-        self.launch(dev, src, dst, bytes);
+        self.launch(dev, pk, src, dst, bytes);
         Ok(())
     }
 
-    fn launch(&mut self, from: usize, src: Addr, dst: Addr, bytes: Vec<u8>) {
+    fn launch(
+        &mut self,
+        from: usize,
+        origin: Option<PeerKey>,
+        src: Addr,
+        dst: Addr,
+        bytes: Vec<u8>,
+    ) {
         let now = self.now;
         let Some(to) = self.net.route(&dst) else {
             if attacker_index(&dst).is_some_and(|i| i < ATTACKER_OWNED) {
@@ -1199,6 +1216,7 @@ impl World {
                     dst,
                     bytes: c.bytes,
                     corrupted: c.corrupted,
+                    origin,
                 },
             );
         }
@@ -1225,11 +1243,19 @@ impl World {
                 dst,
                 bytes,
                 corrupted: false,
+                origin: None,
             },
         );
     }
 
-    fn deliver(&mut self, src: Addr, dst: Addr, bytes: Vec<u8>, corrupted: bool) -> Check {
+    fn deliver(
+        &mut self,
+        src: Addr,
+        dst: Addr,
+        bytes: Vec<u8>,
+        corrupted: bool,
+        origin: Option<PeerKey>,
+    ) -> Check {
         if !self.net.healed && self.rng.chance(self.sc.replay) {
             self.replay_attack();
         }
@@ -1261,6 +1287,7 @@ impl World {
             .dev
             .decapsulate(t, net::endpoint(src), &mut buf, &mut out);
         self.load_answer(to, &buf, loaded, &r, &out)?;
+        self.cookie_ledger(to, src, &buf, (loaded, corrupted), &r, &out, origin)?;
         let rcv = match r {
             Err(e) => {
                 self.trace.push(
@@ -1584,6 +1611,52 @@ impl World {
                 )),
             },
         }
+    }
+
+    /// Feeds the cookie ledger: cookie replies sent and taken, and a
+    /// loaded device's refusal of a MAC2 made from one of its cookies.
+    #[allow(clippy::too_many_arguments)]
+    fn cookie_ledger(
+        &mut self,
+        dev: usize,
+        src: Addr,
+        msg: &[u8],
+        (loaded, corrupted): (bool, bool),
+        r: &Result<wg_core::Received, wg_core::Error>,
+        out: &[u8],
+        origin: Option<PeerKey>,
+    ) -> Check {
+        let Ok(rcv) = r else {
+            return Ok(());
+        };
+        let inc = self.inc(dev);
+        let kind = msg.first().copied().unwrap_or(0);
+        match rcv.action {
+            Decap::Reply { len } if out[0] == 3 => {
+                self.ledger.issued(
+                    &out[..len],
+                    Issue {
+                        dev,
+                        inc,
+                        to: src,
+                        at: self.now,
+                    },
+                );
+                let mac2 = msg.len().checked_sub(16).map_or(&[][..], |o| &msg[o..]);
+                if let (true, false, Some(from)) = (loaded, corrupted, origin) {
+                    if mac2.iter().any(|&b| b != 0) {
+                        self.ledger.refused(dev, inc, from, src, self.now)?;
+                    }
+                }
+            }
+            Decap::Done if kind == 3 => {
+                if let Some(p) = rcv.peer {
+                    self.ledger.taken((dev, inc, p), msg);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Cookie replies exactly under load: a device under load answers an

@@ -99,6 +99,7 @@ fn main() -> ExitCode {
     let bogus = AtomicU64::new(0);
     let give_ups = AtomicU64::new(0);
     let rekeys = AtomicU64::new(0);
+    let refusals = AtomicU64::new(0);
     let t = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..args.jobs {
@@ -122,6 +123,7 @@ fn main() -> ExitCode {
                         bogus.fetch_add(st.bogus, Ordering::Relaxed);
                         give_ups.fetch_add(st.give_ups, Ordering::Relaxed);
                         rekeys.fetch_add(st.rekeys_checked, Ordering::Relaxed);
+                        refusals.fetch_add(st.refusals_judged, Ordering::Relaxed);
                     }
                     Err(_) => {
                         let r = report(&o).unwrap_or_default();
@@ -155,8 +157,10 @@ fn main() -> ExitCode {
         v6_out.load(Ordering::Relaxed)
     );
     println!(
-        "sim: {} cookie replies, {} bogus initiations, {} handshakes given up, {} rekeys checked",
+        "sim: {} cookie replies ({} MAC2 refusals judged), {} bogus initiations, \
+         {} handshakes given up, {} rekeys checked",
         cookies.load(Ordering::Relaxed),
+        refusals.load(Ordering::Relaxed),
         bogus.load(Ordering::Relaxed),
         give_ups.load(Ordering::Relaxed),
         rekeys.load(Ordering::Relaxed)
