@@ -49,3 +49,17 @@ static GLOBAL: Metered = Metered;
 pub fn live() -> i64 {
     LIVE.with(|c| c.get())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_this_threads_bytes() {
+        let before = super::live();
+        let v = vec![0u8; 64];
+        assert_eq!(super::live() - before, 64);
+        drop(v);
+        assert_eq!(super::live(), before);
+        std::mem::forget(vec![1u8; 10]);
+        assert_eq!(super::live() - before, 10);
+    }
+}

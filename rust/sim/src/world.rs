@@ -146,6 +146,8 @@ pub struct Stats {
     pub delivered_v6: u64,
     pub datagrams_v6: u64,
     pub bogus: u64,
+    /// Cookies the attacker got and could make MAC2s from.
+    pub attacker_cookies: u64,
     pub give_ups: u64,
     pub rekeys_checked: u64,
     /// Refusals of MAC2 judged against the cookie secret's rotation.
@@ -277,7 +279,9 @@ struct World {
     events: u64,
     /// The attacker's cookie state per (source address, victim).
     attacker: BTreeMap<(Addr, usize), CookieMaker>,
+    attacker_sent: BTreeMap<(Addr, usize), u64>,
     cookie_replies: u64,
+    attacker_cookies: u64,
     ledger: Ledger,
     datagrams_v6: u64,
     bogus: u64,
@@ -369,7 +373,9 @@ impl World {
             stop_traffic: heal_at + bound + CHECK_WINDOW,
             events: 0,
             attacker: BTreeMap::new(),
+            attacker_sent: BTreeMap::new(),
             cookie_replies: 0,
+            attacker_cookies: 0,
             ledger: Ledger::default(),
             datagrams_v6: 0,
             bogus: 0,
@@ -552,6 +558,7 @@ impl World {
                 .count() as u64,
             datagrams_v6: self.datagrams_v6,
             bogus: self.bogus,
+            attacker_cookies: self.attacker_cookies,
             give_ups: self.give_ups,
             rekeys_checked: self.oracle.rekeys_checked,
             refusals_judged: self.ledger.refusals_judged,
@@ -1525,7 +1532,18 @@ impl World {
             let Some(dst) = self.net.any_addr(&mut self.rng, dev) else {
                 return;
             };
-            let src = attacker_addr(self.rng.below(ATTACKER_ADDRS), !net::is_v4(&dst));
+            let mut src = attacker_addr(self.rng.below(ATTACKER_ADDRS), !net::is_v4(&dst));
+            // A cookie reply answers one message (its MAC1): from an
+            // address it owns, the attacker waits for the reply before
+            // sending again, so that it gets the cookie.
+            if let Some(i) = attacker_index(&src).filter(|&i| i < ATTACKER_OWNED) {
+                let last = self.attacker_sent.get(&(src, dev)).copied();
+                if last.is_some_and(|t| self.now < t + 2 * FLOOD_TICK) {
+                    src = attacker_addr(ATTACKER_OWNED + i, !net::is_v4(&dst));
+                } else {
+                    self.attacker_sent.insert((src, dev), self.now);
+                }
+            }
             let mut msg = vec![0u8; messages::INITIATION_LEN];
             self.rng.bytes(&mut msg);
             msg[..4].copy_from_slice(&1u32.to_le_bytes());
@@ -1559,7 +1577,9 @@ impl World {
             return;
         };
         if let Some(m) = self.attacker.get_mut(&(dst, from)) {
-            let _ = m.consume_reply(reply, self.now);
+            if m.consume_reply(reply, self.now).is_ok() {
+                self.attacker_cookies += 1;
+            }
         }
     }
 

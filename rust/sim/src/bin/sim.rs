@@ -97,6 +97,7 @@ fn main() -> ExitCode {
     let v6 = AtomicU64::new(0);
     let v6_out = AtomicU64::new(0);
     let bogus = AtomicU64::new(0);
+    let stolen = AtomicU64::new(0);
     let give_ups = AtomicU64::new(0);
     let rekeys = AtomicU64::new(0);
     let refusals = AtomicU64::new(0);
@@ -121,6 +122,7 @@ fn main() -> ExitCode {
                         v6.fetch_add(st.delivered_v6, Ordering::Relaxed);
                         v6_out.fetch_add(st.datagrams_v6, Ordering::Relaxed);
                         bogus.fetch_add(st.bogus, Ordering::Relaxed);
+                        stolen.fetch_add(st.attacker_cookies, Ordering::Relaxed);
                         give_ups.fetch_add(st.give_ups, Ordering::Relaxed);
                         rekeys.fetch_add(st.rekeys_checked, Ordering::Relaxed);
                         refusals.fetch_add(st.refusals_judged, Ordering::Relaxed);
@@ -157,11 +159,12 @@ fn main() -> ExitCode {
         v6_out.load(Ordering::Relaxed)
     );
     println!(
-        "sim: {} cookie replies ({} MAC2 refusals judged), {} bogus initiations, \
-         {} handshakes given up, {} rekeys checked",
+        "sim: {} cookie replies ({} MAC2 refusals judged), {} bogus initiations \
+         ({} cookies taken by the attacker), {} handshakes given up, {} rekeys checked",
         cookies.load(Ordering::Relaxed),
         refusals.load(Ordering::Relaxed),
         bogus.load(Ordering::Relaxed),
+        stolen.load(Ordering::Relaxed),
         give_ups.load(Ordering::Relaxed),
         rekeys.load(Ordering::Relaxed)
     );
