@@ -496,7 +496,7 @@ impl Scenario {
         let mut rng = Prng::new(seed).fork(0x10ad);
         let n = sc.devices.len();
         let last = sc.fault_ns - SETTLE;
-        sc.load_threshold = Some(rng.range(16, 40) as u32);
+        sc.load_threshold = Some(rng.range(12, 25) as u32);
         let victim = match sc.topology {
             Topology::HubSpoke(_) => 0,
             _ => rng.below(n as u64) as usize,
@@ -517,7 +517,7 @@ impl Scenario {
                 at_ns,
                 kind: FaultKind::Flood {
                     dev: victim,
-                    per_sec: rng.range(40, 150) as u32,
+                    per_sec: rng.range(30, 90) as u32,
                     dur_ns,
                 },
             });
@@ -533,7 +533,7 @@ impl Scenario {
             } else {
                 FaultKind::Flood {
                     dev: victim,
-                    per_sec: rng.range(40, 60) as u32,
+                    per_sec: rng.range(30, 45) as u32,
                     dur_ns: FOREVER,
                 }
             };
