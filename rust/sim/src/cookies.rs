@@ -76,7 +76,9 @@ impl Ledger {
         }
         self.refusals_judged += 1;
         if let Some(&(c1, t1)) = self.refused.get(&(dev, inc)) {
-            if i.at > t1 && now - c1 < COOKIE_SECRET_MAX_AGE {
+            // The cookie a refusal sends back is made after any rotation
+            // the refusal did: (c1, t1] and (i.at, now] are disjoint.
+            if i.at >= t1 && now - c1 < COOKIE_SECRET_MAX_AGE {
                 return Err(format!(
                     "dev {dev} refused MAC2s of cookies it issued {:.3} s and {:.3} s ago \
                      (refused {:.3} s ago and now): its secret would have rotated twice \
