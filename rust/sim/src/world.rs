@@ -332,6 +332,13 @@ fn attacker_addr(i: u64, v6: bool) -> Addr {
     (a, 40000 + i as u16)
 }
 
+/// The attacker's MAC2 state per (address, victim), named as a peer entry
+/// in the cookie ledger (device numbers count down from usize::MAX there).
+fn attacker_key(a: &Addr, victim: usize) -> PeerKey {
+    let i = attacker_index(a).unwrap_or(0) as u32 + if net::is_v4(a) { 0 } else { 1000 };
+    (usize::MAX - victim, i, PeerId(u32::MAX))
+}
+
 /// Which of the pool `a` is, if it is the attacker's.
 fn attacker_index(a: &Addr) -> Option<u64> {
     let i = a.1.checked_sub(40000)? as u64;
@@ -1579,6 +1586,7 @@ impl World {
         if let Some(m) = self.attacker.get_mut(&(dst, from)) {
             if m.consume_reply(reply, self.now).is_ok() {
                 self.attacker_cookies += 1;
+                self.ledger.taken(attacker_key(&dst, from), bytes);
             }
         }
     }
@@ -1620,6 +1628,10 @@ impl World {
             ));
         }
         self.load_answer(to, &buf, loaded, &r, &out)?;
+        // The attacker's MAC2s are judged as a peer's: a cookie it got is
+        // as valid as anyone's until the secret rotates.
+        let key = attacker_key(&src, to);
+        self.cookie_ledger(to, src, &buf, (loaded, false), &r, &out, Some(key))?;
         match r {
             Err(_) => Ok(()),
             Ok(rcv) => match (rcv.action, rcv.peer) {
