@@ -1,6 +1,7 @@
 //! A host's own per-engine state, as wgd keeps it: staged packets and the
 //! one deadline per peer it was last given.
 
+use crate::net::Addr;
 use std::collections::{BTreeMap, VecDeque};
 use wg_core::{Device, PeerId};
 
@@ -31,6 +32,10 @@ pub struct Host {
     /// The handshake gave up (DropStaged) then, and nothing has asked for
     /// a new one since.
     pub gave_up: BTreeMap<PeerId, u64>,
+    /// Where the peer's last authenticated handshake message or data came
+    /// from: where the engine must send to it now (roaming), until the
+    /// configuration sets an endpoint.
+    pub roamed: BTreeMap<PeerId, Addr>,
 }
 
 impl Host {
@@ -48,6 +53,7 @@ impl Host {
             last_reset: BTreeMap::new(),
             last_traffic: BTreeMap::new(),
             gave_up: BTreeMap::new(),
+            roamed: BTreeMap::new(),
         }
     }
 
@@ -68,5 +74,6 @@ impl Host {
         self.last_reset.remove(&peer);
         self.last_traffic.remove(&peer);
         self.gave_up.remove(&peer);
+        self.roamed.remove(&peer);
     }
 }

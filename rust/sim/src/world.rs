@@ -612,6 +612,7 @@ impl World {
         let now = self.now;
         for p in &changes.touched {
             self.hosts[dev].reset(*p, now);
+            self.hosts[dev].roamed.remove(p);
             self.poll(dev, *p)?;
         }
         self.structure(dev)
@@ -1164,6 +1165,17 @@ impl World {
             );
             return Ok(());
         };
+        if let Some(&want) = peer.and_then(|p| self.hosts[dev].roamed.get(&p)) {
+            if want != dst {
+                return Err(format!(
+                    "dev {dev} peer {}: sends to {:?}, but its last authenticated datagram \
+                     came from {:?} (roaming)",
+                    peer.map_or(0, |p| p.0),
+                    net::endpoint(dst),
+                    net::endpoint(want)
+                ));
+            }
+        }
         if let (1, Some(p)) = (kind, peer) {
             self.after_give_up(dev, p)?;
             self.hosts[dev].attempts.insert(p, now);
@@ -1304,6 +1316,11 @@ impl World {
         self.cookie_ledger(to, src, &buf, (loaded, corrupted), &r, &out, origin)?;
         let rcv = match r {
             Err(e) => {
+                // Authenticated data whose inner source is refused still
+                // moved the peer's endpoint; which peer it was is not told.
+                if e == wg_core::Error::SourceNotAllowed {
+                    self.hosts[to].roamed.clear();
+                }
                 self.trace.push(
                     now,
                     Ev::Recv {
@@ -1339,6 +1356,9 @@ impl World {
         let pk = rcv.peer.map(|p| self.pk(to, p));
         if let Some(p) = rcv.peer {
             self.hosts[to].reset(p, now);
+            if matches!(kind, 1 | 2 | 4) {
+                self.hosts[to].roamed.insert(p, src);
+            }
         }
         match rcv.action {
             Decap::Reply { len } => {
