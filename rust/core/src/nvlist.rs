@@ -81,8 +81,9 @@ const TERMINATOR_SIZE: usize = NVPAIR_HEADER_SIZE + 1;
 const HOST_BIG_ENDIAN: bool = cfg!(target_endian = "big");
 
 /// One value of a pair. Strings are bytes without their NUL: libnv's are C
-/// strings, not necessarily UTF-8.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// strings, not necessarily UTF-8. Debug output shows a binary's length
+/// only: in a WireGuard configuration binaries are keys.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -94,6 +95,23 @@ pub enum Value {
     NumberArray(Vec<u64>),
     StringArray(Vec<Vec<u8>>),
     NvlistArray(Vec<Nvlist>),
+}
+
+impl core::fmt::Debug for Value {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+            Value::Number(n) => f.debug_tuple("Number").field(n).finish(),
+            Value::String(s) => f.debug_tuple("String").field(s).finish(),
+            Value::Nvlist(l) => f.debug_tuple("Nvlist").field(l).finish(),
+            Value::Binary(b) => write!(f, "Binary(<{} bytes>)", b.len()),
+            Value::BoolArray(a) => f.debug_tuple("BoolArray").field(a).finish(),
+            Value::NumberArray(a) => f.debug_tuple("NumberArray").field(a).finish(),
+            Value::StringArray(a) => f.debug_tuple("StringArray").field(a).finish(),
+            Value::NvlistArray(a) => f.debug_tuple("NvlistArray").field(a).finish(),
+        }
+    }
 }
 
 impl Value {

@@ -132,6 +132,9 @@ fn formatted_state_has_no_secret_keys() {
     let nvl = nvconfig::encode_set(&update).unwrap();
     let decoded = nvconfig::decode_set(&nvl, &dev.limits()).unwrap();
     writeln!(text, "{decoded:?}").unwrap();
+    // The unpacked nvlist itself, as a host debugging a request would print it.
+    let raw = wg_core::nvlist::unpack(&nvl, &nvconfig::unpack_limits(&dev.limits())).unwrap();
+    writeln!(text, "{raw:?}").unwrap();
     let mut body = String::new();
     uapi::format_set(&update, &mut body);
     writeln!(text, "{:?}", uapi::parse_set(&body).unwrap()).unwrap();
