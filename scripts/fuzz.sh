@@ -45,7 +45,8 @@ fi
 set -- -O --sanitizer "${FUZZ_SANITIZER:-none}"
 [ "${FUZZ_TRACE_COMPARES:-1}" = 0 ] && set -- "$@" --no-trace-compares
 cargo +nightly fuzz build "$@"
-bindir=$fuzz/target/x86_64-unknown-linux-gnu/release
+host=$(rustc +nightly -vV | sed -n 's/^host: //p')
+bindir=${CARGO_TARGET_DIR:-$fuzz/target}/$host/release
 
 WG_FUZZ_SEED_DIR=$fuzz/corpus "$bindir/receive"
 
