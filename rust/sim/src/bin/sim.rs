@@ -1,7 +1,8 @@
 //! `sim`: runs seeds of the deterministic simulation.
 //!
 //!   sim --seeds N [--start S] [--jobs J] [--family F]
-//!                            run seeds S..S+N (only family F's), print failures
+//!         run seeds S..S+N (only those of family F: classic, load, stale,
+//!         giveup), print failures and figures
 //!   sim --seed N [--trace LINES] [--verbose]               replay one seed
 //!
 //! Exits non-zero if any seed fails.
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
     let args = match parse() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("sim: {e}\nusage: sim [--seeds N] [--start S] [--jobs J] | --seed N [--trace LINES] [--verbose]");
+            eprintln!("sim: {e}\nusage: sim [--seeds N] [--start S] [--jobs J] [--family classic|load|stale|giveup] | --seed N [--trace LINES] [--verbose]");
             return ExitCode::from(2);
         }
     };
