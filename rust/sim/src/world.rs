@@ -1644,7 +1644,8 @@ impl World {
         );
         if grown != 0 {
             return Err(format!(
-                "dev {to}: a bogus initiation from {src:?} left {grown} bytes allocated"
+                "dev {to}: a bogus initiation from {:?} left {grown} bytes allocated",
+                net::endpoint(src)
             ));
         }
         self.load_answer(to, &buf, loaded, &r, &out)?;
@@ -1659,7 +1660,8 @@ impl World {
                     self.transmit(to, None, net::endpoint(src), out[..len].to_vec())
                 }
                 _ => Err(format!(
-                    "dev {to}: a bogus initiation from {src:?} was taken: {rcv:?}"
+                    "dev {to}: a bogus initiation from {:?} was taken: {rcv:?}",
+                    net::endpoint(src)
                 )),
             },
         }
