@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh SECONDS [TARGET...]     (default: every target)
 #
-# Builds the targets (nightly, address sanitizer, debug assertions), writes
+# Builds the targets (nightly, debug assertions and overflow checks), writes
 # the deterministic seeds into fuzz/corpus/TARGET, runs each target alone
 # (-jobs=1) for SECONDS, and prints per target
 #   fuzz TARGET: N executions, M crashes
@@ -28,11 +28,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 fuzz=$root/fuzz
 cd "$root"
 
-if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-	rustup toolchain install nightly --profile minimal
+# cargo fuzz wants a nightly compiler. A machine that has none and cannot
+# fetch one builds with the stable one told to accept nightly flags (enough
+# without a sanitizer).
+tc=nightly
+if ! rustup run nightly rustc --version >/dev/null 2>&1 &&
+	! rustup toolchain install nightly --profile minimal; then
+	echo "fuzz: no nightly toolchain; using stable with RUSTC_BOOTSTRAP=1" >&2
+	tc=stable
+	export RUSTC_BOOTSTRAP=1
 fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-	cargo +nightly install cargo-fuzz --locked
+if ! cargo "+$tc" fuzz --version >/dev/null 2>&1; then
+	cargo "+$tc" install cargo-fuzz --locked
 fi
 
 # Release with debug assertions and overflow checks (fuzz/Cargo.toml).
@@ -44,8 +51,8 @@ fi
 # the nvlist and UAPI parsers need it to find sizes and keys.
 set -- -O --sanitizer "${FUZZ_SANITIZER:-none}"
 [ "${FUZZ_TRACE_COMPARES:-1}" = 0 ] && set -- "$@" --no-trace-compares
-cargo +nightly fuzz build "$@"
-host=$(rustc +nightly -vV | sed -n 's/^host: //p')
+cargo "+$tc" fuzz build "$@"
+host=$(rustc "+$tc" -vV | sed -n 's/^host: //p')
 bindir=${CARGO_TARGET_DIR:-$fuzz/target}/$host/release
 
 WG_FUZZ_SEED_DIR=$fuzz/corpus "$bindir/receive"
@@ -79,7 +86,7 @@ for t in $targets; do
 		grep -E 'panicked|ERROR: |SUMMARY' "$log" | head -n 5 >&2 || true
 		for a in $(ls -t "$artifacts" | head -n "$crashes"); do
 			echo "  artifact: $artifacts/$a" >&2
-			echo "  reproduce: (cd $fuzz && WG_FUZZ_FRESH=1 cargo +nightly fuzz run -O --sanitizer "${FUZZ_SANITIZER:-none}" $t $artifacts/$a)" >&2
+			echo "  reproduce: (cd $fuzz && WG_FUZZ_FRESH=1 cargo +$tc fuzz run -O --sanitizer "${FUZZ_SANITIZER:-none}" $t $artifacts/$a)" >&2
 		done
 	fi
 done
