@@ -54,10 +54,12 @@ bench: deps
 
 # The deterministic simulation (rust/sim): SEEDS scenarios of 2 to 50
 # devices on a faulty virtual network, invariants checked at every step;
-# prints seeds/s and every failing seed with its replay command.
+# prints seeds/s and every failing seed with its replay command. FAMILY
+# (classic, load, stale, giveup) keeps only that kind of scenario.
 SEEDS ?= 10000
+FAMILY ?=
 sim:
-	$(CARGO) run --release -p wg-sim --bin sim -- --seeds $(SEEDS)
+	$(CARGO) run --release -p wg-sim --bin sim -- --seeds $(SEEDS) $(if $(FAMILY),--family $(FAMILY))
 
 # cargo fuzz (fuzz/): each target for FUZZ_SECONDS, one after another;
 # prints executions and crashes per target, fails on a crash. `make test`
