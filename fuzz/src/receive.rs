@@ -112,6 +112,11 @@ struct Side {
     attacker: CookieMaker,
     /// The other side's identity, used to forge fully valid initiations.
     shadow: Option<Handshake>,
+    /// An authenticated message came from an address other than the
+    /// peer's real one: the device rightly roamed there, where this world
+    /// delivers nothing, so the health check puts the endpoint back as an
+    /// administrator would (`wg set ... endpoint`).
+    roamed: bool,
 }
 
 pub struct World {
@@ -176,6 +181,7 @@ impl World {
                 last_mac1: None,
                 attacker: CookieMaker::new(&public),
                 shadow: None,
+                roamed: false,
             }
         };
         let mut w = World {
@@ -283,12 +289,26 @@ impl World {
     /// wrote for the source, if any (the caller decides where it goes).
     fn receive(&mut self, to: usize, src: Endpoint, mut bytes: Vec<u8>) -> Option<Vec<u8>> {
         let mut out = [0u8; MAX_HANDSHAKE_LEN];
-        let r = self.sides[to]
-            .dev
-            .decapsulate(self.now, src, &mut bytes, &mut out)
-            .ok()?;
+        let side = &self.sides[to];
+        let before = side.dev.peer_endpoint(side.peer);
+        let r = side.dev.decapsulate(self.now, src, &mut bytes, &mut out);
+        let after = side.dev.peer_endpoint(side.peer);
+        let r = match r {
+            Ok(r) if r.peer.is_some() => r,
+            other => {
+                // Only an authenticated message may move the endpoint.
+                assert_eq!(
+                    before, after,
+                    "an unauthenticated datagram from {src:?} moved the endpoint"
+                );
+                other.ok()?
+            }
+        };
         if let Some(p) = r.peer {
             assert_eq!(p, self.sides[to].peer, "authenticated as an unknown peer");
+            if src != addr(1 - to) {
+                self.sides[to].roamed = true;
+            }
         }
         let reply = match r.action {
             Decap::Reply { len } => Some(out[..len].to_vec()),
@@ -379,6 +399,7 @@ impl World {
     /// network is reliable again, within the handshake retry bounds.
     pub fn check_health(&mut self) {
         self.settle();
+        self.restore_endpoints();
         for from in [1, 0] {
             self.health_n += 1;
             self.health_seen = false;
@@ -405,6 +426,34 @@ impl World {
                 1 - from,
                 self.trace.join("\n")
             );
+        }
+    }
+
+    /// Undoes roaming to addresses this world never delivers to (see
+    /// `Side::roamed`); otherwise both sides can end up sending into the
+    /// void, each waiting for the other to speak first, as real WireGuard
+    /// would.
+    fn restore_endpoints(&mut self) {
+        for to in 0..2 {
+            if !std::mem::take(&mut self.sides[to].roamed) {
+                continue;
+            }
+            let other_pub = self.sides[1 - to].public;
+            let update = config::DeviceUpdate {
+                peers: vec![config::PeerUpdate {
+                    public_key: other_pub,
+                    endpoint: Some(addr(1 - to)),
+                    update_only: true,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            self.trace
+                .push(format!("endpoint of side {to}'s peer set back"));
+            self.sides[to]
+                .dev
+                .set_config(self.now, &update)
+                .expect("setting an endpoint");
         }
     }
 
