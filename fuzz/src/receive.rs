@@ -293,14 +293,26 @@ impl World {
         let before = side.dev.peer_endpoint(side.peer);
         let r = side.dev.decapsulate(self.now, src, &mut bytes, &mut out);
         let after = side.dev.peer_endpoint(side.peer);
+        // These errors come after the AEAD authenticated the datagram (its
+        // inner packet is bad): the endpoint may move, as in Linux.
+        let after_auth = matches!(
+            r,
+            Err(wg_core::Error::SourceNotAllowed | wg_core::Error::BadInnerPacket)
+        );
         let r = match r {
             Ok(r) if r.peer.is_some() => r,
             other => {
-                // Only an authenticated message may move the endpoint.
-                assert_eq!(
-                    before, after,
-                    "an unauthenticated datagram from {src:?} moved the endpoint"
-                );
+                if after_auth {
+                    if before != after && src != addr(1 - to) {
+                        self.sides[to].roamed = true;
+                    }
+                } else {
+                    // Only an authenticated message may move the endpoint.
+                    assert_eq!(
+                        before, after,
+                        "an unauthenticated datagram from {src:?} moved the endpoint"
+                    );
+                }
                 other.ok()?
             }
         };
