@@ -185,6 +185,40 @@ impl CookieChecker {
         nonce: [u8; XNONCE_LEN],
         out: &mut [u8; COOKIE_REPLY_LEN],
     ) -> Result<()> {
+        let cookie = self.cookie(src, now, fresh_secret);
+        self.seal_reply(msg, cookie, nonce, out)
+    }
+
+    /// What a device under load does with a handshake message whose mac1
+    /// it has verified: true if mac2 is right, else the cookie reply is
+    /// written to `out`. The cookie is computed once for both (the flood
+    /// path), and `nonce` is drawn only for a reply.
+    pub fn check_mac2_or_reply(
+        &mut self,
+        msg: &[u8],
+        src: &[u8],
+        now: u64,
+        fresh_secret: impl FreshSecret,
+        nonce: impl FnOnce() -> [u8; XNONCE_LEN],
+        out: &mut [u8; COOKIE_REPLY_LEN],
+    ) -> Result<bool> {
+        let (_, _, covered) = mac_parts(msg).ok_or(Error::BadLength)?;
+        let mac2 = read_array::<MAC_LEN>(msg, covered.len()).ok_or(Error::BadLength)?;
+        let cookie = self.cookie(src, now, fresh_secret);
+        if crypto::ct_eq(&cookie_mac(&cookie, covered), &mac2) {
+            return Ok(true);
+        }
+        self.seal_reply(msg, cookie, nonce(), out)?;
+        Ok(false)
+    }
+
+    fn seal_reply(
+        &self,
+        msg: &[u8],
+        mut sealed: Zeroizing<[u8; COOKIE_LEN]>,
+        nonce: [u8; XNONCE_LEN],
+        out: &mut [u8; COOKIE_REPLY_LEN],
+    ) -> Result<()> {
         let sender_off = match classify(msg)? {
             MessageType::Initiation => INITIATION_SENDER_OFF,
             MessageType::Response => RESPONSE_SENDER_OFF,
@@ -192,7 +226,6 @@ impl CookieChecker {
         };
         let sender = read_u32(msg, sender_off).ok_or(Error::BadLength)?;
         let (_, mac1, _) = mac_parts(msg).ok_or(Error::BadLength)?;
-        let mut sealed = self.cookie(src, now, fresh_secret);
         // The initiator decrypts with the mac1 it sent as associated data,
         // which ties the reply to one message it really sent.
         let tag = crypto::xaead_seal(&self.cookie_key, &nonce, &mac1, &mut sealed[..]);
@@ -550,6 +583,32 @@ mod tests {
         checker.check_mac2(&m, SRC, COOKIE_SECRET_MAX_AGE, draw);
         checker.check_mac2(&m, SRC, COOKIE_SECRET_MAX_AGE + 1, draw);
         assert_eq!(draws.get(), 2);
+    }
+
+    #[test]
+    fn check_or_reply_agrees_with_check_then_reply() {
+        let mut checker = CookieChecker::new(&PUB);
+        let mut maker = CookieMaker::new(&PUB);
+        let mut m = message(INITIATION_LEN, 1);
+        maker.add_macs(&mut m, 0);
+        let mut want = [0u8; COOKIE_REPLY_LEN];
+        assert!(!checker.check_mac2(&m, SRC, 0, &SECRET));
+        checker
+            .create_reply(&m, SRC, 0, &SECRET, [5; 24], &mut want)
+            .unwrap();
+        let mut got = [0u8; COOKIE_REPLY_LEN];
+        let valid = checker
+            .check_mac2_or_reply(&m, SRC, 0, &SECRET, || [5; 24], &mut got)
+            .unwrap();
+        assert!(!valid);
+        assert_eq!(got, want);
+        // With the cookie the reply carries, mac2 passes and no nonce is drawn.
+        maker.consume_reply(&got, 0).unwrap();
+        maker.add_macs(&mut m, 0);
+        let valid = checker
+            .check_mac2_or_reply(&m, SRC, 0, &SECRET, || unreachable!(), &mut got)
+            .unwrap();
+        assert!(valid);
     }
 
     #[test]

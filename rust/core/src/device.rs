@@ -639,16 +639,18 @@ impl Device {
         // A new secret is drawn only when the old one expires (every two
         // minutes), not for each message of a flood.
         let fresh = || random_key(&*self.rng);
-        if cookie.check_mac2(msg, &srcb[..n], now.mono, fresh) {
-            return Ok(None);
-        }
-        let mut nonce = [0u8; 24];
-        self.rng.fill(&mut nonce);
+        let nonce = || {
+            let mut n = [0u8; 24];
+            self.rng.fill(&mut n);
+            n
+        };
         let reply: &mut [u8; messages::COOKIE_REPLY_LEN] = out
             .get_mut(..messages::COOKIE_REPLY_LEN)
             .and_then(|s| s.try_into().ok())
             .ok_or(Error::BufferTooSmall)?;
-        cookie.create_reply(msg, &srcb[..n], now.mono, fresh, nonce, reply)?;
+        if cookie.check_mac2_or_reply(msg, &srcb[..n], now.mono, fresh, nonce, reply)? {
+            return Ok(None);
+        }
         Ok(Some(Received {
             action: Decap::Reply {
                 len: messages::COOKIE_REPLY_LEN,
