@@ -22,6 +22,15 @@ Four checks, each printed in full, then one verdict line:
   [d] the largest stack frames, from LLVM's .stack_sizes section when the
       object has one (-Zemit-stack-sizes) and from the prologues otherwise;
       any frame over --stack-limit bytes fails.
+  [e] with --shim-object (the shim's own object, before the module link):
+      every symbol the shim leaves undefined is still undefined in the
+      audited object, or defined by a shim object, or is one of the core's
+      exports (--core-export patterns, which must be defined). Anything
+      else means a
+      definition linked in beside the shim (the Rust staticlib, its
+      compiler_builtins and libm) captured a name the shim meant for the
+      kernel: ld binds the call to it and kldload never sees the name (a
+      weak hidden `log(double)` took the shim's call to log(9) once).
 
 Exit status: 0 clean, 1 violations, 2 could not audit (bad input, tool
 missing). Only python3's standard library and binutils' objdump are used;
@@ -595,6 +604,52 @@ def check_stack(elf, funcs, names, args, report, fail):
              f"{short(names.get(f.name, f.name), 90)}")
 
 
+# --- [e] kernel names the shim leaves undefined ------------------------------
+
+def undefined_names(elf):
+    return {s.name for s in elf.symbols[1:] if s.shndx == SHN_UNDEF and s.name
+            and s.type != STT_SECTION and s.bind != STB_LOCAL}
+
+
+def defined_global_names(elf):
+    return {s.name for s in elf.symbols[1:]
+            if s.shndx not in (SHN_UNDEF, SHN_COMMON) and s.name
+            and s.type != STT_SECTION and s.bind != STB_LOCAL}
+
+
+def check_shim_names(elf, args, report, fail):
+    shims = [Elf(p) for p in args.shim_object]
+    wanted, own = set(), set()
+    for shim in shims:
+        wanted |= undefined_names(shim)
+        own |= defined_global_names(shim)
+    wanted -= own
+    exports = {n for n in wanted if any(fnmatch.fnmatchcase(n, p) for p in args.core_export)}
+    wanted -= exports
+    still = undefined_names(elf)
+    defined = defaultdict(list)
+    for s in elf.symbols[1:]:
+        if s.name in wanted and s.shndx != SHN_UNDEF and s.type != STT_SECTION:
+            bind = {STB_GLOBAL: "GLOBAL", STB_WEAK: "WEAK", STB_LOCAL: "LOCAL"}.get(s.bind, str(s.bind))
+            where = (elf.sections[s.shndx].name if s.shndx < len(elf.sections)
+                     else {SHN_ABS: "ABS", SHN_COMMON: "COMMON"}.get(s.shndx, f"#{s.shndx}"))
+            defined[s.name].append(f"{bind} in {where}")
+    captured = sorted(n for n in wanted if n not in still)
+    report(f"-- [e] names the shim leaves to the kernel: {len(wanted)} undefined in "
+           f"{', '.join(os.path.basename(p) for p in args.shim_object)}"
+           f" (and {len(exports)} core exports), {len(wanted) - len(captured)} still undefined here")
+    for n in sorted(exports & still):
+        report(f"   VIOLATION {n}: a core export the shim calls, left undefined")
+        fail(f"[e] {n}: the shim calls it as the core's, but nothing in the object defines it")
+    if not captured:
+        report("   none captured by what was linked beside the shim")
+    for n in captured:
+        how = "; ".join(defined[n]) if n in defined else "no symbol of that name left"
+        report(f"   VIOLATION {n}: defined in this object ({how}), not the kernel's")
+        fail(f"[e] {n}: the shim's reference is bound inside the object ({how}), "
+             "not left to the kernel")
+
+
 # --- main --------------------------------------------------------------------
 
 def main(argv=None):
@@ -610,6 +665,12 @@ def main(argv=None):
                          "under fpu_kern_enter, one a line")
     ap.add_argument("--stack-limit", type=int, default=2048, metavar="BYTES",
                     help="largest stack frame allowed (default 2048)")
+    ap.add_argument("--shim-object", action="append", default=[], metavar="OBJ",
+                    help="the shim's object before the module link: every symbol it leaves "
+                         "undefined must stay undefined (repeatable)")
+    ap.add_argument("--core-export", action="append", default=[], metavar="PATTERN",
+                    help="with --shim-object: names (fnmatch) the shim takes from the core, "
+                         "which must be defined, e.g. 'wg_core_*' (repeatable)")
     ap.add_argument("--top", type=int, default=10, help="frames listed (default 10)")
     ap.add_argument("--examples", type=int, default=5, help="examples shown per violation")
     ap.add_argument("--objdump", default=os.environ.get("OBJDUMP", "objdump"))
@@ -642,6 +703,8 @@ def main(argv=None):
         names = demangle(f.name for f in funcs)
         check_fpu(funcs, names, args, report, violations.append)
         check_stack(elf, funcs, names, args, report, violations.append)
+        if args.shim_object:
+            check_shim_names(elf, args, report, violations.append)
     except (AuditError, OSError) as e:
         print(f"audit: cannot audit {args.object}: {e}", file=sys.stderr)
         return 2

@@ -24,6 +24,18 @@
 #   KBUILD_TARGET_DIR  cargo target directory [<repo>/target/kernel]
 #   KBUILD_OPT_LEVEL   2 (default) or s
 #   KBUILD_ARCH        amd64 (the only one so far; arm64 comes later)
+#   KBUILD_LD, KBUILD_OBJCOPY, KBUILD_NM, KBUILD_AR
+#                      binutils for the step below [ld, objcopy, nm, ar]
+#
+# One interface: cargo's archive also carries compiler_builtins, whose
+# libm defines C names (log, exp, sin, floor, ...) as weak hidden
+# functions. Linked beside the shim, such a name captures the shim's own
+# call to the kernel's function of that name: the shim's log(9) call went
+# to libm's log(double), and every message of the core was lost. So the
+# library handed to the module link (the same libwg_ffi.a path, replaced
+# after cargo) holds one object: `ld -r` of what the wg_core_* exports
+# need, with every global but wg_core_* made local. It can resolve nothing
+# but wg_core_* for the shim; kbuild/audit.py --shim-object checks the .ko.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,4 +108,31 @@ lib=$target_dir/$target/release/libwg_ffi.a
 	echo "build-kernel-lib: cargo succeeded but $lib is missing" >&2
 	exit 1
 }
+
+ld=${KBUILD_LD:-ld}
+objcopy=${KBUILD_OBJCOPY:-objcopy}
+nm=${KBUILD_NM:-nm}
+ar=${KBUILD_AR:-ar}
+# The exports, from the crate's own member (binutils' nm reads no symbols
+# from compiler_builtins' member; it does not need to).
+exports=$("$nm" -g --defined-only "$lib" 2>/dev/null |
+	awk '$2 ~ /^[TW]$/ && $3 ~ /^wg_core_/ { print $3 }' | sort -u)
+if [ -z "$exports" ]; then
+	echo "build-kernel-lib: no wg_core_* function in $lib" >&2
+	exit 1
+fi
+tmp=$(mktemp -d "$target_dir/$target/release/.kmod-core.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+undef=
+for e in $exports; do undef="$undef -u $e"; done
+# shellcheck disable=SC2086 # one -u per export
+"$ld" -m elf_x86_64 -r -d $undef -o "$tmp/wg_core.full.o" "$lib"
+# .llvmbc/.llvmcmd: compiler_builtins' embedded bitcode, never loaded.
+"$objcopy" --wildcard --keep-global-symbol='wg_core_*' \
+	--remove-section=.llvmbc --remove-section=.llvmcmd \
+	"$tmp/wg_core.full.o" "$tmp/wg_core.o"
+(cd "$tmp" && "$ar" rcs libwg_ffi.a wg_core.o)
+# A new file, not a write through cargo's hard link into deps/: cargo puts
+# its own archive back at its next build, and this runs again.
+mv -f "$tmp/libwg_ffi.a" "$lib"
 echo "$lib"

@@ -45,10 +45,9 @@ kernel-lib: $(KBUILD_DEPS)
 
 # As kmod.mk on amd64: `ld -r` (direct linking, no shared object), every
 # global but the exports localised (objcopy -L, here by wildcard), debug
-# information stripped. --whole-archive: all of compiler_builtins too, the
-# worst case; the module's link pulls only what it references. .llvmbc is
-# compiler_builtins' embedded bitcode (750 KB, never loaded): the module's
-# link should drop it the same way.
+# information stripped. build-kernel-lib.sh already made the archive one
+# object (what the wg_core_* exports need, every other global local), so
+# --whole-archive takes exactly what the module's link takes.
 audit-core: kernel-lib audit-headers-check
 	$(KBUILD_LD) -m elf_x86_64 -r -d --whole-archive $(KERNEL_LIB) --no-whole-archive \
 		-o $(KERNEL_CORE_OBJ).full

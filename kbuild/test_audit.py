@@ -327,6 +327,78 @@ class AuditTest(unittest.TestCase):
         self.assertRegex(out, r"5008\s+stack_sizes\s+sized")
         self.assertIn("R_X86_64_64", out)  # the .stack_sizes table, not judged
 
+    # --- [e] kernel names the shim leaves undefined ------------------------
+
+    SHIM = """\
+        #include <sys/kern.h>
+        void log(int, const char *, ...);
+        int wg_core_step(int);
+        void
+        shim_log(const char *msg)
+        {
+            log(3, "%s", msg);
+            kernel_fn();
+        }
+        int shim_step(int x) { return wg_core_step(x); }
+        """
+    # The Rust staticlib's side: its export, and compiler_builtins' libm
+    # `log(double)`, weak and hidden in its own section, as Rust emits it.
+    CORE_WITH_LIBM = """\
+        .section .text.log,"ax",@progbits
+        .weak   log
+        .hidden log
+        .type   log, @function
+        log:
+            ret
+        .size   log, .-log
+        .text
+        .globl  wg_core_step
+        .type   wg_core_step, @function
+        wg_core_step:
+            lea     1(%rdi), %eax
+            ret
+        .size   wg_core_step, .-wg_core_step
+        .section .note.GNU-stack,"",@progbits
+        """
+
+    def link(self, name, *objs):
+        out = os.path.join(self.tmp, f"{name}.ko")
+        subprocess.run(["ld", "-m", "elf_x86_64", "-r", "-d", "-o", out, *objs], check=True)
+        # As kmod.mk: every defined global made local.
+        subprocess.run(["objcopy", "--wildcard", "--keep-global-symbol=__nothing__", out],
+                       check=True)
+        return out
+
+    def test_shim_name_captured_by_the_core_fails(self):
+        # log(9) bound to libm's log(double): the shim's call never leaves
+        # the module, and [a] sees nothing undefined to complain about.
+        shim = self.build("shim", self.SHIM)
+        ko = self.link("captured", shim, self.build("corelibm", self.CORE_WITH_LIBM, lang="s"))
+        allow = self.write("allow-log.txt", "log\tthe kernel's log(9)\n")
+        self.assertPasses(ko, "--allow-undefined", allow)  # without the check
+        out = self.assertFails(ko, "[e] log", "bound inside the object",
+                               "--shim-object", shim, "--core-export", "wg_core_*",
+                               "--allow-undefined", allow)
+        self.assertRegex(out, r"VIOLATION log: defined in this object \(LOCAL in \.text")
+        self.assertNotIn("[e] kernel_fn", out.split("== FAIL", 1)[1])
+
+    def test_shim_names_left_to_the_kernel_pass(self):
+        shim = self.build("shim2", self.SHIM)
+        core = self.build("core", "int wg_core_step(int x) { return x + 1; }\n")
+        ko = self.link("kept", shim, core)
+        allow = self.write("allow-log2.txt", "log\tthe kernel's log(9)\n")
+        out = self.assertPasses(ko, "--shim-object", shim, "--core-export", "wg_core_*",
+                                "--allow-undefined", allow)
+        self.assertIn("none captured", out)
+
+    def test_missing_core_export_fails(self):
+        shim = self.build("shim3", self.SHIM)
+        ko = self.link("noexport", shim)
+        allow = self.write("allow-log3.txt", "log\tthe kernel's log(9)\nwg_core_step\tx\n")
+        self.assertFails(ko, "[e] wg_core_step", "nothing in the object defines it",
+                         "--shim-object", shim, "--core-export", "wg_core_*",
+                         "--allow-undefined", allow)
+
     # --- input errors --------------------------------------------------------
 
     def test_not_an_object_is_an_error(self):
