@@ -9,6 +9,11 @@
 #                                        from other source ports
 #   hostile.py uapi SOCKPATH             malformed UAPI requests; exits 1 if a bad
 #                                        "set" is not answered with errno!=0
+#   hostile.py mac1flood HOST PORT PUBKEY SECS RATE NPORTS
+#                                        for SECS seconds, about RATE per second
+#                                        junk initiations whose MAC1 is valid for
+#                                        PUBKEY (base64) from NPORTS ports; counts
+#                                        the cookie replies that come back
 #
 # Every network wait is bounded.
 #
@@ -64,6 +69,79 @@ def flood(host, port, count, nports):
             time.sleep(0.001)
     dt = time.time() - t0
     print("flood: sent %d bogus initiations from %d ports in %.2fs" % (sent, nports, dt))
+
+
+def mac1_initiation(mac1_key):
+    """A 148-byte initiation: junk fields, a valid MAC1, no MAC2."""
+    import hashlib
+    body = b"\x01\0\0\0" + os.urandom(112)
+    mac1 = hashlib.blake2s(body, digest_size=16, key=mac1_key).digest()
+    return body + mac1 + b"\0" * 16
+
+
+def mac1flood(host, port, pubkey_b64, secs, rate, nports):
+    import base64
+    import hashlib
+    pub = base64.b64decode(pubkey_b64)
+    if len(pub) != 32:
+        print("mac1flood: bad public key")
+        return 2
+    mac1_key = hashlib.blake2s(b"mac1----" + pub).digest()
+    pool = [mac1_initiation(mac1_key) for _ in range(4096)]
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    socks = []
+    for _ in range(nports):
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        socks.append(s)
+    dst = (host, port)
+    secs = min(secs, 30.0)  # bounded whatever the caller asks
+    t0 = time.monotonic()
+    end = t0 + secs
+    tick = 0.005
+    per_tick = max(1, int(rate * tick))
+    sent = 0
+    cookies = 0
+    i = 0
+    nxt = t0
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            break
+        for _ in range(per_tick):
+            try:
+                socks[i % nports].sendto(pool[i % len(pool)], dst)
+                sent += 1
+            except OSError:
+                pass
+            i += 1
+        # Drain what came back (cookie replies are type 3, 64 bytes).
+        for s in socks:
+            while True:
+                try:
+                    d = s.recv(128)
+                except OSError:
+                    break
+                if len(d) == 64 and d[0] == 3:
+                    cookies += 1
+        nxt += tick
+        delay = nxt - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        elif delay < -0.5:
+            nxt = time.monotonic()  # too slow: do not try to catch up
+    dt = time.monotonic() - t0
+    for s in socks:
+        while True:
+            try:
+                d = s.recv(128)
+            except OSError:
+                break
+            if len(d) == 64 and d[0] == 3:
+                cookies += 1
+    print("mac1flood: sent %d MAC1-valid initiations from %d ports in %.2fs (%.0f/s); "
+          "%d cookie replies seen" % (sent, nports, dt, sent / dt if dt else 0, cookies))
+    return 0
 
 
 def forge(host, port, iface, secs=8.0):
@@ -274,6 +352,9 @@ def main(argv):
         return forge(argv[2], int(argv[3]), argv[4])
     if cmd == "uapi":
         return uapi(argv[2])
+    if cmd == "mac1flood":
+        return mac1flood(argv[2], int(argv[3]), argv[4], float(argv[5]),
+                         float(argv[6]), int(argv[7]))
     print("unknown command %s" % cmd)
     return 2
 

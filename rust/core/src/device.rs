@@ -244,13 +244,22 @@ impl Tables {
 /// that has a queue can say so with `set_under_load`.
 pub const DEFAULT_LOAD_THRESHOLD: u32 = 1024;
 
+/// How long the device stays under load after the last time the load
+/// condition held (Linux's `last_under_load` in receive.c, wireguard-go's
+/// `UnderLoadAfterTime`).
+pub const UNDER_LOAD_AFTER: u64 = NSEC;
+
 struct LoadMeter {
     forced: AtomicBool,
     threshold: AtomicU32,
     second: AtomicU64,
     count: AtomicU32,
-    /// Monotonic second until which we stay under load.
-    until: AtomicU64,
+    /// Monotonic ns of the last message that found the rate at or above
+    /// the threshold (0: never). As in Linux, the device is under load
+    /// while that holds and for [`UNDER_LOAD_AFTER`] after, measured from
+    /// that instant: not to the end of the next whole second, which kept
+    /// it under load up to two seconds after a flood stopped.
+    last: AtomicU64,
 }
 
 impl LoadMeter {
@@ -261,14 +270,19 @@ impl LoadMeter {
         }
         let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
         if n >= self.threshold.load(Ordering::Relaxed) {
-            self.until.store(sec + 1, Ordering::Relaxed);
+            self.last.store(now.max(1), Ordering::Relaxed);
+            return true;
         }
         self.is_under_load(now)
     }
 
     fn is_under_load(&self, now: u64) -> bool {
-        let until = self.until.load(Ordering::Relaxed);
-        self.forced.load(Ordering::Relaxed) || (until != 0 && now / NSEC <= until)
+        if self.forced.load(Ordering::Relaxed) {
+            return true;
+        }
+        let last = self.last.load(Ordering::Relaxed);
+        // Linux: !wg_birthdate_has_expired(last_under_load, 1).
+        last != 0 && now < last.saturating_add(UNDER_LOAD_AFTER)
     }
 }
 
@@ -416,7 +430,7 @@ impl Device {
                 threshold: AtomicU32::new(DEFAULT_LOAD_THRESHOLD),
                 second: AtomicU64::new(0),
                 count: AtomicU32::new(0),
-                until: AtomicU64::new(0),
+                last: AtomicU64::new(0),
             },
             mtu: AtomicU32::new(1420),
         })
