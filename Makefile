@@ -96,6 +96,7 @@ test-netns: deps
 	@sh tests/netns/ipv6.sh
 	@sh tests/netns/wgquick.sh
 	@sh tests/netns/hostile.sh
+	@sh tests/netns/flood-recovery.sh
 	@sh tests/netns/wgtool.sh
 
 clean:
