@@ -92,7 +92,7 @@ fn take<const N: usize>(b: &[u8], at: &mut usize) -> [u8; N] {
 }
 
 impl Req {
-    pub fn to_bytes(&self) -> [u8; REQ_LEN] {
+    pub fn to_bytes(self) -> [u8; REQ_LEN] {
         let mut b = [0u8; REQ_LEN];
         let fields: [&[u8]; 7] = [
             &self.magic.to_le_bytes(),
@@ -130,7 +130,7 @@ impl Req {
 impl Resp {
     /// The door's side (the fake door of the tests).
     #[cfg_attr(not(test), allow(dead_code))]
-    pub fn to_bytes(&self) -> [u8; RESP_LEN] {
+    pub fn to_bytes(self) -> [u8; RESP_LEN] {
         let mut b = [0u8; RESP_LEN];
         b[0..4].copy_from_slice(&self.magic.to_le_bytes());
         b[4..8].copy_from_slice(&self.error.to_le_bytes());

@@ -16,70 +16,70 @@ pub const UNKNOWN: i32 = 55;
 /// ELAST (97) that differs from Linux's or has no counterpart there
 /// (second value [`UNKNOWN`]). Values 1..=34 not listed are equal.
 const TABLE: &[(i32, i32)] = &[
-    (11, 35),       // EDEADLK
-    (35, 11),       // EAGAIN, EWOULDBLOCK
-    (36, 115),      // EINPROGRESS
-    (37, 114),      // EALREADY
-    (38, 88),       // ENOTSOCK
-    (39, 89),       // EDESTADDRREQ
-    (40, 90),       // EMSGSIZE
-    (41, 91),       // EPROTOTYPE
-    (42, 92),       // ENOPROTOOPT
-    (43, 93),       // EPROTONOSUPPORT
-    (44, 94),       // ESOCKTNOSUPPORT
-    (45, 95),       // EOPNOTSUPP, ENOTSUP
-    (46, 96),       // EPFNOSUPPORT
-    (47, 97),       // EAFNOSUPPORT
-    (48, 98),       // EADDRINUSE
-    (49, 99),       // EADDRNOTAVAIL
-    (50, 100),      // ENETDOWN
-    (51, 101),      // ENETUNREACH
-    (52, 102),      // ENETRESET
-    (53, 103),      // ECONNABORTED
-    (54, 104),      // ECONNRESET
-    (55, 105),      // ENOBUFS
-    (56, 106),      // EISCONN
-    (57, 107),      // ENOTCONN
-    (58, 108),      // ESHUTDOWN
-    (59, 109),      // ETOOMANYREFS
-    (60, 110),      // ETIMEDOUT
-    (61, 111),      // ECONNREFUSED
-    (62, 40),       // ELOOP
-    (63, 36),       // ENAMETOOLONG
-    (64, 112),      // EHOSTDOWN
-    (65, 113),      // EHOSTUNREACH
-    (66, 39),       // ENOTEMPTY
-    (67, UNKNOWN),  // EPROCLIM
-    (68, 87),       // EUSERS
-    (69, 122),      // EDQUOT
-    (70, 116),      // ESTALE
-    (71, 66),       // EREMOTE
-    (72, UNKNOWN),  // EBADRPC
-    (73, UNKNOWN),  // ERPCMISMATCH
-    (74, UNKNOWN),  // EPROGUNAVAIL
-    (75, UNKNOWN),  // EPROGMISMATCH
-    (76, UNKNOWN),  // EPROCUNAVAIL
-    (77, 37),       // ENOLCK
-    (78, 38),       // ENOSYS
-    (79, UNKNOWN),  // EFTYPE
-    (80, UNKNOWN),  // EAUTH
-    (81, UNKNOWN),  // ENEEDAUTH
-    (82, 43),       // EIDRM
-    (83, 42),       // ENOMSG
-    (84, 75),       // EOVERFLOW
-    (85, 125),      // ECANCELED
-    (86, 84),       // EILSEQ
-    (87, 61),       // ENOATTR (Linux's ENODATA, what getxattr answers)
-    (88, UNKNOWN),  // EDOOFUS
-    (89, 74),       // EBADMSG
-    (90, 72),       // EMULTIHOP
-    (91, 67),       // ENOLINK
-    (92, 71),       // EPROTO
-    (93, UNKNOWN),  // ENOTCAPABLE
-    (94, UNKNOWN),  // ECAPMODE
-    (95, 131),      // ENOTRECOVERABLE
-    (96, 130),      // EOWNERDEAD
-    (97, UNKNOWN),  // EINTEGRITY
+    (11, 35),      // EDEADLK
+    (35, 11),      // EAGAIN, EWOULDBLOCK
+    (36, 115),     // EINPROGRESS
+    (37, 114),     // EALREADY
+    (38, 88),      // ENOTSOCK
+    (39, 89),      // EDESTADDRREQ
+    (40, 90),      // EMSGSIZE
+    (41, 91),      // EPROTOTYPE
+    (42, 92),      // ENOPROTOOPT
+    (43, 93),      // EPROTONOSUPPORT
+    (44, 94),      // ESOCKTNOSUPPORT
+    (45, 95),      // EOPNOTSUPP, ENOTSUP
+    (46, 96),      // EPFNOSUPPORT
+    (47, 97),      // EAFNOSUPPORT
+    (48, 98),      // EADDRINUSE
+    (49, 99),      // EADDRNOTAVAIL
+    (50, 100),     // ENETDOWN
+    (51, 101),     // ENETUNREACH
+    (52, 102),     // ENETRESET
+    (53, 103),     // ECONNABORTED
+    (54, 104),     // ECONNRESET
+    (55, 105),     // ENOBUFS
+    (56, 106),     // EISCONN
+    (57, 107),     // ENOTCONN
+    (58, 108),     // ESHUTDOWN
+    (59, 109),     // ETOOMANYREFS
+    (60, 110),     // ETIMEDOUT
+    (61, 111),     // ECONNREFUSED
+    (62, 40),      // ELOOP
+    (63, 36),      // ENAMETOOLONG
+    (64, 112),     // EHOSTDOWN
+    (65, 113),     // EHOSTUNREACH
+    (66, 39),      // ENOTEMPTY
+    (67, UNKNOWN), // EPROCLIM
+    (68, 87),      // EUSERS
+    (69, 122),     // EDQUOT
+    (70, 116),     // ESTALE
+    (71, 66),      // EREMOTE
+    (72, UNKNOWN), // EBADRPC
+    (73, UNKNOWN), // ERPCMISMATCH
+    (74, UNKNOWN), // EPROGUNAVAIL
+    (75, UNKNOWN), // EPROGMISMATCH
+    (76, UNKNOWN), // EPROCUNAVAIL
+    (77, 37),      // ENOLCK
+    (78, 38),      // ENOSYS
+    (79, UNKNOWN), // EFTYPE
+    (80, UNKNOWN), // EAUTH
+    (81, UNKNOWN), // ENEEDAUTH
+    (82, 43),      // EIDRM
+    (83, 42),      // ENOMSG
+    (84, 75),      // EOVERFLOW
+    (85, 125),     // ECANCELED
+    (86, 84),      // EILSEQ
+    (87, 61),      // ENOATTR (Linux's ENODATA, what getxattr answers)
+    (88, UNKNOWN), // EDOOFUS
+    (89, 74),      // EBADMSG
+    (90, 72),      // EMULTIHOP
+    (91, 67),      // ENOLINK
+    (92, 71),      // EPROTO
+    (93, UNKNOWN), // ENOTCAPABLE
+    (94, UNKNOWN), // ECAPMODE
+    (95, 131),     // ENOTRECOVERABLE
+    (96, 130),     // EOWNERDEAD
+    (97, UNKNOWN), // EINTEGRITY
 ];
 
 /// The Linux errno for FreeBSD's `freebsd` (positive; 0 stays 0). Values

@@ -25,7 +25,7 @@ mod uapi_server;
 use std::fs;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,7 +99,12 @@ fn uapi_listen(dir: &Path, name: &str) -> io::Result<(UnixListener, PathBuf)> {
             }
         }
         r => r,
-    };
+    }
+    // bind(2) made it 0700 under our umask; wg(8) only needs rw.
+    .and_then(|l| {
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+        Ok(l)
+    });
     // SAFETY: restores the umask saved above.
     unsafe { libc::umask(old) };
     Ok((r?, path))
@@ -227,7 +232,7 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::fs::FileTypeExt;
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
@@ -239,8 +244,14 @@ mod tests {
             ctl: c.into(),
             name: n.into(),
         };
-        assert_eq!(parse_args(&args(&["--ctl", "/a", "wg0"])), Ok(run("/a", "wg0")));
-        assert_eq!(parse_args(&args(&["wg0", "--ctl=/b"])), Ok(run("/b", "wg0")));
+        assert_eq!(
+            parse_args(&args(&["--ctl", "/a", "wg0"])),
+            Ok(run("/a", "wg0"))
+        );
+        assert_eq!(
+            parse_args(&args(&["wg0", "--ctl=/b"])),
+            Ok(run("/b", "wg0"))
+        );
         assert_eq!(parse_args(&args(&["-h"])), Ok(Command::Help));
         for bad in [
             &["wg0"][..],
@@ -265,10 +276,10 @@ mod tests {
         let meta = fs::metadata(&path).unwrap();
         assert!(meta.file_type().is_socket());
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        assert_eq!(
-            fs::metadata(&dir).unwrap().permissions().mode() & 0o7777,
-            0o755
-        );
+        // 0755 as created (less only under a stricter umask).
+        let dmode = fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(dmode & !0o755, 0, "{dmode:o}");
+        assert_eq!(dmode & 0o700, 0o700, "{dmode:o}");
         // A live socket is refused and left alone.
         let e = uapi_listen(&dir, "wg0").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
