@@ -3,7 +3,7 @@
 
 The object is what link_elf_obj loads: if_wg.ko itself, or the Rust core
 alone (`ld -r` of libwg_ffi.a, localised as kmod.mk localises a module).
-Four checks, each printed in full, then one verdict line:
+The checks, each printed in full, then one verdict line:
 
   [a] undefined symbols: each must be declared in a header under one of the
       --headers directories (the kernel's, and the project's sys/ for the
@@ -31,6 +31,18 @@ Four checks, each printed in full, then one verdict line:
       compiler_builtins and libm) captured a name the shim meant for the
       kernel: ld binds the call to it and kldload never sees the name (a
       weak hidden `log(double)` took the shim's call to log(9) once).
+  [f] the deepest call chain from each entry point, frames ([d]) summed
+      along direct calls (a tail call's frame replaces its caller's);
+      over --max-depth bytes fails. Entry points: with --shim-object, the
+      shim's functions whose address is taken (what the kernel calls
+      through pointers: ifnet methods, the UDP tunnel callback, tasks,
+      callouts, the cloner, the module handler); otherwise the global
+      functions and every address-taken one. The core's indirect calls
+      may reach any of its address-taken functions; the shim's go to the
+      kernel, whose frames (and calls into it) are not counted: hence the
+      margin below the 16 KiB stack. A cycle (recursion) fails unless each
+      of its functions is in --recursion-allow with a level bound, which
+      is then counted.
 
 Exit status: 0 clean, 1 violations, 2 could not audit (bad input, tool
 missing). Only python3's standard library and binutils' objdump are used;
@@ -38,6 +50,7 @@ the ELF tables are read directly.
 """
 
 import argparse
+import bisect
 import fnmatch
 import os
 import re
@@ -574,18 +587,28 @@ def stack_sizes(elf):
     return out
 
 
-def check_stack(elf, funcs, names, args, report, fail):
+def frames(elf, funcs):
+    """[(bytes, source, dynamic)] of each function of funcs, and the number
+    of functions .stack_sizes measured."""
     measured = stack_sizes(elf)
-    rows = []
+    out = []
     for f in funcs:
         pro, dynamic = prologue_frame(f)
         llvm = measured.get((f.section, f.addr))
         size = max(pro, llvm or 0)
         src = "stack_sizes" if llvm is not None and llvm >= pro else "prologue"
-        rows.append((size, src, dynamic, f))
+        out.append((size, src, dynamic))
+    return out, len(measured)
+
+
+def check_stack(elf, funcs, names, args, report, fail, sizes=None):
+    if sizes is None:
+        sizes = frames(elf, funcs)
+    fr, nmeasured = sizes
+    rows = [(size, src, dynamic, f) for (size, src, dynamic), f in zip(fr, funcs)]
     rows.sort(key=lambda r: (-r[0], r[3].name))
-    src_note = (f".stack_sizes for {len(measured)} functions, prologues for the rest"
-                if measured else "prologues (no .stack_sizes section)")
+    src_note = (f".stack_sizes for {nmeasured} functions, prologues for the rest"
+                if nmeasured else "prologues (no .stack_sizes section)")
     report(f"-- [d] largest stack frames (limit {args.stack_limit} bytes, return address included;"
            f" from {src_note})")
     for size, src, dynamic, f in rows[:args.top]:
@@ -602,6 +625,326 @@ def check_stack(elf, funcs, names, args, report, fail):
     for size, _src, _d, f in over:
         fail(f"[d] stack frame of {size} bytes > {args.stack_limit}: "
              f"{short(names.get(f.name, f.name), 90)}")
+
+
+# --- [f] call chains -----------------------------------------------------------
+
+SHF_EXECINSTR = 0x4
+# Sections whose relocations name functions without taking their address
+# for a call: unwind tables and the like (never loaded as code pointers).
+_NOT_POINTERS = re.compile(r"^\.(eh_frame|gcc_except_table|stack_sizes)")
+_TARGET = re.compile(r"^([0-9a-f]+) <")
+
+
+class CallGraph:
+    """Direct calls between the object's functions, from its disassembly
+    (calls within one section, which need no relocation) and its
+    relocations (calls across sections, and to undefined symbols).
+
+    calls[i]: callees of funcs[i] (indices) reached by `call`; tails[i]:
+    by a jump out of the function (a tail call: the callee's frame replaces
+    the caller's); externals[i]: undefined symbols it calls; indirect[i]:
+    its `call *...` count. taken: functions whose address is taken (a
+    relocation to their start that is not a call or jump)."""
+
+    def __init__(self, elf, funcs):
+        self.funcs = funcs
+        n = len(funcs)
+        self.calls = [set() for _ in range(n)]
+        self.tails = [set() for _ in range(n)]
+        self.externals = [set() for _ in range(n)]
+        self.indirect = [0] * n
+        self.taken = set()
+        self.by_section = defaultdict(list)
+        for i, f in enumerate(funcs):
+            if f.insns:
+                self.by_section[f.section].append((f.addr, f.insns[-1][0], i))
+        for lst in self.by_section.values():
+            lst.sort()
+        self.starts = {(f.section, f.addr): i for i, f in enumerate(funcs)}
+        relocs = defaultdict(list)
+        for sec in elf.sections:
+            if sec.type not in (SHT_RELA, SHT_REL) or sec.info >= len(elf.sections):
+                continue
+            target = elf.sections[sec.info]
+            if not target.flags & SHF_ALLOC:
+                continue
+            rs = list(elf.relocations(sec))
+            if target.flags & SHF_EXECINSTR:
+                relocs[target.name].extend(rs)
+            elif not _NOT_POINTERS.match(target.name):
+                for _off, rtype, symi, addend in rs:
+                    i = self._resolve(elf, rtype, symi, addend, 0)
+                    if isinstance(i, int) and self._is_start(i, elf, symi, addend, rtype, 0):
+                        self.taken.add(i)
+        for secname, rs in relocs.items():
+            rs.sort()
+            self._code(elf, secname, rs)
+
+    def func_at(self, section, addr):
+        lst = self.by_section.get(section)
+        if not lst:
+            return None
+        k = bisect.bisect_right(lst, (addr, float("inf"), 0)) - 1
+        if k >= 0 and lst[k][0] <= addr <= lst[k][1]:
+            return lst[k][2]
+        return None
+
+    def _resolve(self, elf, rtype, symi, addend, pc_adjust):
+        """A relocation's target: a function index, an undefined symbol's
+        name, or None (data, or nothing known)."""
+        if symi >= len(elf.symbols):
+            return None
+        sym = elf.symbols[symi]
+        if sym.shndx == SHN_UNDEF:
+            return sym.name or None
+        if sym.shndx >= len(elf.sections):
+            return None
+        addr = sym.value + (addend or 0) + (pc_adjust if rtype in (2, 4) else 0)
+        return self.func_at(elf.sections[sym.shndx].name, addr)
+
+    def _is_start(self, i, elf, symi, addend, rtype, pc_adjust):
+        sym = elf.symbols[symi]
+        addr = sym.value + (addend or 0) + (pc_adjust if rtype in (2, 4) else 0)
+        return self.funcs[i].addr == addr
+
+    def _code(self, elf, secname, rs):
+        offs = [r[0] for r in rs]
+        for i, f in ((i, self.funcs[i]) for _a, _e, i in self.by_section.get(secname, [])):
+            insns = f.insns
+            for k, (addr, m, ops, _t) in enumerate(insns):
+                end = insns[k + 1][0] if k + 1 < len(insns) else addr + 16
+                lo = bisect.bisect_left(offs, addr)
+                hi = bisect.bisect_left(offs, end)
+                mine = rs[lo:hi]
+                is_call = m.startswith("call")
+                is_jump = m.startswith("j")
+                if (is_call or is_jump) and ops.startswith("*"):
+                    if is_call:
+                        self.indirect[i] += 1
+                    continue
+                if is_call or is_jump:
+                    if mine:
+                        off, rtype, symi, addend = mine[0]
+                        t = self._resolve(elf, rtype, symi, addend, end - off)
+                    else:
+                        mt = _TARGET.match(ops)
+                        t = self.func_at(secname, int(mt.group(1), 16)) if mt else None
+                    if t is None or t == i and is_jump:
+                        continue
+                    if isinstance(t, str):
+                        self.externals[i].add(t)
+                    elif is_call:
+                        self.calls[i].add(t)
+                    else:
+                        self.tails[i].add(t)
+                    continue
+                for off, rtype, symi, addend in mine:
+                    t = self._resolve(elf, rtype, symi, addend, end - off)
+                    if isinstance(t, int) and self._is_start(t, elf, symi, addend, rtype, end - off):
+                        self.taken.add(t)
+
+    def sccs(self, roots):
+        """Strongly connected components reachable from roots, callees
+        before callers (Tarjan's, without recursion)."""
+        index, low, on, stack, out = {}, {}, set(), [], []
+        counter = 0
+        for root in roots:
+            if root in index:
+                continue
+            work = [(root, None)]
+            while work:
+                v, it = work.pop()
+                if it is None:
+                    index[v] = low[v] = counter
+                    counter += 1
+                    stack.append(v)
+                    on.add(v)
+                    it = iter(sorted(self.calls[v] | self.tails[v]))
+                pushed = False
+                for w in it:
+                    if w not in index:
+                        work.append((v, it))
+                        work.append((w, None))
+                        pushed = True
+                        break
+                    if w in on:
+                        low[v] = min(low[v], index[w])
+                if pushed:
+                    continue
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[v])
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    out.append(comp)
+        return out
+
+
+def _cycle(graph, comp):
+    """One cycle through the component's first member, as a list."""
+    members = set(comp)
+    start = min(comp)
+    prev = {start: None}
+    queue = [start]
+    while queue:
+        v = queue.pop(0)
+        for w in sorted(graph.calls[v] | graph.tails[v]):
+            if w == start:
+                path = [v]
+                while prev[path[-1]] is not None:
+                    path.append(prev[path[-1]])
+                return list(reversed(path)) + [start]
+            if w in members and w not in prev:
+                prev[w] = v
+                queue.append(w)
+    return [start, start]
+
+
+def read_recursion_allow(path):
+    """`pattern<TAB>levels<TAB>reason` lines (tabs: demangled names have
+    spaces): {pattern: (levels, reason)}."""
+    out = {}
+    if not path:
+        return out
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = [p.strip() for p in re.split(r"\t+", line, 2)]
+            if len(parts) < 3 or not parts[1].isdigit() or int(parts[1]) < 1 or not parts[2]:
+                raise AuditError(f"{path}:{n}: want `pattern<TAB>levels<TAB>reason`")
+            out[parts[0]] = (int(parts[1]), parts[2])
+    return out
+
+
+def _display(name, names, width=70):
+    return short(re.sub(r"\[[0-9a-f]{16}\]", "", names.get(name, name)), width)
+
+
+def check_depth(elf, funcs, names, sizes, args, report, fail):
+    graph = CallGraph(elf, funcs)
+    fr = sizes[0]
+    if args.shim_object:
+        shim_funcs = set()
+        for p in args.shim_object:
+            shim_funcs |= {s.name for s in Elf(p).symbols
+                           if s.type == STT_FUNC and s.shndx != SHN_UNDEF}
+        entries = sorted(i for i in graph.taken if funcs[i].name in shim_funcs)
+        what = "the shim's functions whose address is taken"
+        # The shim's indirect calls go to the kernel (ifnet methods,
+        # callbacks); the core's go to the core's own address-taken
+        # functions (trait objects: the host's locks, the RNG, fmt).
+        targets = sorted(graph.taken - set(entries))
+        callers = [i for i, f in enumerate(funcs) if f.name not in shim_funcs]
+    else:
+        exported = {s.name for s in elf.symbols[1:] if s.type == STT_FUNC
+                    and s.shndx not in (SHN_UNDEF, SHN_COMMON) and s.bind != STB_LOCAL}
+        entries = sorted(graph.taken | {i for i, f in enumerate(funcs) if f.name in exported})
+        what = "global functions and functions whose address is taken"
+        targets = sorted(graph.taken)
+        callers = range(len(funcs))
+    # An indirect call may reach any of targets: edges to each.
+    for i in callers:
+        if graph.indirect[i]:
+            graph.calls[i].update(t for t in targets if t != i)
+    allow = read_recursion_allow(args.recursion_allow)
+
+    def allowed_levels(v):
+        n = funcs[v].name
+        readable = re.sub(r"\[[0-9a-f]{16}\]", "", names.get(n, n))
+        return max((lv for pat, (lv, _r) in allow.items()
+                    if fnmatch.fnmatchcase(n, pat) or fnmatch.fnmatchcase(readable, pat)),
+                   default=None)
+
+    comps = graph.sccs(entries)
+    comp_of = {v: k for k, comp in enumerate(comps) for v in comp}
+    depth, nxt, recursive, extra = {}, {}, {}, {}
+    for k, comp in enumerate(comps):
+        if len(comp) > 1 or any(v in graph.calls[v] for v in comp):
+            levels = [allowed_levels(v) for v in comp]
+            cyc = _cycle(graph, comp)
+            weight = sum(fr[x][0] for x in cyc[:-1])
+            ok = all(lv is not None for lv in levels)
+            recursive[k] = (cyc, max(levels) if ok else None, weight)
+            for v in comp:
+                extra[v] = (max(levels) - 1) * weight if ok else 0
+        for v in comp:
+            best, step = fr[v][0], None
+            for w in graph.calls[v]:
+                if comp_of[w] != k and fr[v][0] + depth[w] > best:
+                    best, step = fr[v][0] + depth[w], w
+            for w in graph.tails[v]:
+                if comp_of[w] != k and depth[w] > best:
+                    best, step = depth[w], w
+            depth[v], nxt[v] = best + extra.get(v, 0), step
+
+    def reach(v):
+        seen, todo, found = {v}, [v], set()
+        while todo:
+            x = todo.pop()
+            if comp_of[x] in recursive:
+                found.add(comp_of[x])
+            for w in graph.calls[x] | graph.tails[x]:
+                if w not in seen:
+                    seen.add(w)
+                    todo.append(w)
+        return seen, found
+
+    report(f"-- [f] deepest call chains from {len(entries)} entry points ({what}); "
+           f"limit {args.max_depth} bytes, frames summed with return addresses; "
+           f"calls into the kernel not followed, the core's indirect calls to each function "
+           f"of the core whose address is taken ({len(targets)})")
+    rows = sorted(entries, key=lambda v: (-depth[v], funcs[v].name))
+    listed = rows if args.shim_object else rows[:args.top]
+    bad_cycles = set()
+    for v in rows:
+        seen, cycles = reach(v)
+        bad_cycles |= cycles
+        over = depth[v] > args.max_depth
+        if v not in listed and not over:
+            continue
+        flag = "  VIOLATION" if over else ""
+        unbounded = [k for k in cycles if recursive[k][1] is None]
+        rec = "  (unbounded recursion below)" if unbounded else ""
+        path, x = [], v
+        while x is not None:
+            path.append(x)
+            x = nxt[x]
+        report(f"   {depth[v]:>7}  {_display(funcs[v].name, names)}: {len(path)} frames"
+               + rec + flag)
+        prev = None
+        for x in path:
+            tail = " (tail call)" if prev is not None and x in graph.tails[prev] else ""
+            rec_x = (f" (recursing: +{extra[x]} for {recursive[comp_of[x]][1]} levels)"
+                     if extra.get(x) else "")
+            report(f"            {fr[x][0]:>6}  {_display(funcs[x].name, names)}{tail}{rec_x}")
+            prev = x
+        ext = sorted(graph.externals[path[-1]])
+        if ext:
+            report(f"                    then the kernel: {', '.join(ext[:6])}"
+                   + (" ..." if len(ext) > 6 else ""))
+        if over:
+            fail(f"[f] call chain of {depth[v]} bytes > {args.max_depth} from "
+                 f"{_display(funcs[v].name, names, 60)}")
+    if len(rows) > len(listed):
+        report(f"   ({len(rows) - len(listed)} more entry points, none over the limit)")
+    for k in sorted(bad_cycles, key=lambda k: recursive[k][1] is not None):
+        cyc, levels, weight = recursive[k]
+        text = " > ".join(_display(funcs[x].name, names, 50) for x in cyc)
+        if levels is None:
+            report(f"   VIOLATION recursion: {text}")
+            fail(f"[f] recursion, no bound on the stack: {short(text, 140)}")
+        else:
+            report(f"   recursion allowed, counted as {levels} levels of {weight} bytes: {text}")
+
 
 
 # --- [e] kernel names the shim leaves undefined ------------------------------
@@ -665,6 +1008,12 @@ def main(argv=None):
                          "under fpu_kern_enter, one a line")
     ap.add_argument("--stack-limit", type=int, default=2048, metavar="BYTES",
                     help="largest stack frame allowed (default 2048)")
+    ap.add_argument("--max-depth", type=int, default=8192, metavar="BYTES",
+                    help="deepest call chain allowed from an entry point (default 8192, "
+                         "half the 16 KiB kernel stack)")
+    ap.add_argument("--recursion-allow", metavar="FILE",
+                    help="recursion known to be bounded: `pattern levels reason` a line; a "
+                         "cycle of matching functions counts as that many trips around it")
     ap.add_argument("--shim-object", action="append", default=[], metavar="OBJ",
                     help="the shim's object before the module link: every symbol it leaves "
                          "undefined must stay undefined (repeatable)")
@@ -702,9 +1051,11 @@ def main(argv=None):
         funcs = disassemble(args.object, args.objdump)
         names = demangle(f.name for f in funcs)
         check_fpu(funcs, names, args, report, violations.append)
-        check_stack(elf, funcs, names, args, report, violations.append)
+        sizes = frames(elf, funcs)
+        check_stack(elf, funcs, names, args, report, violations.append, sizes)
         if args.shim_object:
             check_shim_names(elf, args, report, violations.append)
+        check_depth(elf, funcs, names, sizes, args, report, violations.append)
     except (AuditError, OSError) as e:
         print(f"audit: cannot audit {args.object}: {e}", file=sys.stderr)
         return 2
@@ -714,7 +1065,7 @@ def main(argv=None):
         for v in violations:
             print(f"   - {v}")
         return 1
-    print("== OK: undefined symbols, relocations, FPU use and stack frames pass")
+    print("== OK: undefined symbols, relocations, FPU use, stack frames and call chains pass")
     return 0
 
 

@@ -32,10 +32,16 @@ ZIGLANG_DIR := $(shell $(KBUILD_PYTHON) -c "import ziglang,os;print(os.path.dirn
 AUDIT_KERNEL_HEADERS ?= $(if $(ZIGLANG_DIR),$(ZIGLANG_DIR)/lib/libc/include/generic-freebsd $(ZIGLANG_DIR)/lib/libc/include/x86_64-freebsd-none)
 AUDIT_HEADERS ?= $(AUDIT_KERNEL_HEADERS) sys
 AUDIT_STACK_LIMIT ?= 2048
+# The deepest call chain from an entry point: half of amd64's 16 KiB kernel
+# stack (KSTACK_PAGES 4), the rest left to the kernel's own frames above
+# and below (the NIC's interrupt thread, netisr, a tunnel beneath).
+AUDIT_DEPTH_LIMIT ?= 8192
 AUDIT_FLAGS ?= $(addprefix --headers ,$(AUDIT_HEADERS)) \
 	--allow-undefined kbuild/undefined-allow.txt \
 	--fpu-allow kbuild/fpu-allow.txt \
-	--stack-limit $(AUDIT_STACK_LIMIT)
+	--stack-limit $(AUDIT_STACK_LIMIT) \
+	--max-depth $(AUDIT_DEPTH_LIMIT) \
+	--recursion-allow kbuild/recursion-allow.txt
 AUDIT = $(KBUILD_PYTHON) kbuild/audit.py $(AUDIT_FLAGS)
 
 .PHONY: kernel-lib audit-core audit-object test-audit lint-kernel audit-headers-check

@@ -8,6 +8,7 @@ with gcc or as, plants one violation (or none) and runs the audit on it as
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -398,6 +399,77 @@ class AuditTest(unittest.TestCase):
         self.assertFails(ko, "[e] wg_core_step", "nothing in the object defines it",
                          "--shim-object", shim, "--core-export", "wg_core_*",
                          "--allow-undefined", allow)
+
+    # --- [f] call chains -----------------------------------------------------
+
+    # Four frames of ~2.5 KiB, each under --stack-limit 4096, that call one
+    # another: ~10 KiB from chain_entry, over the 8 KiB default.
+    DEEP = """\
+        #include <sys/kern.h>
+        #define FRAME(name, next) \\
+            __attribute__((noinline)) int name(int n) \\
+            { char buf[2500]; kernel_fill(buf); return next + buf[n]; }
+        FRAME(chain_d, 0)
+        FRAME(chain_c, chain_d(n))
+        FRAME(chain_b, chain_c(n))
+        FRAME(chain_entry, chain_b(n))
+        """
+    CYCLE = """\
+        #include <sys/kern.h>
+        __attribute__((noinline)) int pong(int n);
+        __attribute__((noinline)) int
+        ping(int n)
+        {
+            char buf[64];
+            kernel_fill(buf);
+            return n > 0 ? pong(n - 1) + buf[1] : 0;
+        }
+        __attribute__((noinline)) int
+        pong(int n)
+        {
+            char buf[64];
+            kernel_fill(buf);
+            return n > 0 ? ping(n - 1) + buf[2] : 0;
+        }
+        static int (*const entry)(int) __attribute__((used)) = ping;
+        """
+
+    def test_deep_call_chain_fails(self):
+        obj = self.build("deep", self.DEEP)
+        out = self.assertFails(obj, "[f] call chain of", "chain_entry",
+                               "--stack-limit", "4096")
+        self.assertRegex(out, r"\b1\d{4}\s+chain_entry: 4 frames")
+        for name in ("chain_b", "chain_c", "chain_d"):
+            self.assertRegex(out, r"\s25\d\d\s+" + name)
+        self.assertNotIn("[d]", out.split("== FAIL", 1)[1])
+
+    def test_max_depth_option(self):
+        out = self.assertPasses(self.build("deep2", self.DEEP), "--stack-limit", "4096",
+                                "--max-depth", "16384")
+        self.assertIn("limit 16384 bytes", out)
+
+    def test_recursion_fails(self):
+        out = self.assertFails(self.build("cycle", self.CYCLE), "[f] recursion", "ping")
+        self.assertRegex(out, r"VIOLATION recursion: (ping > pong > ping|pong > ping > pong)")
+
+    def test_bounded_recursion_allowlist(self):
+        allow = self.write("rec-allow.txt", "# bounded\nping\t10\tn <= 10\npong\t10\tn <= 10\n")
+        out = self.assertPasses(self.build("cycle2", self.CYCLE), "--recursion-allow", allow)
+        self.assertRegex(out, r"recursion allowed, counted as 10 levels of \d+ bytes")
+        # Ten trips around a cycle of two ~100-byte frames: over 1 KiB.
+        m = re.search(r"^\s+(\d+)\s+ping: ", out, re.M)
+        self.assertTrue(m and int(m.group(1)) > 1500, out)
+
+    def test_address_taken_shim_functions_are_the_entries(self):
+        # With --shim-object, the entry points are the shim's functions the
+        # kernel gets a pointer to, not its other globals.
+        shim = self.build("shimdeep", self.DEEP + """\
+            int other(int n) { return n; }
+            static int (*const handler)(int) __attribute__((used)) = chain_c;
+            """)
+        out = self.assertPasses(shim, "--stack-limit", "4096", "--shim-object", shim)
+        self.assertIn("from 1 entry points (the shim's functions whose address is taken)", out)
+        self.assertRegex(out, r"\b5\d{3}\s+chain_c: 2 frames")
 
     # --- input errors --------------------------------------------------------
 

@@ -97,8 +97,11 @@ if [ "${WG_CHECK_CLANG:-1}" != 0 ]; then
 	# shellcheck disable=SC2086
 	# zig cc drops -mno-sse and -msoft-float; its -mcpu feature list
 	# is what keeps SIMD and x87 out (kbuild/audit.py checks the result).
+	# -fstack-size-section: LLVM's own frame sizes for the audit's call
+	# chains, in .stack_sizes (not loaded: link_elf_obj skips sections
+	# without SHF_ALLOC); bsd.kmod.mk's build does without.
 	python3 -m ziglang cc -target $fbsd_target \
-	    -mcpu=baseline-mmx-sse-sse2+soft_float \
+	    -mcpu=baseline-mmx-sse-sse2+soft_float -fstack-size-section \
 	    -D__printf__=__freebsd_kprintf__ \
 	    -Wno-unused-command-line-argument \
 	    $cflags $includes -c "$here/if_wg.c" -o "$out/if_wg.clang.o"
