@@ -41,13 +41,16 @@ if [ ! -f "$fbsd_mi/sys/mbuf.h" ] || [ ! -d "$fbsd_md/machine" ]; then
 	echo "check-compile: no FreeBSD headers under $FREEBSD_INCLUDE" >&2
 	exit 1
 fi
-# Which FreeBSD the headers are: zig 0.15 ships FreeBSD 14's (the newest
-# P_OSREL is 14.x), zig 0.16 and later FreeBSD 15's. zig's header patches
-# leave __FreeBSD_version to the compiler, so it is defined here.
+# Which FreeBSD the headers are: zig 0.15 ships FreeBSD 14.0's (the newest
+# P_OSREL is 14.x, and osreldate.h, which newvers.sh writes from the
+# tree's COPYRIGHT, says 1992-2023: only 14.0 was released that year),
+# zig 0.16 and later FreeBSD 15's. zig's header patches leave
+# __FreeBSD_version to the compiler, so it is defined here: 14.0-RELEASE's
+# for 14.0's headers, the oldest release the module supports (if_wg.4).
 if grep -q 'P_OSREL.*15[0-9][0-9][0-9][0-9][0-9]' "$fbsd_mi/sys/param.h"; then
 	fbsd_major=15 fbsd_version=1500500 fbsd_target=x86_64-freebsd.15.0
 else
-	fbsd_major=14 fbsd_version=1403000 fbsd_target=x86_64-freebsd.14.3
+	fbsd_major=14 fbsd_version=1400097 fbsd_target=x86_64-freebsd.14.0
 fi
 if [ ! -f "$CK_INCLUDE/ck_epoch.h" ]; then
 	echo "check-compile: ck headers missing (apt-get install libck-dev)" >&2

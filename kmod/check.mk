@@ -11,7 +11,7 @@ KMOD_KO = $(KMOD_OUT)/if_wg.ko
 # and audited against 14's, and the shim must also compile against 15's.
 FBSD14_INCLUDE ?= $(HOME)/.cache/if_wg/freebsd14-include
 
-.PHONY: check-kmod-compile kmod-ko audit-ko
+.PHONY: check-kmod-compile kmod-ko audit-ko kmod-headers-14.0
 
 check-kmod-compile: $(KBUILD_DEPS)
 	FREEBSD_INCLUDE=$(FBSD14_INCLUDE) sh kmod/check-compile.sh $(KMOD_OUT)
@@ -34,10 +34,20 @@ kmod-ko: check-kmod-compile kernel-lib
 		$(KMOD_KO).full $(KMOD_KO)
 	@rm -f $(KMOD_KO).full
 
+# FreeBSD 14.0's headers: if_wg.4 names 14.0 as the oldest release, on
+# the strength of [a] (every kernel symbol the .ko uses is declared in
+# these headers). osreldate.h carries the tree's COPYRIGHT years, and
+# 14.0 is the only 14 release of 2023 (14.1 came in 2024).
+kmod-headers-14.0:
+	@grep -q '1992-2023 The FreeBSD Project' $(FBSD14_INCLUDE)/generic-freebsd/osreldate.h || { \
+		echo "audit-ko: $(FBSD14_INCLUDE) is not FreeBSD 14.0's headers; if_wg.4 names 14.0" \
+		"as the oldest release, so the symbol audit must run against 14.0's" >&2; exit 1; }
+	@echo "audit-ko: kernel symbols checked against FreeBSD 14.0's headers ($(FBSD14_INCLUDE))"
+
 # --shim-object: every name the shim leaves to the kernel must still be
 # undefined in the .ko (nothing linked beside the shim may capture one, as
 # compiler_builtins' libm `log` once took the shim's log(9) calls); the
 # core's exports must be defined.
-audit-ko: kmod-ko audit-headers-check
+audit-ko: kmod-ko audit-headers-check kmod-headers-14.0
 	$(AUDIT) --shim-object $(KMOD_OUT)/if_wg.clang.o \
 		--core-export '$(KERNEL_CORE_EXPORTS)' $(KMOD_KO)
