@@ -5,9 +5,11 @@
 //!
 //! The interface named here does not exist, so nothing is changed and no
 //! root or network is needed; when the input is good, both tools get as
-//! far as the backend and fail there, and only the backend's own error
-//! text may differ (Debian's speaks netlink, ours UAPI and FreeBSD
-//! ioctls). Without /usr/bin/wg each comparison prints "skipped".
+//! far as the backend and fail there, with the same error: on Linux a
+//! name without a UAPI socket goes to the kernel's generic netlink family
+//! `wireguard` in both, so the errno is whatever this machine's kernel
+//! answers (EPROTONOSUPPORT without the family, ENODEV with it). Without
+//! /usr/bin/wg each comparison prints "skipped".
 
 use std::fs;
 use std::io::Write;
@@ -121,7 +123,9 @@ fn same_until_backend(run: Run) {
             run.args
         );
         assert_eq!(ours_before, theirs_before, "args {:?}", run.args);
-        assert_eq!(ours_last.split(':').next(), theirs_last.split(':').next());
+        // The backend's errno too: both pick the UAPI socket or the
+        // kernel alike, and the kernel answers both alike.
+        assert_eq!(ours_last, theirs_last, "args {:?}", run.args);
         assert_eq!(ours.status, theirs.status);
     }
 }
@@ -682,4 +686,84 @@ fn ports_beyond_65535_are_refused() {
             )
         );
     }
+}
+
+/// Issue 15, item 12: for a name without a UAPI socket both tools ask the
+/// kernel, and print the same error whatever this machine's kernel has
+/// ("Protocol not supported" without the `wireguard` family, "No such
+/// device" with it), for every command that reaches the backend.
+#[test]
+fn missing_interfaces_fail_as_debian_says() {
+    let long = "abcdefghijklmnopqrstuvwxyz";
+    let cases: &[&[&str]] = &[
+        &["show", "nosuch0"],
+        &["show", "nosuch0", "dump"],
+        &["show", "nosuch0", "public-key"],
+        &["show", "nosuch0", "peers"],
+        &["show", "nosuch0", "endpoints"],
+        &["showconf", "nosuch0"],
+        &["set", "nosuch0", "listen-port", "1"],
+        &["set", "nosuch0", "peer", K1, "remove"],
+        &["setconf", "nosuch0", "/dev/null"],
+        &["addconf", "nosuch0", "/dev/null"],
+        &["syncconf", "nosuch0", "/dev/null"],
+        &["show", "a/b"],
+        &["showconf", "a/b"],
+        &["set", "a/b", "listen-port", "1"],
+        &["show", long],
+        &["showconf", long],
+        &["set", long, "listen-port", "1"],
+        &["show", "nosuch0", "dump"],
+    ];
+    for args in cases {
+        let out = same(Run::args(args));
+        assert_eq!(out.status, Some(1), "args {args:?}: {out:?}");
+        assert!(
+            out.stderr.starts_with("Unable to access interface: ")
+                || out.stderr.starts_with("Unable to modify interface: "),
+            "args {args:?}: {out:?}"
+        );
+    }
+}
+
+/// A socket file nobody listens on (the daemon is gone) is removed and the
+/// name goes to the kernel; a plain file with a socket's name is not a
+/// UAPI interface either. Needs a writable /var/run/wireguard (root).
+#[test]
+fn stale_uapi_sockets_fall_through_to_the_kernel() {
+    let dir = Path::new("/var/run/wireguard");
+    if fs::create_dir_all(dir).is_err() || !have_debian() {
+        println!("skipped: /var/run/wireguard is not writable");
+        return;
+    }
+    let name = format!("wgst{}", std::process::id() % 1_000_000);
+    let path = dir.join(format!("{name}.sock"));
+    let stale = || {
+        let _ = fs::remove_file(&path);
+        // Dropped at once: the file stays, connecting is refused.
+        std::os::unix::net::UnixListener::bind(&path).is_ok()
+    };
+    if !stale() {
+        println!("skipped: cannot bind {}", path.display());
+        return;
+    }
+    let run = |binary: &str| {
+        let args = ["show", name.as_str()];
+        Run::args(&args).exec(binary)
+    };
+    let ours = run(OUR_WG);
+    let ours_removed = !path.exists();
+    assert!(stale());
+    let theirs = run(DEBIAN_WG);
+    let theirs_removed = !path.exists();
+    let _ = fs::remove_file(&path);
+    assert_eq!(ours, theirs);
+    assert_eq!(ours_removed, theirs_removed);
+    assert!(ours_removed, "the stale socket stays: {ours:?}");
+    // A regular file with a socket's name.
+    fs::write(&path, b"").unwrap();
+    let ours = run(OUR_WG);
+    let theirs = run(DEBIAN_WG);
+    let _ = fs::remove_file(&path);
+    assert_eq!(ours, theirs);
 }
