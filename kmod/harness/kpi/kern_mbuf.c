@@ -109,11 +109,14 @@ int		nmbjumbop = 1 << 16;
 int		nmbjumbo9 = 1 << 14;
 int		nmbjumbo16 = 1 << 13;
 bool		mb_use_ext_pgs = false;
-/* What domaininit() and the protocols leave them at on amd64. */
-u_int		max_linkhdr = 16;
-u_int		max_protohdr = 60;	/* ip6_hdr + tcphdr */
-u_int		max_hdr = 16 + 60;
-u_int		max_datalen = MHLEN - (16 + 60);
+/*
+ * What domaininit() and the protocols leave them at on amd64.  Weak: the
+ * interface model (if.c) may define max_linkhdr too.
+ */
+u_int		max_linkhdr __weak_symbol = 16;
+u_int		max_protohdr __weak_symbol = 60;	/* ip6_hdr + tcphdr */
+u_int		max_hdr __weak_symbol = 16 + 60;
+u_int		max_datalen __weak_symbol = MHLEN - (16 + 60);
 
 /*
  * Where an allocation comes from: the fault injection site and the
@@ -2136,6 +2139,14 @@ max_protohdr_grow(u_int new)
 	}
 }
 
+/* Set-up (kern_module.c: kh_boot); the first allocation would do it too. */
+void
+kh_mbuf_init_model(void)
+{
+
+	(void)kh_mb_mtx();
+}
+
 /* The leak checks (kh.h). */
 long
 kh_mbuf_outstanding(void)
@@ -2162,9 +2173,10 @@ kh_mbuf_report(void)
 		live[k] = kh_mblive[k];
 	dead = kh_mbdead;
 	kh_mb_unlock();
-	kh_log("mbufs in use: %ld mbufs (%ld of them freed but holding a "
-	    "shared cluster)", live[KHK_MBUF], dead);
-	for (k = KHK_CLUST; k < KHK_TAG; k++)
-		kh_log("mbufs in use: %ld %ss", live[k], kh_kind_name[k]);
+	kh_log("mbufs in use: %ld mbufs (%ld of them freed, kept for the "
+	    "reference count of a shared cluster)", live[KHK_MBUF], dead);
+	kh_log("mbufs in use: clusters %ld (2k), %ld (page), %ld (9k), "
+	    "%ld (16k)", live[KHK_CLUST], live[KHK_JUMBOP], live[KHK_JUMBO9],
+	    live[KHK_JUMBO16]);
 	kh_log("mbufs in use: %ld m_tags", live[KHK_TAG]);
 }

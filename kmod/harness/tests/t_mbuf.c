@@ -72,6 +72,8 @@ rnd_fill(u_char *p, int len)
 		p[i] = rnd();
 }
 
+static int	t_allwritable(struct mbuf *m);
+
 static int
 t_count(struct mbuf *m)
 {
@@ -552,7 +554,7 @@ t_tags(void)
 
 	/* Copied, deep, by m_dup and m_copym. */
 	d = m_dup(n, M_NOWAIT);
-	T(d != NULL && t_same(d, t_ref, 1000));
+	T(d != NULL && t_same(d, t_ref, 1000) && t_allwritable(d));
 	dt = m_tag_locate(d, T_COOKIE, 7, NULL);
 	T(dt != NULL && dt != t && dt->m_tag_len == 16);
 	T(memcmp(dt + 1, "sixteen bytes!!", 16) == 0);
@@ -560,6 +562,7 @@ t_tags(void)
 	T(c != NULL && m_tag_locate(c, T_COOKIE, 8 | MTAG_PERSISTENT, NULL)
 	    != NULL);
 	T(kh_mbuf_outstanding() > out + 3);
+	kh_mbuf_report();
 
 	m_tag_delete(d, dt);
 	T(m_tag_locate(d, T_COOKIE, 7, NULL) == NULL);
@@ -701,7 +704,7 @@ t_faults(void)
 			m_freem(m);
 			continue;
 		}
-		T(t_same(d, t_ref, len));
+		T(t_same(d, t_ref, len) && t_allwritable(d));
 		m_freem(d);
 		m_freem(m);
 		break;
@@ -782,10 +785,14 @@ t_thread(void *arg)
 	struct mbuf *c, *d;
 	int i;
 
-	for (i = 0; i < 2000; i++) {
+	for (i = 0; i < 20000; i++) {
 		c = m_copym(t_shared, 0, M_COPYALL, M_NOWAIT);
+		if (i % 4) {
+			m_freem(c);
+			continue;
+		}
 		d = m_copypacket(c, M_NOWAIT);
-		if (i % 2) {
+		if (i % 8) {
 			m_freem(c);
 			m_freem(d);
 		} else {
@@ -983,6 +990,7 @@ int
 main(void)
 {
 
+	kh_mbuf_init_model();
 	t_printf("t_mbuf: seed 0x%llx, MSIZE %d, MLEN %d, MHLEN %d\n",
 	    (unsigned long long)T_SEED, MSIZE, (int)MLEN, (int)MHLEN);
 	t_run("allocation", t_alloc);
