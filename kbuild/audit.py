@@ -42,7 +42,10 @@ The checks, each printed in full, then one verdict line:
       kernel, whose frames (and calls into it) are not counted: hence the
       margin below the 16 KiB stack. A cycle (recursion) fails unless each
       of its functions is in --recursion-allow with a level bound, which
-      is then counted.
+      is then counted. Audit a whole module with --shim-object: without
+      it the shim's indirect calls (to the kernel) are also sent to every
+      address-taken function, the shim's own among them, and close cycles
+      that do not exist (wg_clone_create > wg_core_dev_create > ...).
 
 Exit status: 0 clean, 1 violations, 2 could not audit (bad input, tool
 missing). Only python3's standard library and binutils' objdump are used;
