@@ -2117,6 +2117,138 @@ m_unshare(struct mbuf *m0, int how)
 	return (m0);
 }
 
+/*
+ * uipc_mbuf2.c: m_pulldown() and its m_dup1().  FreeBSD's m_dup1() gives
+ * the copy of a chain's first mbuf a packet header too, although the copy
+ * goes in the middle of the chain; the model leaves that out, as an
+ * in-chain header is what its checks reject, and nothing reads it.
+ */
+static struct mbuf *
+kh_m_dup1(struct mbuf *m, int off, int len, int wait)
+{
+	struct mbuf *n;
+
+	if (len > MCLBYTES)
+		return (NULL);
+	n = m_get2(len, wait, m->m_type, 0);
+	if (n == NULL)
+		return (NULL);
+	m_copydata(m, off, len, mtod(n, caddr_t));
+	n->m_len = len;
+	return (n);
+}
+
+struct mbuf *
+m_pulldown(struct mbuf *m, int off, int len, int *offp)
+{
+	struct mbuf *n, *o;
+	int hlen, tlen, olen;
+	int writable;
+
+	if (m == NULL)
+		kh_panic("m == NULL in m_pulldown()");
+	kh_mb_checkpkt(m, "m_pulldown");
+	KH_ASSERT(off >= 0 && len >= 0, ("m_pulldown: negative off %d or "
+	    "len %d", off, len));
+	if (len > MCLBYTES) {
+		m_freem(m);
+		return (NULL);
+	}
+	n = m;
+	while (n != NULL && off > 0) {
+		if (n->m_len > off)
+			break;
+		off -= n->m_len;
+		n = n->m_next;
+	}
+	/* Onto data, past empty mbufs. */
+	while (n != NULL && n->m_len == 0)
+		n = n->m_next;
+	if (n == NULL) {
+		m_freem(m);
+		return (NULL);
+	}
+	/*
+	 * As FreeBSD: only an mbuf without a cluster or with an unshared
+	 * EXT_CLUSTER counts as writable, once, here.
+	 */
+	writable = 0;
+	if ((n->m_flags & M_EXT) == 0 ||
+	    (n->m_ext.ext_type == EXT_CLUSTER && M_WRITABLE(n)))
+		writable = 1;
+
+	/* Already contiguous where the caller accepts it. */
+	if ((off == 0 || offp) && len <= n->m_len - off && writable)
+		goto ok;
+
+	/* Contiguous but not at the start: cut n in two. */
+	if (len <= n->m_len - off) {
+		o = kh_m_dup1(n, off, n->m_len - off, M_NOWAIT);
+		if (o == NULL) {
+			m_freem(m);
+			return (NULL);
+		}
+		n->m_len = off;
+		o->m_next = n->m_next;
+		n->m_next = o;
+		n = n->m_next;
+		off = 0;
+		goto ok;
+	}
+
+	/* hlen bytes at <n, off> and tlen from the mbufs after n. */
+	hlen = n->m_len - off;
+	tlen = len - hlen;
+	olen = 0;
+	for (o = n->m_next; o != NULL; o = o->m_next)
+		olen += o->m_len;
+	if (hlen + olen < len) {
+		m_freem(m);
+		return (NULL);
+	}
+	if ((off == 0 || offp) && M_TRAILINGSPACE(n) >= tlen && writable) {
+		m_copydata(n->m_next, 0, tlen, mtod(n, caddr_t) + n->m_len);
+		n->m_len += tlen;
+		m_adj(n->m_next, tlen);
+		goto ok;
+	}
+	/* Only when the next mbuf then holds all of it (FreeBSD 14 too). */
+	if ((off == 0 || offp) && M_LEADINGSPACE(n->m_next) >= hlen &&
+	    writable && n->m_next->m_len >= tlen) {
+		n->m_next->m_data -= hlen;
+		n->m_next->m_len += hlen;
+		bcopy(mtod(n, caddr_t) + off, mtod(n->m_next, caddr_t), hlen);
+		n->m_len -= hlen;
+		n = n->m_next;
+		off = 0;
+		goto ok;
+	}
+
+	/* No room at either end: a new mbuf between. */
+	if (len > MLEN)
+		o = m_getcl(M_NOWAIT, m->m_type, 0);
+	else
+		o = m_get(M_NOWAIT, m->m_type);
+	if (o == NULL) {
+		m_freem(m);
+		return (NULL);
+	}
+	o->m_len = hlen;
+	bcopy(mtod(n, caddr_t) + off, mtod(o, caddr_t), hlen);
+	n->m_len -= hlen;
+	m_copydata(n->m_next, 0, tlen, mtod(o, caddr_t) + o->m_len);
+	o->m_len += tlen;
+	m_adj(n->m_next, tlen);
+	o->m_next = n->m_next;
+	n->m_next = o;
+	n = o;
+	off = 0;
+ok:
+	if (offp)
+		*offp = off;
+	return (n);
+}
+
 void
 max_linkhdr_grow(u_int new)
 {

@@ -381,6 +381,48 @@ t_pullup(void)
 }
 
 static void
+t_pulldown(void)
+{
+	struct mbuf *m, *c, *n;
+	long out;
+	int i, len, off, l, noff;
+
+	out = kh_mbuf_outstanding();
+	for (i = 0; i < 2000; i++) {
+		len = 1 + rnd() % 9000;
+		rnd_fill(t_ref, len);
+		/*
+		 * Mbufs and 2k clusters: as in FreeBSD, cutting more than
+		 * MCLBYTES off a page cluster fails.
+		 */
+		m = t_chain_kinds(t_ref, len, 0x3, 1);
+		/* Shared clusters are not writable: other paths. */
+		c = i % 2 ? m_copym(m, 0, M_COPYALL, M_NOWAIT) : NULL;
+		off = rnd() % len;
+		l = 1 + rnd() % (len - off);
+		if (l > MCLBYTES)
+			l = MCLBYTES;
+		noff = -1;
+		n = m_pulldown(m, off, l, i % 3 ? &noff : NULL);
+		T(n != NULL);
+		if (noff == -1)
+			noff = 0;
+		T(n->m_len - noff >= l);
+		T(memcmp(mtod(n, u_char *) + noff, t_ref + off, l) == 0);
+		T(t_same(m, t_ref, len));
+		m_freem(m);
+		if (c != NULL) {
+			T(t_same(c, t_ref, len));
+			m_freem(c);
+		}
+	}
+	/* Past the end: fails and frees the chain. */
+	m = t_chain(t_ref, 100);
+	T(m_pulldown(m, 60, 41, NULL) == NULL);
+	T(kh_mbuf_outstanding() == out);
+}
+
+static void
 t_defrag(void)
 {
 	struct mbuf *m, *d;
@@ -997,6 +1039,7 @@ main(void)
 	t_run("m_copydata/m_copyback", t_copydata);
 	t_run("m_adj", t_adj);
 	t_run("m_pullup/m_copyup", t_pullup);
+	t_run("m_pulldown", t_pulldown);
 	t_run("m_defrag/m_collapse", t_defrag);
 	t_run("m_copym/m_unshare on shared clusters", t_unshare);
 	t_run("m_split/m_cat", t_split);
