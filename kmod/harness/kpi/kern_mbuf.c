@@ -2212,7 +2212,10 @@ m_pulldown(struct mbuf *m, int off, int len, int *offp)
 		m_adj(n->m_next, tlen);
 		goto ok;
 	}
-	/* Only when the next mbuf then holds all of it (FreeBSD 14 too). */
+	/*
+	 * Only when the next mbuf then holds all of it: the KAME code
+	 * FreeBSD took this from did not check, and returned a short region.
+	 */
 	if ((off == 0 || offp) && M_LEADINGSPACE(n->m_next) >= hlen &&
 	    writable && n->m_next->m_len >= tlen) {
 		n->m_next->m_data -= hlen;
