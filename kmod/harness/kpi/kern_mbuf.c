@@ -280,6 +280,41 @@ kh_mb_release(void *p, int kind, const char *what)
 	host_free(ko);
 }
 
+/* What the table says of an mbuf pointer. */
+enum { KHS_LIVE, KHS_DEAD, KHS_FREE, KHS_OTHER };
+
+static int
+kh_mb_state_locked(const struct mbuf *m, int *kindp)
+{
+	struct kh_mbobj *ko;
+
+	ko = kh_mb_find(m);
+	if (ko == NULL)
+		return (KHS_FREE);
+	*kindp = ko->ko_kind;
+	if (ko->ko_kind != KHK_MBUF)
+		return (KHS_OTHER);
+	return (ko->ko_dead ? KHS_DEAD : KHS_LIVE);
+}
+
+/* Without the lock: reports what kh_mb_state_locked() found. */
+static void
+kh_mb_badmbuf(const struct mbuf *m, int state, int kind, const char *what)
+{
+
+	switch (state) {
+	case KHS_FREE:
+		kh_panic("%s: mbuf %p is not allocated (freed twice?)", what,
+		    m);
+	case KHS_OTHER:
+		kh_panic("%s: %p is a %s, not an mbuf", what, m,
+		    kh_kind_name[kind]);
+	default:
+		kh_panic("%s: mbuf %p was freed (it is kept only while its "
+		    "cluster is shared)", what, m);
+	}
+}
+
 /*
  * Fails the run unless m is an allocated mbuf and, unless deadok, one in
  * use (not freed while holding a shared cluster's reference count).
@@ -287,22 +322,14 @@ kh_mb_release(void *p, int kind, const char *what)
 static void
 kh_mb_checkmbuf(const struct mbuf *m, int deadok, const char *what)
 {
-	struct kh_mbobj *ko;
-	int dead;
+	int kind, state;
 
+	kind = KHK_MBUF;
 	kh_mb_lock();
-	ko = kh_mb_find(m);
-	dead = ko != NULL ? ko->ko_dead : 0;
+	state = kh_mb_state_locked(m, &kind);
 	kh_mb_unlock();
-	if (ko == NULL)
-		kh_panic("%s: mbuf %p is not allocated (freed twice?)", what,
-		    m);
-	if (ko->ko_kind != KHK_MBUF)
-		kh_panic("%s: %p is a %s, not an mbuf", what, m,
-		    kh_kind_name[ko->ko_kind]);
-	if (dead && !deadok)
-		kh_panic("%s: mbuf %p was freed (it is kept only while its "
-		    "cluster is shared)", what, m);
+	if (state != KHS_LIVE && (state != KHS_DEAD || !deadok))
+		kh_mb_badmbuf(m, state, kind, what);
 }
 
 static void
@@ -338,20 +365,31 @@ kh_mb_checkpkt(const struct mbuf *m0, const char *what)
 {
 	const struct mbuf *m;
 	long len;
-	int n;
+	int kind, n, state;
 
 	KH_ASSERT(m0 != NULL, ("%s: NULL mbuf chain", what));
 	len = 0;
 	n = 0;
+	kind = KHK_MBUF;
+	state = KHS_LIVE;
+	/* One lock for the chain; nothing is reported with it held. */
+	kh_mb_lock();
 	for (m = m0; m != NULL; m = m->m_next) {
-		kh_mb_checklive(m, what);
+		state = kh_mb_state_locked(m, &kind);
+		if (state != KHS_LIVE || m->m_len < 0 ||
+		    (m != m0 && (m->m_flags & M_PKTHDR) != 0) || ++n >= 1000000)
+			break;
+		len += m->m_len;
+	}
+	kh_mb_unlock();
+	if (m != NULL) {
+		if (state != KHS_LIVE)
+			kh_mb_badmbuf(m, state, kind, what);
 		KH_ASSERT(m->m_len >= 0, ("%s: mbuf %p of chain %p has m_len "
 		    "%d", what, m, m0, m->m_len));
 		KH_ASSERT(m == m0 || (m->m_flags & M_PKTHDR) == 0,
 		    ("%s: M_PKTHDR on in-chain mbuf %p of %p", what, m, m0));
-		len += m->m_len;
-		KH_ASSERT(++n < 1000000, ("%s: mbuf chain %p loops", what,
-		    m0));
+		kh_panic("%s: mbuf chain %p loops", what, m0);
 	}
 	if (m0->m_flags & M_PKTHDR)
 		KH_ASSERT(m0->m_pkthdr.len == len, ("%s: m_pkthdr.len %d of "
@@ -1058,7 +1096,7 @@ m_sanity(struct mbuf *m0, int sanitize)
 	struct mbuf *m, *mref;
 	struct kh_mbobj *ko;
 	caddr_t a, b;
-	int n, pktlen;
+	int ckind, csize, n, pktlen;
 	u_int refs;
 
 #define	KH_SANITY(cond, s) do {						\
@@ -1095,10 +1133,12 @@ m_sanity(struct mbuf *m0, int sanitize)
 			case EXT_JUMBO16:
 				kh_mb_lock();
 				ko = kh_mb_find(m->m_ext.ext_buf);
+				ckind = ko != NULL ? ko->ko_kind : -1;
+				csize = ko != NULL ? ko->ko_size : -1;
 				kh_mb_unlock();
-				KH_SANITY(ko != NULL && ko->ko_kind != KHK_MBUF &&
-				    ko->ko_kind != KHK_TAG &&
-				    ko->ko_size == (int)m->m_ext.ext_size,
+				KH_SANITY(ckind != -1 && ckind != KHK_MBUF &&
+				    ckind != KHK_TAG &&
+				    csize == (int)m->m_ext.ext_size,
 				    "cluster not allocated or of another size");
 				if (!(m->m_ext.ext_flags & EXT_FLAG_EMBREF)) {
 					mref = __containerof(m->m_ext.ext_cnt,
