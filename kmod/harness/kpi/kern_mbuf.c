@@ -62,7 +62,10 @@ struct kh_mbobj {
 	int		 ko_dead;	/* freed mbuf kept for its cluster */
 };
 
-/* Keeps the objects 64-byte aligned as the UMA zones do. */
+/*
+ * A multiple of 16: the objects keep malloc's alignment, which is all the
+ * mbuf code asks (m_dat 8-byte aligned), not the UMA zones' MSIZE.
+ */
 #define	KH_MBHDR	64
 CTASSERT(sizeof(struct kh_mbobj) <= KH_MBHDR);
 
@@ -77,7 +80,7 @@ static host_mutex_t *kh_mbmtx;
  * descriptors stand behind the pointers.
  */
 struct kh_mbzone {
-	const char	*kz_name;
+	const char	*kz_name;	/* for a debugger */
 	int		 kz_kind;	/* of the objects it hands out */
 	int		 kz_size;
 };
@@ -222,8 +225,8 @@ kh_mb_alloc(int kind, int size, int how, const struct kh_mbsite *site)
 	u_int h;
 
 	KH_ASSERT(((how & M_NOWAIT) != 0) != ((how & M_WAITOK) != 0),
-	    ("%s: how 0x%x is neither M_NOWAIT nor M_WAITOK", site->fault,
-	    how));
+	    ("%s: how 0x%x has not exactly one of M_NOWAIT and M_WAITOK",
+	    site->fault, how));
 	if (how & M_WAITOK)
 		kh_check_sleep(site->sleep);
 	else if (kh_fault(site->fault))
@@ -1704,7 +1707,7 @@ m_devget(char *buf, int totlen, int off, struct ifnet *ifp,
 			} else {
 				m = m_gethdr(M_NOWAIT, MT_DATA);
 				len = MHLEN;
-				/* A small packet leaves room for the link header. */
+				/* Room for a link header in front. */
 				if (m && totlen + off + max_linkhdr <= MHLEN) {
 					m->m_data += max_linkhdr;
 					len -= max_linkhdr;
