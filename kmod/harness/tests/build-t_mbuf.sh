@@ -52,30 +52,35 @@ fbsd="-O1 -g $san -U__linux__ -U__linux -Ulinux -U__gnu_linux__
     -I $out -I $top/sys -I $FREEBSD_INCLUDE/x86_64-freebsd-none
     -I $FREEBSD_INCLUDE/generic-freebsd -I $out/ck -I $harness/kpi"
 
+# A build failure is a failed test too, with the same last line.
 # shellcheck disable=SC2086
-{
-	$CC $fbsd -c "$harness/kpi/kern_mbuf.c" -o "$out/kern_mbuf.o"
-	$CC $fbsd -c "$here/t_mbuf_stubs.c" -o "$out/t_mbuf_stubs.o"
-	$CC $fbsd -c "$here/t_mbuf.c" -o "$out/t_mbuf.o"
-}
-hostobjs="$out/t_mbuf_host.o"
+if ! { $CC $fbsd -c "$harness/kpi/kern_mbuf.c" -o "$out/kern_mbuf.o" &&
+    $CC $fbsd -c "$here/t_mbuf_stubs.c" -o "$out/t_mbuf_stubs.o" &&
+    $CC $fbsd -c "$here/t_mbuf.c" -o "$out/t_mbuf.o" &&
+    $CC -O1 -g $san -Wall -Werror -c "$here/t_mbuf_host.c" \
+    -o "$out/t_mbuf_host.o"; }; then
+	echo "build-t_mbuf: the build failed" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+objs="$out/t_mbuf.o $out/kern_mbuf.o $out/t_mbuf_stubs.o"
+# shellcheck disable=SC2086
 if [ -f "$harness/host/host_linux.c" ] &&
     $CC -O1 -g $san -Wall -c "$harness/host/host_linux.c" \
-    -o "$out/host_linux.o" 2>"$out/host_linux.err"; then
+    -o "$out/host_linux.o" 2>"$out/host_linux.err" &&
+    $CC -O1 -g $san -Wall -Werror -DT_MBUF_CHILD_ONLY \
+    -c "$here/t_mbuf_host.c" -o "$out/t_mbuf_child.o" &&
+    $CC $san -o "$out/t_mbuf" $objs "$out/t_mbuf_child.o" \
+    "$out/host_linux.o" -lpthread 2>>"$out/host_linux.err"; then
 	echo "build-t_mbuf: host layer: host/host_linux.c"
-	# shellcheck disable=SC2086
-	$CC -O1 -g $san -Wall -Werror -DT_MBUF_CHILD_ONLY \
-	    -c "$here/t_mbuf_host.c" -o "$out/t_mbuf_host.o"
-	hostobjs="$hostobjs $out/host_linux.o"
 else
 	echo "build-t_mbuf: host layer: tests/t_mbuf_host.c"
-	# shellcheck disable=SC2086
-	$CC -O1 -g $san -Wall -Werror -c "$here/t_mbuf_host.c" \
-	    -o "$out/t_mbuf_host.o"
+	if ! $CC $san -o "$out/t_mbuf" $objs "$out/t_mbuf_host.o" -lpthread
+	then
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
 fi
-# shellcheck disable=SC2086
-$CC $san -o "$out/t_mbuf" "$out/t_mbuf.o" "$out/kern_mbuf.o" \
-    "$out/t_mbuf_stubs.o" $hostobjs -lpthread
 
 # Any sanitizer report fails the run (the children's are captured).
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
