@@ -696,6 +696,53 @@ t_misc(void)
 	T(kh_mbuf_outstanding() == out);
 }
 
+/* External storage of a driver, with its own free routine and count. */
+static int t_extfreed;
+static char t_extbuf[512];
+
+static void
+t_extfree(struct mbuf *m)
+{
+
+	if (m->m_ext.ext_buf == t_extbuf && m->m_ext.ext_arg1 == t_extbuf)
+		t_extfreed++;
+}
+
+static void
+t_ext(void)
+{
+	struct mbuf *m, *c;
+	u_int refs;
+
+	t_extfreed = 0;
+	m = m_gethdr(M_NOWAIT, MT_DATA);
+	m_extadd(m, t_extbuf, sizeof(t_extbuf), t_extfree, t_extbuf, NULL, 0,
+	    EXT_NET_DRV);
+	m->m_len = m->m_pkthdr.len = 100;
+	T(M_WRITABLE(m) && m_sanity(m, 0));
+	c = m_copym(m, 0, M_COPYALL, M_NOWAIT);
+	T(c != NULL && !M_WRITABLE(m) && !M_WRITABLE(c));
+	T(mtod(c, char *) == t_extbuf);
+	m_freem(m);
+	T(t_extfreed == 0 && M_WRITABLE(c));
+	m_freem(c);
+	T(t_extfreed == 1);
+
+	/* A count outside the mbufs (m_extaddref, EXT_EXTREF). */
+	refs = 0;
+	m = m_get(M_NOWAIT, MT_DATA);
+	m_extaddref(m, t_extbuf, sizeof(t_extbuf), &refs, t_extfree,
+	    t_extbuf, NULL);
+	m->m_len = 10;
+	T(refs == 1);
+	c = m_copym(m, 0, 10, M_NOWAIT);
+	T(c != NULL && refs == 2 && !M_WRITABLE(c));
+	m_freem(m);
+	T(refs == 1 && t_extfreed == 1);
+	m_freem(c);
+	T(t_extfreed == 2);
+}
+
 static void
 t_faults(void)
 {
@@ -1046,6 +1093,7 @@ main(void)
 	t_run("m_split/m_cat", t_split);
 	t_run("tags", t_tags);
 	t_run("m_append/M_PREPEND/m_getptr/m_apply/m_devget", t_misc);
+	t_run("external storage (m_extadd, m_extaddref)", t_ext);
 	t_run("fault injection", t_faults);
 	t_run("threads sharing clusters", t_threads);
 	t_run("planted violations", t_violations);
