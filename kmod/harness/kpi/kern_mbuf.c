@@ -7,13 +7,13 @@
  * m_getjcl, m_getm2, m_clget, mb_free_ext, m_freem), sys/kern/uipc_mbuf.c
  * (chain manipulation: m_adj, m_copydata, m_copym, m_dup, m_pullup,
  * m_split, m_defrag, m_collapse, m_unshare, ...), sys/kern/uipc_mbuf2.c
- * (packet tags) and the inline half in sys/sys/mbuf.h, which callers
- * compile unchanged against the real header.  It is a model, not FreeBSD:
- * the UMA zones are replaced by one host allocation per object, with no
- * caches, so that AddressSanitizer sees every use after free, and every
- * object is kept in a table of live objects so that the contracts that
- * FreeBSD checks only under INVARIANTS (or not at all) fail the run here
- * (kh_panic):
+ * (m_pulldown, packet tags) and the inline half in sys/sys/mbuf.h, which
+ * callers compile unchanged against the real header.  It is a model, not
+ * FreeBSD: the UMA zones are replaced by one host allocation per object,
+ * with no caches, so that AddressSanitizer sees every use after free, and
+ * every object is kept in a table of live objects so that the contracts
+ * that FreeBSD checks only under INVARIANTS (or not at all) fail the run
+ * here (kh_panic):
  *
  *  - freeing an mbuf, cluster or tag twice;
  *  - handing a packet (a chain whose first mbuf has M_PKTHDR) whose
