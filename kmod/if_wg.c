@@ -217,14 +217,14 @@ wg_host_alloc(size_t size, size_t align)
  * WITNESS catches anything that would.
  */
 void *
-wg_host_mutex_create(void)
+wg_host_mutex_create(const char *name)
 {
 	struct mtx *m;
 
 	m = malloc(sizeof(*m), M_WG,
 	    (THREAD_CAN_SLEEP() ? M_WAITOK : M_NOWAIT) | M_ZERO);
 	if (m != NULL)
-		mtx_init(m, "wg core", NULL, MTX_DEF);
+		mtx_init(m, name, NULL, MTX_DEF);
 	return (m);
 }
 
@@ -253,14 +253,14 @@ wg_host_mutex_unlock(void *m)
 }
 
 void *
-wg_host_rwlock_create(void)
+wg_host_rwlock_create(const char *name)
 {
 	struct rwlock *l;
 
 	l = malloc(sizeof(*l), M_WG,
 	    (THREAD_CAN_SLEEP() ? M_WAITOK : M_NOWAIT) | M_ZERO);
 	if (l != NULL)
-		rw_init(l, "wg core rw");
+		rw_init(l, name);
 	return (l);
 }
 

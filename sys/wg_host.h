@@ -47,13 +47,16 @@ void	wg_host_log(int level, const char *msg, size_t len);
  * briefly, never sleeps under them, and allocates under them only
  * fallibly, so while one is held the host must not sleep in wg_host_alloc
  * (FreeBSD: THREAD_NO_SLEEPING() while held).  create returns NULL when
- * out of memory.
+ * out of memory.  name is the lock's class, a static string the host may
+ * keep: WITNESS orders lock classes by name, so the core gives each kind
+ * of lock its own (tables, peer, peer keys, replay, cookie) and a real
+ * reversal between them shows.
  */
-void	*wg_host_mutex_create(void);
+void	*wg_host_mutex_create(const char *name);
 void	wg_host_mutex_destroy(void *m);
 void	wg_host_mutex_lock(void *m);
 void	wg_host_mutex_unlock(void *m);
-void	*wg_host_rwlock_create(void);
+void	*wg_host_rwlock_create(const char *name);
 void	wg_host_rwlock_destroy(void *l);
 void	wg_host_rwlock_rlock(void *l);
 void	wg_host_rwlock_runlock(void *l);

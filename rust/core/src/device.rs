@@ -339,8 +339,8 @@ struct Plan {
 /// frame must stay under 2 KiB (kbuild/audit.py).
 #[inline(never)]
 fn new_peer(local: &StaticIdentity, public: Key, first_tag: u32) -> Result<PeerBox> {
-    let state = Mutex::new_with(|| new_state(local, public, first_tag))?;
-    let keys = RwLock::new(KeyRing::default())?;
+    let state = Mutex::new_with(c"wg peer", || new_state(local, public, first_tag))?;
+    let keys = RwLock::new(c"wg peer keys", KeyRing::default())?;
     let mut v = Vec::new();
     v.try_reserve_exact(1).map_err(|_| Error::NoMemory)?;
     v.push(Peer {
@@ -407,23 +407,26 @@ impl Device {
         let cookie = CookieChecker::new(&placeholder.public);
         Ok(Device {
             rng,
-            tables: RwLock::new(Tables {
-                identity: None,
-                placeholder,
-                listen_port: 0,
-                bound_port: 0,
-                user_cookie: 0,
-                peers: Vec::new(),
-                free_slots: Vec::new(),
-                by_key: KeyMap::new(
-                    u64::from_le_bytes([
-                        seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
-                    ]) ^ 0x5bd1_e995,
-                ),
-                allowed: AllowedIps::new(),
-                limits: Limits::default(),
-            })?,
-            cookie: Mutex::new(cookie)?,
+            tables: RwLock::new(
+                c"wg tables",
+                Tables {
+                    identity: None,
+                    placeholder,
+                    listen_port: 0,
+                    bound_port: 0,
+                    user_cookie: 0,
+                    peers: Vec::new(),
+                    free_slots: Vec::new(),
+                    by_key: KeyMap::new(
+                        u64::from_le_bytes([
+                            seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
+                        ]) ^ 0x5bd1_e995,
+                    ),
+                    allowed: AllowedIps::new(),
+                    limits: Limits::default(),
+                },
+            )?,
+            cookie: Mutex::new(c"wg cookie", cookie)?,
             codec: IndexCodec::new(seed),
             load: LoadMeter {
                 forced: AtomicBool::new(false),

@@ -47,7 +47,7 @@ impl Keypair {
             send_key: keys.send,
             recv_key: keys.recv,
             send_counter: AtomicU64::new(0),
-            replay: Mutex::new(ReplayWindow::new())?,
+            replay: Mutex::new(c"wg replay", ReplayWindow::new())?,
             local_index: keys.local_index,
             remote_index: keys.remote_index,
             birth,

@@ -15,15 +15,18 @@
 //! the request.
 
 use crate::{Error, Result};
+use core::ffi::CStr;
 use core::ops::{Deref, DerefMut};
 
-/// Host locks, named by opaque handles.
+/// Host locks, named by opaque handles. Each lock is made with the name of
+/// its class (a static string): a kernel's lock-order checker (WITNESS)
+/// orders classes by name, so locks that nest must not share one.
 pub trait LockBackend: Sync {
-    fn mutex_new(&self) -> Option<usize>;
+    fn mutex_new(&self, name: &'static CStr) -> Option<usize>;
     fn mutex_free(&self, h: usize);
     fn mutex_lock(&self, h: usize);
     fn mutex_unlock(&self, h: usize);
-    fn rwlock_new(&self) -> Option<usize>;
+    fn rwlock_new(&self, name: &'static CStr) -> Option<usize>;
     fn rwlock_free(&self, h: usize);
     fn read_lock(&self, h: usize);
     fn read_unlock(&self, h: usize);
@@ -75,10 +78,11 @@ pub struct Mutex<T> {
 }
 
 impl<T> Mutex<T> {
-    /// Fails only when the host has no memory for its lock.
-    pub fn new(value: T) -> Result<Self> {
+    /// A lock of the class `name`. Fails only when the host has no memory
+    /// for its lock.
+    pub fn new(name: &'static CStr, value: T) -> Result<Self> {
         let host = match BACKEND.get() {
-            Some(b) => Some((*b, b.mutex_new().ok_or(Error::NoMemory)?)),
+            Some(b) => Some((*b, b.mutex_new(name).ok_or(Error::NoMemory)?)),
             None => None,
         };
         Ok(Mutex {
@@ -90,9 +94,9 @@ impl<T> Mutex<T> {
     /// As `new`, with the value made only once the host's lock exists, so
     /// a large value is built in place rather than moved through temporaries
     /// (kernel stack frames stay small).
-    pub fn new_with(make: impl FnOnce() -> T) -> Result<Self> {
+    pub fn new_with(name: &'static CStr, make: impl FnOnce() -> T) -> Result<Self> {
         let host = match BACKEND.get() {
-            Some(b) => Some((*b, b.mutex_new().ok_or(Error::NoMemory)?)),
+            Some(b) => Some((*b, b.mutex_new(name).ok_or(Error::NoMemory)?)),
             None => None,
         };
         Ok(Mutex {
@@ -144,10 +148,11 @@ pub struct RwLock<T> {
 }
 
 impl<T> RwLock<T> {
-    /// Fails only when the host has no memory for its lock.
-    pub fn new(value: T) -> Result<Self> {
+    /// A lock of the class `name`. Fails only when the host has no memory
+    /// for its lock.
+    pub fn new(name: &'static CStr, value: T) -> Result<Self> {
         let host = match BACKEND.get() {
-            Some(b) => Some((*b, b.rwlock_new().ok_or(Error::NoMemory)?)),
+            Some(b) => Some((*b, b.rwlock_new(name).ok_or(Error::NoMemory)?)),
             None => None,
         };
         Ok(RwLock {

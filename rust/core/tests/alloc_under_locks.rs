@@ -105,7 +105,7 @@ fn leave() {
 }
 
 impl LockBackend for Counting {
-    fn mutex_new(&self) -> Option<usize> {
+    fn mutex_new(&self, _name: &'static core::ffi::CStr) -> Option<usize> {
         Some(self.0.fetch_add(1, Ordering::Relaxed))
     }
     fn mutex_free(&self, _: usize) {}
@@ -115,7 +115,7 @@ impl LockBackend for Counting {
     fn mutex_unlock(&self, _: usize) {
         leave()
     }
-    fn rwlock_new(&self) -> Option<usize> {
+    fn rwlock_new(&self, _name: &'static core::ffi::CStr) -> Option<usize> {
         Some(self.0.fetch_add(1, Ordering::Relaxed))
     }
     fn rwlock_free(&self, _: usize) {}

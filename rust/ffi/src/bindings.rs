@@ -195,7 +195,7 @@ unsafe extern "C" {
     pub fn wg_host_log(level: ::core::ffi::c_int, msg: *const ::core::ffi::c_char, len: usize);
 }
 unsafe extern "C" {
-    pub fn wg_host_mutex_create() -> *mut ::core::ffi::c_void;
+    pub fn wg_host_mutex_create(name: *const ::core::ffi::c_char) -> *mut ::core::ffi::c_void;
 }
 unsafe extern "C" {
     pub fn wg_host_mutex_destroy(m: *mut ::core::ffi::c_void);
@@ -207,7 +207,7 @@ unsafe extern "C" {
     pub fn wg_host_mutex_unlock(m: *mut ::core::ffi::c_void);
 }
 unsafe extern "C" {
-    pub fn wg_host_rwlock_create() -> *mut ::core::ffi::c_void;
+    pub fn wg_host_rwlock_create(name: *const ::core::ffi::c_char) -> *mut ::core::ffi::c_void;
 }
 unsafe extern "C" {
     pub fn wg_host_rwlock_destroy(l: *mut ::core::ffi::c_void);

@@ -97,6 +97,8 @@ fn panic(info: &PanicInfo<'_>) -> ! {
 /// spin lock in a preemptive kernel can leave every CPU spinning on a
 /// preempted holder. Registered by `wg_core_dev_create` before the first
 /// device makes any lock.
+use core::ffi::CStr;
+
 pub struct HostLocks;
 
 pub static HOST_LOCKS: HostLocks = HostLocks;
@@ -112,9 +114,10 @@ fn ptr(h: usize) -> *mut core::ffi::c_void {
 // Every call below passes a handle that `*_create` returned and that the
 // core frees only once, after its last use (wg_core::sync's contract).
 impl wg_core::sync::LockBackend for HostLocks {
-    fn mutex_new(&self) -> Option<usize> {
-        // SAFETY: FFI call without arguments; NULL means no memory.
-        handle(unsafe { bindings::wg_host_mutex_create() })
+    fn mutex_new(&self, name: &'static CStr) -> Option<usize> {
+        // SAFETY: name is NUL-terminated and static, as the host keeps it
+        // for the lock's life; NULL means no memory.
+        handle(unsafe { bindings::wg_host_mutex_create(name.as_ptr()) })
     }
     fn mutex_free(&self, h: usize) {
         // SAFETY: a live handle from wg_host_mutex_create, freed once.
@@ -128,9 +131,10 @@ impl wg_core::sync::LockBackend for HostLocks {
         // SAFETY: a live handle, locked by this thread (guards pair them).
         unsafe { bindings::wg_host_mutex_unlock(ptr(h)) }
     }
-    fn rwlock_new(&self) -> Option<usize> {
-        // SAFETY: FFI call without arguments; NULL means no memory.
-        handle(unsafe { bindings::wg_host_rwlock_create() })
+    fn rwlock_new(&self, name: &'static CStr) -> Option<usize> {
+        // SAFETY: name is NUL-terminated and static, as the host keeps it
+        // for the lock's life; NULL means no memory.
+        handle(unsafe { bindings::wg_host_rwlock_create(name.as_ptr()) })
     }
     fn rwlock_free(&self, h: usize) {
         // SAFETY: a live handle from wg_host_rwlock_create, freed once.
