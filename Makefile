@@ -106,3 +106,4 @@ clean:
 AUDIT_KERNEL_HEADERS = $(FBSD14_INCLUDE)/generic-freebsd $(FBSD14_INCLUDE)/x86_64-freebsd-none
 include kbuild/kbuild.mk
 include kmod/check.mk
+include kmod/harness/harness.mk

@@ -24,6 +24,11 @@ WT_SOCKDIR=/var/run/wireguard
 WG_PORT=${WG_PORT:-51820}
 WGD=${WGD:-$WT_ROOT/target/release/wgd}
 case "$WGD" in /*) ;; *) WGD="$WT_ROOT/$WGD" ;; esac
+# kmod/if_wg.c in its userspace FreeBSD-KPI harness (make kharness), and
+# the UAPI bridge it starts.
+KHARNESS=${KHARNESS:-$WT_ROOT/target/kharness/asan/kharness}
+KHARNESS_UAPI=${KHARNESS_UAPI:-$WT_ROOT/target/release/kharness-uapi}
+export KHARNESS_UAPI
 WT_KEEP=${WT_KEEP:-0}
 WT_VERBOSE=${WT_VERBOSE:-0}
 
@@ -122,6 +127,9 @@ wt_impl_ok() {
 	wireguard-go)
 		command -v wireguard-go > /dev/null 2>&1 ||
 		    { echo "wireguard-go not installed"; return 1; } ;;
+	kharness)
+		[ -x "$KHARNESS" ] && [ -x "$KHARNESS_UAPI" ] ||
+		    { echo "kharness not built ($KHARNESS, $KHARNESS_UAPI)"; return 1; } ;;
 	*) echo "unknown IMPL '$1'"; return 1 ;;
 	esac
 	return 0
@@ -318,13 +326,18 @@ wg_start() {
 	case "$_impl" in
 	wgd) _bin=$WGD ;;
 	wireguard-go) _bin=$(command -v wireguard-go) ;;
+	kharness) _bin=$KHARNESS ;;
 	*) fail "unknown IMPL $_impl" ;;
 	esac
 	[ -x "$_bin" ] || fail "$_impl: $_bin not executable"
 	rm -f "$WT_SOCKDIR/$_wif.sock"
+	# kharness: its control door beside the logs (kharness ctl DOOR ...).
+	_wdoor=
+	[ "$_impl" = kharness ] && _wdoor="-s $WT_DIR/$_wif.ctl"
+	# shellcheck disable=SC2086
 	_wpid=$(wt_bg "$_wif.log" "$_wn" env WG_PROCESS_FOREGROUND=1 \
 	    WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 \
-	    LOG_LEVEL="${LOG_LEVEL:-error}" "$_bin" -f "$_wif")
+	    LOG_LEVEL="${LOG_LEVEL:-error}" "$_bin" $_wdoor -f "$_wif")
 	echo "$_wpid" > "$WT_DIR/$_wif.pid"
 	_n=0
 	while ! { [ -S "$WT_SOCKDIR/$_wif.sock" ] &&
@@ -446,6 +459,7 @@ run_test() {
 	("$@")
 	_rc=$?
 	wt_teardown
+	wt_kharness_verdict || _rc=1
 	_dt=$(($(date +%s) - _t0))
 	if [ "$_rc" -eq 0 ]; then
 		echo "ok - $_name (${_dt}s)"
@@ -464,6 +478,29 @@ run_test() {
 			tail -n 10 "$_l" | sed 's/^/#   /'
 		done
 	fi
+}
+
+# wt_kharness_verdict: the kernel module's code ran in kharness during the
+# test just torn down: each of its logs must end with a clean unload (no
+# leak) and hold no contract violation or sanitizer report.
+wt_kharness_verdict() {
+	_ok=0
+	for _l in "$WT_DIR"/w"${WT_ID}"t"${WT_TESTNO}"*.log; do
+		[ -s "$_l" ] && grep -q '^kharness: .*module loaded' "$_l" || continue
+		if grep -q -e 'kharness: PANIC' -e 'ERROR: AddressSanitizer' \
+		    -e 'runtime error:' -e 'WARNING: ThreadSanitizer' "$_l"; then
+			echo "# kharness reported in $(basename "$_l"):"
+			grep -A 12 -e 'kharness: PANIC' -e 'ERROR: AddressSanitizer' \
+			    -e 'runtime error:' -e 'WARNING: ThreadSanitizer' "$_l" |
+			    head -n 30 | sed 's/^/#   /'
+			_ok=1
+		elif ! grep -q 'unloaded, nothing leaked' "$_l"; then
+			echo "# kharness in $(basename "$_l") did not unload cleanly:"
+			tail -n 8 "$_l" | sed 's/^/#   /'
+			_ok=1
+		fi
+	done
+	return "$_ok"
 }
 
 # wt_summary: the closing line; returns non-zero if anything failed.
