@@ -923,6 +923,7 @@ wg_hs_task(void *arg, int pending __unused)
 {
 	struct wg_softc *sc = arg;
 	struct epoch_tracker et;
+	struct wg_endpoint src;
 	struct m_tag *t;
 	struct mbuf *m;
 	int i;
@@ -937,8 +938,10 @@ wg_hs_task(void *arg, int pending __unused)
 			m_freem(m);
 			continue;
 		}
+		/* wg_decap frees m, its tags with it, before it replies. */
+		memcpy(&src, t + 1, sizeof(src));
 		NET_EPOCH_ENTER(et);
-		wg_decap(sc, (const struct wg_endpoint *)(t + 1), m);
+		wg_decap(sc, &src, m);
 		NET_EPOCH_EXIT(et);
 	}
 	if (i == WG_HS_BATCH) {
