@@ -9,11 +9,13 @@
 #                                        from other source ports
 #   hostile.py uapi SOCKPATH             malformed UAPI requests; exits 1 if a bad
 #                                        "set" is not answered with errno!=0
-#   hostile.py mac1flood HOST PORT PUBKEY SECS RATE NPORTS
+#   hostile.py mac1flood HOST PORT PUBKEY SECS RATE NPORTS [PHASE]
 #                                        for SECS seconds, about RATE per second
 #                                        junk initiations whose MAC1 is valid for
 #                                        PUBKEY (base64) from NPORTS ports; counts
-#                                        the cookie replies that come back
+#                                        the cookie replies that come back; with
+#                                        PHASE (0..1), goes on (< 1 s more) until
+#                                        CLOCK_MONOTONIC is PHASE into a second
 #
 # Every network wait is bounded.
 #
@@ -79,7 +81,7 @@ def mac1_initiation(mac1_key):
     return body + mac1 + b"\0" * 16
 
 
-def mac1flood(host, port, pubkey_b64, secs, rate, nports):
+def mac1flood(host, port, pubkey_b64, secs, rate, nports, phase=None):
     import base64
     import hashlib
     pub = base64.b64decode(pubkey_b64)
@@ -98,6 +100,11 @@ def mac1flood(host, port, pubkey_b64, secs, rate, nports):
     secs = min(secs, 30.0)  # bounded whatever the caller asks
     t0 = time.monotonic()
     end = t0 + secs
+    if phase is not None and 0 <= phase < 1:
+        # Stop at a chosen point of the monotonic second (daemons keep time
+        # on the same clock): a load meter counting whole seconds shows.
+        aligned = int(end) + phase
+        end = aligned if aligned >= end else aligned + 1
     tick = 0.005
     per_tick = max(1, int(rate * tick))
     sent = 0
@@ -139,8 +146,9 @@ def mac1flood(host, port, pubkey_b64, secs, rate, nports):
                 break
             if len(d) == 64 and d[0] == 3:
                 cookies += 1
-    print("mac1flood: sent %d MAC1-valid initiations from %d ports in %.2fs (%.0f/s); "
-          "%d cookie replies seen" % (sent, nports, dt, sent / dt if dt else 0, cookies))
+    print("mac1flood: sent %d MAC1-valid initiations from %d ports in %.2fs (%.0f/s), "
+          "ended %.3f into a monotonic second; %d cookie replies seen"
+          % (sent, nports, dt, sent / dt if dt else 0, (t0 + dt) % 1, cookies))
     return 0
 
 
@@ -354,7 +362,8 @@ def main(argv):
         return uapi(argv[2])
     if cmd == "mac1flood":
         return mac1flood(argv[2], int(argv[3]), argv[4], float(argv[5]),
-                         float(argv[6]), int(argv[7]))
+                         float(argv[6]), int(argv[7]),
+                         float(argv[8]) if len(argv) > 8 else None)
     print("unknown command %s" % cmd)
     return 2
 
