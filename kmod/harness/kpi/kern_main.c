@@ -206,7 +206,9 @@ kh_door_loop(int lfd)
 }
 
 /* The leak checks of a clean shutdown: nothing of the module remains. */
-static int
+int	kh_check_clean(const char *when);
+
+int
 kh_check_clean(const char *when)
 {
 	int bad = 0;
@@ -279,10 +281,11 @@ kh_foreground(const char *name, const char *door)
 	pid = -1;
 	if (host_getenv("KHARNESS_UAPI") != NULL)
 		strlcpy(exe, host_getenv("KHARNESS_UAPI"), sizeof(exe));
-	else if (host_exe_dir(dir, sizeof(dir)) == 0)
-		snprintf(exe, sizeof(exe), "%s/../../target/release/"
-		    "kharness-uapi", dir);
-	else
+	else if (host_exe_dir(dir, sizeof(dir)) == 0) {
+		/* Built as target/kharness/SAN/kharness, beside cargo's. */
+		snprintf(exe, sizeof(exe), "%s/../../release/kharness-uapi",
+		    dir);
+	} else
 		exe[0] = '\0';
 	if (exe[0] != '\0' && strcmp(exe, "none") != 0 &&
 	    host_path_exists(exe)) {
