@@ -1,12 +1,40 @@
 /*-
  * SPDX-License-Identifier: MIT OR Apache-2.0
  *
- * In-process tests of the module through the model (kharness test NAME).
+ * In-process tests of the module through the model (kharness test NAME):
+ * the lifecycle of interfaces, VNETs and the module itself, hostile
+ * ioctls, and all of it concurrently with traffic, with or without
+ * M_NOWAIT failures.  Interfaces talk to each other over loopback UDP
+ * sockets; the stack side is simulated (packets handed to if_output as
+ * ip_output would), so no TUN device is needed.  After every destroy the
+ * module's memory (M_WG) must be back where it was, and mbufs and sockets
+ * at zero; kldunload's malloc_uninit(M_WG) checks the rest.
+ *
+ * The SIOCSWG nvlists are packed here by a small libnv packer (only what
+ * these tests send; the product's codec is the core's).
  */
 #include "kh.h"
 
+#include <sys/jail.h>
+#include <sys/mbuf.h>
+#include <sys/socket.h>
+#include <sys/sockio.h>
+#include <net/if.h>
+#include <net/if_var.h>
+#include <net/if_private.h>
+#include <net/vnet.h>
+#include <netinet/in.h>
+
+#include "../ctl.h"
+#include "if_wg_ioctl.h"
+
 int	kh_test_main(const char *name);
 int	kh_test_defect(const char *name);
+int	kh_ctl_exec(const struct kh_ctl_req *req, char *buf, uint64_t *buflen,
+	    uint64_t *size);
+int	kh_check_clean(const char *when);
+
+extern struct malloc_type M_WG[1];
 
 /* Tests of the defects fixed in the shim (t_defects.c), when linked. */
 __weak_symbol int
@@ -17,12 +45,730 @@ kh_test_defect(const char *name)
 	return (2);
 }
 
+static int kh_failures;
+
+#define	CHECK(cond, ...) do {						\
+	if (!(cond)) {							\
+		kh_log("FAIL %s:%d: %s", __FILE__, __LINE__, #cond);	\
+		kh_log(__VA_ARGS__);					\
+		kh_failures++;						\
+	}								\
+} while (0)
+
+/* A little libnv packer: numbers, binaries, bools, nvlist arrays. */
+struct nvb {
+	uint8_t	 buf[4096];
+	size_t	 len;
+	size_t	 hdr[16];	/* offsets of headers, sizes patched at end */
+	int	 nhdr;
+};
+
+static void
+nvb_bytes(struct nvb *b, const void *p, size_t n)
+{
+
+	if (b->len + n > sizeof(b->buf))
+		kh_panic("nvb: too long");
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+}
+
+static void
+nvb_header(struct nvb *b)
+{
+	uint8_t h[19] = { 0x6c, 0, 0 };
+
+	b->hdr[b->nhdr++] = b->len;
+	nvb_bytes(b, h, sizeof(h));
+}
+
+static void
+nvb_pair(struct nvb *b, uint8_t type, const char *name, uint64_t datasize,
+    uint64_t nitems)
+{
+	uint16_t ns = strlen(name) + 1;
+
+	nvb_bytes(b, &type, 1);
+	nvb_bytes(b, &ns, 2);
+	nvb_bytes(b, &datasize, 8);
+	nvb_bytes(b, &nitems, 8);
+	nvb_bytes(b, name, ns);
+}
+
+static void
+nvb_number(struct nvb *b, const char *name, uint64_t v)
+{
+
+	nvb_pair(b, 3, name, 8, 0);
+	nvb_bytes(b, &v, 8);
+}
+
+static void
+nvb_bool(struct nvb *b, const char *name, int v)
+{
+	uint8_t c = v != 0;
+
+	nvb_pair(b, 2, name, 1, 0);
+	nvb_bytes(b, &c, 1);
+}
+
+static void
+nvb_binary(struct nvb *b, const char *name, const void *p, size_t n)
+{
+
+	nvb_pair(b, 7, name, n, 0);
+	nvb_bytes(b, p, n);
+}
+
+static void
+nvb_next(struct nvb *b)
+{
+
+	nvb_pair(b, 254, "", 0, 0);
+}
+
+static size_t
+nvb_finish(struct nvb *b)
+{
+	uint64_t size;
+	int i;
+
+	for (i = 0; i < b->nhdr; i++) {
+		size = b->len - b->hdr[i] - 19;
+		memcpy(b->buf + b->hdr[i] + 11, &size, 8);
+	}
+	return (b->len);
+}
+
+/* A device: its key, port, and at most one peer. */
+struct tdev {
+	char		name[IFNAMSIZ];
+	uint8_t		priv[32];
+	uint8_t		pub[32];
+	uint16_t	port;
+};
+
+static int
+t_ioctl(int op, const char *name, void *buf, size_t buflen, size_t *size,
+    int flags)
+{
+	struct kh_ctl_req req;
+	uint64_t bl = buflen, sz = *size;
+	int error;
+
+	memset(&req, 0, sizeof(req));
+	req.op = op;
+	req.flags = flags;
+	strlcpy(req.name, name, sizeof(req.name));
+	req.size = *size;
+	req.buflen = buflen;
+	error = kh_ctl_exec(&req, buf, &bl, &sz);
+	*size = sz;
+	return (error);
+}
+
+/* SIOCGWG as wg(8) does it: the size, then the nvlist. */
+static int
+t_get(const char *name, uint8_t **out, size_t *len, int flags)
+{
+	size_t size = 0;
+	int error;
+
+	if ((error = t_ioctl(KH_CTL_SIOCGWG, name, NULL, 0, &size, flags)))
+		return (error);
+	*out = host_alloc(size + 1);
+	*len = size;
+	error = t_ioctl(KH_CTL_SIOCGWG, name, *out, size, len, flags);
+	if (error != 0) {
+		host_free(*out);
+		*out = NULL;
+	}
+	return (error);
+}
+
+/* The value of the first binary pair NAME of 32 bytes in a packed list. */
+static int
+nv_find32(const uint8_t *b, size_t len, const char *name, uint8_t out[32])
+{
+	size_t n = strlen(name) + 1, i;
+	uint64_t ds;
+
+	for (i = 19; i + 19 + n + 32 <= len; i++) {
+		if (b[i] != 7 || memcmp(b + i + 19, name, n) != 0)
+			continue;
+		memcpy(&ds, b + i + 3, 8);
+		if (ds != 32)
+			continue;
+		memcpy(out, b + i + 19 + n, 32);
+		return (0);
+	}
+	return (ENOENT);
+}
+
+/*
+ * SIOCSWG.  The core allocates under its locks only with M_NOWAIT, so
+ * with faults injected a request may fail with ENOMEM, changing nothing:
+ * then it is asked again, as an administrator would.
+ */
+static int t_enomem;
+
+static int
+t_set(const char *name, struct nvb *b)
+{
+	size_t size;
+	int error, tries;
+
+	nvb_finish(b);
+	for (tries = 0; tries < 200; tries++) {
+		size = b->len;
+		error = t_ioctl(KH_CTL_SIOCSWG, name, b->buf, b->len, &size, 0);
+		if (error != ENOMEM)
+			break;
+		__atomic_add_fetch(&t_enomem, 1, __ATOMIC_RELAXED);
+	}
+	return (error);
+}
+
+/* Creates a device with a fresh key on port 0, up; learns its port. */
+static int
+t_dev_create(struct tdev *d)
+{
+	struct nvb b = { .len = 0 };
+	uint8_t *g;
+	size_t glen;
+	uint64_t port;
+	if_t ifp;
+	int error;
+
+	if ((error = kh_if_create("wg", d->name, sizeof(d->name))) != 0)
+		return (error);
+	arc4random_buf(d->priv, sizeof(d->priv));
+	nvb_header(&b);
+	nvb_binary(&b, "private-key", d->priv, 32);
+	if ((error = t_set(d->name, &b)) != 0)
+		return (error);
+	if ((ifp = kh_ifunit(d->name)) == NULL)
+		return (ENXIO);
+	error = kh_if_setup(ifp, 1);
+	kh_if_rele(ifp);
+	if (error != 0)
+		return (error);
+	if ((error = t_get(d->name, &g, &glen, 0)) != 0)
+		return (error);
+	error = nv_find32(g, glen, "public-key", d->pub);
+	/* listen-port: a number pair, the first of the list. */
+	port = 0;
+	if (glen > 19 + 19 + 12 + 8 && g[19] == 3 &&
+	    memcmp(g + 19 + 19, "listen-port", 12) == 0)
+		memcpy(&port, g + 19 + 19 + 12, 8);
+	d->port = port;
+	host_free(g);
+	if (port == 0)
+		return (EADDRNOTAVAIL);
+	return (error);
+}
+
+/* a's peer is b, at 127.0.0.1:b->port, allowed 10.0.0.N/32. */
+static int
+t_peer(struct tdev *a, struct tdev *b, int bn, int keepalive)
+{
+	struct nvb v = { .len = 0 };
+	struct sockaddr_in sin;
+	uint8_t ip[4] = { 10, 0, 0, bn };
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_len = sizeof(sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(b->port);
+	sin.sin_addr.s_addr = htonl(0x7f000001);
+	nvb_header(&v);
+	nvb_pair(&v, 11, "peers", 0, 1);
+	nvb_header(&v);
+	nvb_binary(&v, "public-key", b->pub, 32);
+	nvb_binary(&v, "endpoint", &sin, sizeof(sin));
+	if (keepalive)
+		nvb_number(&v, "persistent-keepalive-interval", keepalive);
+	nvb_bool(&v, "replace-allowedips", 1);
+	nvb_pair(&v, 11, "allowed-ips", 0, 1);
+	nvb_header(&v);
+	nvb_number(&v, "cidr", 32);
+	nvb_binary(&v, "ipv4", ip, 4);
+	nvb_next(&v);
+	nvb_next(&v);
+	return (t_set(a->name, &v));
+}
+
+/* What ip_output does: an IPv4 packet from 10.0.0.src to 10.0.0.dst. */
+static int
+t_send(const char *name, int src, int dst, int len)
+{
+	struct epoch_tracker et;
+	struct sockaddr sa;
+	struct mbuf *m;
+	uint8_t *p;
+	if_t ifp;
+	int error;
+
+	if ((ifp = kh_ifunit(name)) == NULL)
+		return (ENXIO);
+	m = m_get2(len + max_linkhdr, M_NOWAIT, MT_DATA, M_PKTHDR);
+	if (m == NULL) {
+		kh_if_rele(ifp);
+		return (ENOBUFS);
+	}
+	m->m_data += max_linkhdr;
+	m->m_len = m->m_pkthdr.len = len;
+	p = mtod(m, uint8_t *);
+	memset(p, 0xab, len);
+	p[0] = 0x45;
+	p[2] = len >> 8;
+	p[3] = len & 0xff;
+	p[8] = 64;
+	p[9] = 17;
+	p[12] = 10, p[13] = 0, p[14] = 0, p[15] = src;
+	p[16] = 10, p[17] = 0, p[18] = 0, p[19] = dst;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_len = sizeof(sa);
+	sa.sa_family = AF_INET;
+	NET_EPOCH_ENTER(et);
+	{ CURVNET_SET(ifp->if_vnet);
+	error = ifp->if_output(ifp, m, &sa, NULL);
+	CURVNET_RESTORE(); }
+	NET_EPOCH_EXIT(et);
+	kh_if_rele(ifp);
+	return (error);
+}
+
+static uint64_t
+t_ipackets(const char *name)
+{
+	uint64_t n;
+	if_t ifp;
+
+	if ((ifp = kh_ifunit(name)) == NULL)
+		return (0);
+	n = kh_if_counter(ifp, IFCOUNTER_IPACKETS);
+	kh_if_rele(ifp);
+	return (n);
+}
+
+/* Waits up to ms for name to have received at least n packets. */
+static int
+t_wait_rx(const char *name, uint64_t n, int ms)
+{
+
+	while (t_ipackets(name) < n && ms > 0) {
+		host_sleep_ns(10000000ULL);
+		ms -= 10;
+	}
+	return (t_ipackets(name) >= n);
+}
+
+/*
+ * Traffic recovers: from `from` (10.0.0.src) to 10.0.0.dst, a packet every
+ * 50 ms until `to` has received n more (packets and handshakes may be
+ * dropped when allocations fail; a later one must get through).
+ */
+static int
+t_reach(const char *from, int src, const char *to, int dst, int n)
+{
+	uint64_t want = t_ipackets(to) + n;
+	int ms;
+
+	for (ms = 0; ms < 15000 && t_ipackets(to) < want; ms += 50) {
+		(void)t_send(from, src, dst, 100 + ms % 1300);
+		host_sleep_ns(50000000ULL);
+	}
+	return (t_ipackets(to) >= want);
+}
+
+static void
+t_boot(void)
+{
+
+	kh_boot();
+	kh_socket_init_model();
+	kh_kldload();
+}
+
+static int
+t_unload(void)
+{
+
+	kh_kldunload();
+	if (kh_check_clean("kldunload") != 0)
+		kh_failures++;
+	kh_callout_fini_model();
+	return (kh_failures != 0);
+}
+
+/* Two devices talking; destroyed; memory back to where it was. */
+static int
+t_pair_cycle(int i, long base)
+{
+	struct tdev a, b;
+	int error, n;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	error = t_dev_create(&a);
+	CHECK(error == 0, "create a: %d", error);
+	error = t_dev_create(&b);
+	CHECK(error == 0, "create b: %d", error);
+	if (kh_failures)
+		return (1);
+	CHECK((error = t_peer(&a, &b, 2, 0)) == 0, "peer a->b: %d", error);
+	CHECK((error = t_peer(&b, &a, 1, 0)) == 0, "peer b->a: %d", error);
+	/* The first packets are staged, the handshake flushes them. */
+	for (n = 0; n < 3; n++)
+		(void)t_send(a.name, 1, 2, 100 + 300 * n);
+	if (kh_faults_injected == 0)
+		CHECK(t_wait_rx(b.name, 3, 5000), "cycle %d: b received %ju "
+		    "of 3", i, (uintmax_t)t_ipackets(b.name));
+	CHECK(t_reach(a.name, 1, b.name, 2, 1), "cycle %d: a cannot reach b",
+	    i);
+	CHECK(t_reach(b.name, 2, a.name, 1, 1), "cycle %d: b cannot reach a",
+	    i);
+	/* Data in flight while the interfaces go. */
+	for (n = 0; n < 20; n++)
+		(void)t_send(a.name, 1, 2, 500);
+	CHECK(kh_if_destroy(b.name) == 0, "destroy b");
+	for (n = 0; n < 20; n++)
+		(void)t_send(a.name, 1, 2, 500);
+	CHECK(kh_if_destroy(a.name) == 0, "destroy a");
+	CHECK(kh_malloc_outstanding(M_WG) == base,
+	    "cycle %d: M_WG %ld allocations after destroy, %ld before", i,
+	    kh_malloc_outstanding(M_WG), base);
+	CHECK(kh_mbuf_outstanding() == 0, "cycle %d: %ld mbufs left", i,
+	    kh_mbuf_outstanding());
+	CHECK(kh_socket_count() == 0, "cycle %d: %ld sockets left", i,
+	    kh_socket_count());
+	return (kh_failures != 0);
+}
+
+static int
+t_lifecycle(int loops)
+{
+	long base;
+	int i;
+
+	t_boot();
+	{ CURVNET_SET(vnet0);
+	base = kh_malloc_outstanding(M_WG);
+	for (i = 0; i < loops && kh_failures == 0; i++)
+		(void)t_pair_cycle(i, base);
+	CURVNET_RESTORE(); }
+	kh_log("lifecycle: %d create/handshake/data/destroy cycles (%lu "
+	    "M_NOWAIT failures injected, %d SIOCSWG answered ENOMEM)", i,
+	    kh_faults_injected, t_enomem);
+	return (t_unload());
+}
+
+/* VNETs: same names in several, moves, jails removed, unload with all. */
+static int
+t_vnets(int loops)
+{
+	struct prison *j1, *j2;
+	struct tdev d0, d1, e1;
+	char n[IFNAMSIZ];
+	if_t ifp;
+	int i;
+
+	t_boot();
+	for (i = 0; i < loops && kh_failures == 0; i++) {
+		j1 = kh_jail_create("j1");
+		j2 = kh_jail_create("j2");
+		memset(&d0, 0, sizeof(d0));
+		memset(&d1, 0, sizeof(d1));
+		memset(&e1, 0, sizeof(e1));
+		{ CURVNET_SET(vnet0);
+		CHECK(t_dev_create(&d0) == 0, "vnet0 create");
+		CURVNET_RESTORE(); }
+		/* A thread of jail 1 creates its own: its credential. */
+		kh_curthread()->td.td_ucred = kh_jail_cred(j1);
+		{ CURVNET_SET(j1->pr_vnet);
+		CHECK(t_dev_create(&d1) == 0, "j1 create");
+		CHECK(strcmp(d0.name, d1.name) == 0,
+		    "unit numbers per VNET: %s and %s", d0.name, d1.name);
+		CHECK(t_dev_create(&e1) == 0, "j1 create 2");
+		CHECK(t_peer(&d1, &e1, 2, 0) == 0, "j1 peer");
+		CHECK(t_peer(&e1, &d1, 1, 0) == 0, "j1 peer back");
+		CHECK(t_reach(d1.name, 1, e1.name, 2, 1), "j1 traffic");
+		CURVNET_RESTORE(); }
+		kh_curthread()->td.td_ucred = kh_cred_default();
+		/* wg0 of vnet0 into jail 2 (ifconfig wg0 vnet j2), and back. */
+		{ CURVNET_SET(vnet0);
+		ifp = kh_ifunit(d0.name);
+		CHECK(ifp != NULL, "vnet0 %s", d0.name);
+		CHECK(kh_if_vmove(ifp, j2->pr_vnet) == 0, "vmove to j2");
+		CURVNET_RESTORE(); }
+		{ CURVNET_SET(j2->pr_vnet);
+		CHECK(kh_if_setup(ifp, 1) == 0, "up in j2");
+		CHECK(kh_if_vmove(ifp, vnet0) == 0, "vmove back");
+		CURVNET_RESTORE(); }
+		/* Again into j2, and j2 goes with it inside: it comes home. */
+		CHECK(kh_if_vmove(ifp, j2->pr_vnet) == 0, "vmove to j2 again");
+		kh_if_rele(ifp);
+		kh_jail_remove(j2);
+		{ CURVNET_SET(vnet0);
+		ifp = kh_ifunit(d0.name);
+		CHECK(ifp != NULL, "%s home after j2 died", d0.name);
+		if (ifp != NULL)
+			kh_if_rele(ifp);
+		CURVNET_RESTORE(); }
+		/* Jail 1 dies with its two interfaces (and their sockets). */
+		kh_jail_remove(j1);
+		/* vnet0's goes by destroy, or by kldunload at the last loop. */
+		if (i + 1 < loops) {
+			{ CURVNET_SET(vnet0);
+			strlcpy(n, d0.name, sizeof(n));
+			CHECK(kh_if_destroy(n) == 0, "destroy %s", n);
+			CURVNET_RESTORE(); }
+		}
+	}
+	kh_log("vnets: %d rounds of VNETs, moves and jail removals (%lu "
+	    "M_NOWAIT failures injected)", i, kh_faults_injected);
+	return (t_unload());
+}
+
+/* Hostile SIOCSWG/SIOCGWG through copyin/copyout. */
+static int
+t_ioctls(int loops)
+{
+	struct tdev d;
+	struct nvb b = { .len = 0 };
+	uint8_t *g, buf[512];
+	size_t len, size;
+	uint64_t x;
+	int error, i, j;
+
+	t_boot();
+	{ CURVNET_SET(vnet0);
+	memset(&d, 0, sizeof(d));
+	CHECK(t_dev_create(&d) == 0, "create");
+	/* No buffer, zero size, huge size, nonexistent interface. */
+	size = 0;
+	CHECK(t_ioctl(KH_CTL_SIOCSWG, d.name, NULL, 0, &size,
+	    KH_CTL_F_NULLDATA) == EFAULT, "SIOCSWG NULL");
+	size = 1ULL << 40;
+	CHECK(t_ioctl(KH_CTL_SIOCSWG, d.name, buf, 16, &size, 0) == E2BIG,
+	    "SIOCSWG 2^40");
+	size = 100;
+	CHECK(t_ioctl(KH_CTL_SIOCSWG, d.name, buf, 16, &size, 0) == EFAULT,
+	    "SIOCSWG size beyond the buffer");
+	size = 0;
+	CHECK(t_ioctl(KH_CTL_SIOCGWG, "wg77", NULL, 0, &size, 0) == ENXIO,
+	    "no such interface");
+	/* Unprivileged: no set, no keys. */
+	nvb_header(&b);
+	nvb_number(&b, "listen-port", 1);
+	nvb_finish(&b);
+	size = b.len;
+	CHECK(t_ioctl(KH_CTL_SIOCSWG, d.name, b.buf, b.len, &size,
+	    KH_CTL_F_UNPRIV) == EPERM, "unprivileged SIOCSWG");
+	CHECK(t_get(d.name, &g, &len, KH_CTL_F_UNPRIV) == 0, "get unpriv");
+	CHECK(nv_find32(g, len, "private-key", buf) == ENOENT,
+	    "unprivileged SIOCGWG shows the private key");
+	host_free(g);
+	CHECK(t_get(d.name, &g, &len, 0) == 0, "get");
+	CHECK(nv_find32(g, len, "private-key", buf) == 0 &&
+	    memcmp(buf, d.priv, 32) == 0, "privileged SIOCGWG: private key");
+	/* A buffer one byte short: ENOSPC. */
+	size = len - 1;
+	CHECK(t_ioctl(KH_CTL_SIOCGWG, d.name, g, len - 1, &size, 0) == ENOSPC,
+	    "SIOCGWG short buffer");
+	host_free(g);
+	/* Garbage, truncations and bit flips of a valid request. */
+	memset(&b, 0, sizeof(b));
+	nvb_header(&b);
+	nvb_number(&b, "listen-port", d.port);
+	nvb_number(&b, "persistent-keepalive-interval", 25);
+	nvb_finish(&b);
+	for (i = 0; i < loops; i++) {
+		memcpy(buf, b.buf, b.len);
+		len = b.len;
+		arc4random_buf(&x, sizeof(x));
+		switch (i % 3) {
+		case 0:
+			len = x % b.len + 1;
+			break;
+		case 1:
+			for (j = 0; j < 1 + (int)(x % 4); j++)
+				buf[(x >> (8 * j + 8)) % b.len] ^= 1 << (x % 8);
+			break;
+		default:
+			arc4random_buf(buf, sizeof(buf));
+			len = x % sizeof(buf) + 1;
+		}
+		size = len;
+		error = t_ioctl(KH_CTL_SIOCSWG, d.name, buf, len, &size, 0);
+		CHECK(error == 0 || error == EINVAL || error == EBADMSG ||
+		    error == E2BIG || error == EADDRINUSE || error == ENOSPC,
+		    "hostile SIOCSWG %d: error %d", i, error);
+		if (kh_failures)
+			break;
+	}
+	/* Still configured, still answering. */
+	CHECK(t_get(d.name, &g, &len, 0) == 0, "get after the garbage");
+	CHECK(nv_find32(g, len, "private-key", buf) == 0 &&
+	    memcmp(buf, d.priv, 32) == 0, "the private key survived");
+	host_free(g);
+	CURVNET_RESTORE(); }
+	kh_log("ioctls: %d hostile SIOCSWG requests", loops);
+	return (t_unload());
+}
+
+/* Configuration and destroy from other threads while traffic flows. */
+struct t_race {
+	struct tdev	*a, *b;
+	volatile int	 stop;
+	int		 sent, sets, gets;
+};
+
+static void
+t_race_traffic(void *arg)
+{
+	struct t_race *r = arg;
+
+	{ CURVNET_SET(vnet0);
+	while (!r->stop) {
+		if (t_send(r->a->name, 1, 2, 200 + r->sent % 1200) == ENXIO)
+			break;
+		r->sent++;
+		if (r->sent % 64 == 0)
+			host_sleep_ns(1000000);
+	}
+	CURVNET_RESTORE(); }
+}
+
+static void
+t_race_config(void *arg)
+{
+	struct t_race *r = arg;
+	uint8_t *g;
+	size_t len;
+
+	{ CURVNET_SET(vnet0);
+	while (!r->stop) {
+		/* Peers re-set (allowed IPs replaced) and read back. */
+		if (t_peer(r->b, r->a, 1, r->sets % 3) == ENXIO)
+			break;
+		r->sets++;
+		if (t_get(r->b->name, &g, &len, r->gets % 2 ?
+		    KH_CTL_F_UNPRIV : 0) == 0)
+			host_free(g);
+		r->gets++;
+	}
+	CURVNET_RESTORE(); }
+}
+
+static int
+t_race(int loops)
+{
+	struct t_race r;
+	struct tdev a, b;
+	host_thread_t *t1, *t2, *t3;
+	long base;
+	int i;
+
+	t_boot();
+	{ CURVNET_SET(vnet0);
+	base = kh_malloc_outstanding(M_WG);
+	for (i = 0; i < loops && kh_failures == 0; i++) {
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		memset(&r, 0, sizeof(r));
+		CHECK(t_dev_create(&a) == 0 && t_dev_create(&b) == 0,
+		    "create");
+		if (kh_failures)
+			break;
+		CHECK(t_peer(&a, &b, 2, 1) == 0, "peer a");
+		CHECK(t_peer(&b, &a, 1, 0) == 0, "peer b");
+		r.a = &a;
+		r.b = &b;
+		t1 = kh_thread_start("traffic", 0, t_race_traffic, &r);
+		t2 = kh_thread_start("traffic2", 1, t_race_traffic, &r);
+		t3 = kh_thread_start("config", 1, t_race_config, &r);
+		host_sleep_ns(150000000ULL);
+		/* Down and up under traffic, then destroy under it. */
+		{
+			if_t ifp = kh_ifunit(a.name);
+			(void)kh_if_setup(ifp, 0);
+			(void)kh_if_setup(ifp, 1);
+			kh_if_rele(ifp);
+		}
+		host_sleep_ns(50000000ULL);
+		CHECK(kh_if_destroy(i % 2 ? a.name : b.name) == 0, "destroy 1");
+		host_sleep_ns(20000000ULL);
+		CHECK(kh_if_destroy(i % 2 ? b.name : a.name) == 0, "destroy 2");
+		r.stop = 1;
+		host_thread_join(t1);
+		host_thread_join(t2);
+		host_thread_join(t3);
+		CHECK(kh_malloc_outstanding(M_WG) == base,
+		    "race %d: M_WG %ld after destroy, %ld before", i,
+		    kh_malloc_outstanding(M_WG), base);
+		CHECK(kh_mbuf_outstanding() == 0, "race %d: %ld mbufs", i,
+		    kh_mbuf_outstanding());
+	}
+	CURVNET_RESTORE(); }
+	kh_log("race: %d rounds of traffic, reconfiguration, down/up and "
+	    "destroy from other threads (%lu M_NOWAIT failures injected)", i,
+	    kh_faults_injected);
+	return (t_unload());
+}
+
+/* kldunload with interfaces alive in several VNETs and traffic on them. */
+static int
+t_unload_busy(void)
+{
+	struct prison *j;
+	struct tdev a, b, c;
+	int n;
+
+	t_boot();
+	j = kh_jail_create("j");
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	{ CURVNET_SET(vnet0);
+	CHECK(t_dev_create(&a) == 0 && t_dev_create(&b) == 0, "create");
+	CHECK(t_peer(&a, &b, 2, 1) == 0 && t_peer(&b, &a, 1, 1) == 0, "peer");
+	for (n = 0; n < 50; n++)
+		(void)t_send(a.name, 1, 2, 1000);
+	CURVNET_RESTORE(); }
+	{ CURVNET_SET(j->pr_vnet);
+	CHECK(t_dev_create(&c) == 0, "create in the jail");
+	CURVNET_RESTORE(); }
+	kh_kldunload();
+	kh_jail_remove(j);
+	if (kh_check_clean("kldunload") != 0)
+		kh_failures++;
+	kh_callout_fini_model();
+	kh_log("unload-busy: unloaded with 3 interfaces in 2 VNETs");
+	return (kh_failures != 0);
+}
+
 int
 kh_test_main(const char *name)
 {
+	const char *e;
+	int loops;
 
 	if (strncmp(name, "defect-", 7) == 0)
 		return (kh_test_defect(name + 7));
+	loops = (e = host_getenv("KH_LOOPS")) != NULL ? strtol(e, NULL, 10) :
+	    0;
+	if (strcmp(name, "lifecycle") == 0)
+		return (t_lifecycle(loops > 0 ? loops : 50));
+	if (strcmp(name, "vnets") == 0)
+		return (t_vnets(loops > 0 ? loops : 10));
+	if (strcmp(name, "ioctls") == 0)
+		return (t_ioctls(loops > 0 ? loops : 3000));
+	if (strcmp(name, "race") == 0)
+		return (t_race(loops > 0 ? loops : 10));
+	if (strcmp(name, "unload-busy") == 0)
+		return (t_unload_busy());
 	kh_log("unknown test %s", name);
 	return (2);
 }

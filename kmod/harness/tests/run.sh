@@ -29,10 +29,40 @@ rc=$?
 echo "$out" | tail -n 3 | sed 's/^/# /'
 result "mbuf model (t_mbuf)" "$rc"
 
-# The seed network with the module's code on either end (tests/netns).
-for script in seed.sh ipv6.sh; do
-	out=$(PAIRS="kharness:wireguard-go wireguard-go:kharness kharness:wgd kharness:kharness" \
-	    sh "$top/tests/netns/$script" 2>&1)
+# The model's own contracts, each broken on purpose.
+out=$(sh "$here/plant.sh" "$KHARNESS" 2>&1)
+rc=$?
+echo "$out" | grep -v '^ok' | sed 's/^/# /'
+result "planted violations: $(echo "$out" | tail -n 1)" "$rc"
+
+# In-process: lifecycles, VNETs and jails, hostile ioctls, races with
+# traffic, unload with interfaces alive; then again with 1% of M_NOWAIT
+# allocations failing.  No TUN device needed (KH_NO_TUN).
+for t in lifecycle vnets ioctls race unload-busy "faults lifecycle" \
+    "faults race" "faults vnets"; do
+	case $t in
+	faults*) ppm=10000 name=${t#faults } ;;
+	*) ppm=0 name=$t ;;
+	esac
+	out=$(KH_NO_TUN=1 KH_FAULT_PPM=$ppm KH_FAULT_SEED=${KH_FAULT_SEED:-1} \
+	    timeout 600 "$KHARNESS" test "$name" 2>&1)
+	rc=$?
+	echo "$out" | grep -e FAIL -e PANIC -e ERROR -e 'runtime error' \
+	    -A 12 | head -n 40 | sed 's/^/# /'
+	result "$t: $(echo "$out" | grep '^kharness: '"$name"':' | tail -n 1 |
+	    sed 's/^kharness: //')" "$rc"
+done
+
+# The seed network with the module's code on either end (tests/netns),
+# then its site-to-site scenario with 1% of M_NOWAIT allocations failing.
+for script in seed.sh ipv6.sh faults; do
+	if [ "$script" = faults ]; then
+		out=$(KH_FAULT_PPM=10000 PAIRS="kharness:kharness" \
+		    TESTS="site_to_site roaming" sh "$top/tests/netns/seed.sh" 2>&1)
+	else
+		out=$(PAIRS="kharness:wireguard-go wireguard-go:kharness kharness:wgd kharness:kharness" \
+		    sh "$top/tests/netns/$script" 2>&1)
+	fi
 	rc=$?
 	echo "$out" | grep -e '^ok' -e '^not ok' -e '^#' | sed 's/^/# /'
 	p=$(echo "$out" | tail -n 1 | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')
