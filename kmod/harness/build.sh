@@ -7,6 +7,9 @@
 #
 # usage: sh kmod/harness/build.sh OUTDIR KERNEL_LIB [asan|tsan|none]
 #
+# KH_SHIM=FILE builds another version of the shim (a checkout's, a
+# mutant's) in place of kmod/if_wg.c.
+#
 # The module is compiled as for a kernel with INVARIANTS (opt_global.h),
 # as a debug kernel's modules are: its assertions (sx_assert,
 # NET_EPOCH_ASSERT...) are real.  Lock calls are functions anyway: a
@@ -36,9 +39,14 @@ fbsd_mi=$FBSD14_INCLUDE/generic-freebsd
 	exit 1
 }
 
+tsaninc=
 case $san in
 asan) sanflags="-fsanitize=address,undefined -fno-sanitize-recover=all" ;;
-tsan) sanflags="-fsanitize=thread" ;;
+tsan)
+	sanflags="-fsanitize=thread"
+	# atomic(9) as C11 atomics, which TSan sees (tsan/machine/atomic.h).
+	tsaninc="-I$here/tsan"
+	;;
 none) sanflags="" ;;
 *) echo "kharness: sanitizer $san?" >&2; exit 2 ;;
 esac
@@ -60,11 +68,11 @@ fbsd="-O1 -g -fno-omit-frame-pointer -fno-pie -fno-pic $sanflags
     -D_KERNEL -DKLD_MODULE -nostdinc -include $out/opt_global.h
     -ffreestanding -std=gnu99 -fno-strict-aliasing -fwrapv
     -Wall -Werror -Wno-unused-function
-    -I$out -I$top/sys -I$top/kmod -I$fbsd_md -I$fbsd_mi -I$out/ck"
+    -I$out -I$top/sys -I$top/kmod $tsaninc -I$fbsd_md -I$fbsd_mi -I$out/ck"
 
 set -x
 # shellcheck disable=SC2086
-$CC $fbsd -c "$top/kmod/if_wg.c" -o "$out/if_wg.o"
+$CC $fbsd -c "${KH_SHIM:-$top/kmod/if_wg.c}" -o "$out/if_wg.o"
 objs="$out/if_wg.o"
 for src in "$here"/kpi/*.c; do
 	o=$out/kpi/$(basename "$src" .c).o

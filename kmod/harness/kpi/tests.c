@@ -631,11 +631,13 @@ t_race_traffic(void *arg)
 	struct t_race *r = arg;
 
 	{ CURVNET_SET(vnet0);
-	while (!r->stop) {
-		if (t_send(r->a->name, 1, 2, 200 + r->sent % 1200) == ENXIO)
+	int n;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		n = __atomic_add_fetch(&r->sent, 1, __ATOMIC_RELAXED);
+		if (t_send(r->a->name, 1, 2, 200 + n % 1200) == ENXIO)
 			break;
-		r->sent++;
-		if (r->sent % 64 == 0)
+		if (n % 64 == 0)
 			host_sleep_ns(1000000);
 	}
 	CURVNET_RESTORE(); }
@@ -649,7 +651,7 @@ t_race_config(void *arg)
 	size_t len;
 
 	{ CURVNET_SET(vnet0);
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		/* Peers re-set (allowed IPs replaced) and read back. */
 		if (t_peer(r->b, r->a, 1, r->sets % 3) == ENXIO)
 			break;
@@ -701,7 +703,7 @@ t_race(int loops)
 		CHECK(kh_if_destroy(i % 2 ? a.name : b.name) == 0, "destroy 1");
 		host_sleep_ns(20000000ULL);
 		CHECK(kh_if_destroy(i % 2 ? b.name : a.name) == 0, "destroy 2");
-		r.stop = 1;
+		__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
 		host_thread_join(t1);
 		host_thread_join(t2);
 		host_thread_join(t3);
