@@ -918,6 +918,21 @@ wg_udp_input(struct mbuf *m, int off, struct inpcb *inp __unused,
 	return (true);
 }
 
+/* Drops the handshakes waiting to be opened. */
+static void
+wg_hs_purge(struct wg_softc *sc)
+{
+	struct mbufq q;
+
+	mbufq_init(&q, 0);
+	mtx_lock(&sc->sc_hs_mtx);
+	mbufq_concat(&q, &sc->sc_hsq);
+	mtx_unlock(&sc->sc_hs_mtx);
+	mbufq_drain(&q);
+	if (atomic_cmpset_int(&sc->sc_underload, 1, 0))
+		wg_core_dev_set_under_load(sc->sc_dev, 0);
+}
+
 static void
 wg_hs_task(void *arg, int pending __unused)
 {
@@ -929,6 +944,14 @@ wg_hs_task(void *arg, int pending __unused)
 	int i;
 
 	for (i = 0; i < WG_HS_BATCH; i++) {
+		/*
+		 * Going down: what arrived while up is not opened, or it
+		 * could make a session once wg_down() has cleared them.
+		 */
+		if ((if_getdrvflags(sc->sc_ifp) & IFF_DRV_RUNNING) == 0) {
+			wg_hs_purge(sc);
+			return;
+		}
 		mtx_lock(&sc->sc_hs_mtx);
 		m = mbufq_dequeue(&sc->sc_hsq);
 		mtx_unlock(&sc->sc_hs_mtx);
@@ -1259,6 +1282,14 @@ wg_down(struct wg_softc *sc)
 	if_link_state_change(ifp, LINK_STATE_DOWN);
 	wg_peers_stop(sc, 0);
 	wg_so_set(sc, NULL, NULL);
+	/*
+	 * The sockets are closed, so nothing more is queued; the handshake
+	 * task, seeing the interface down, opens nothing more.  Purged as
+	 * FreeBSD's driver does, before the sessions are cleared: a queued
+	 * initiation opened later would make a session on a down interface.
+	 */
+	taskqueue_drain(wg_tq[sc->sc_tqoff], &sc->sc_hs_task);
+	wg_hs_purge(sc);
 	/* As Linux and FreeBSD's driver: sessions do not outlive "down". */
 	wg_core_dev_clear_sessions(sc->sc_dev);
 }

@@ -301,7 +301,13 @@ kh_jail_remove(struct prison *pr)
 /* Modules. */
 
 static const moduledata_t *kh_module;
+static int kh_load_error;	/* of the last MOD_LOAD */
 
+/*
+ * As sys/kern/kern_module.c: a failed MOD_LOAD is followed by MOD_UNLOAD
+ * and the module is released; linker_load_file() then unloads the file
+ * (kh_kldload_try).
+ */
 void
 module_register_init(const void *arg)
 {
@@ -311,9 +317,13 @@ module_register_init(const void *arg)
 	if (kh_module != NULL)
 		kh_panic("a second module \"%s\" registers", data->name);
 	error = data->evhand(NULL, MOD_LOAD, data->priv);
-	if (error != 0)
-		kh_panic("module \"%s\" failed to load: error %d", data->name,
-		    error);
+	if (error != 0) {
+		(void)data->evhand(NULL, MOD_UNLOAD, data->priv);
+		kh_log("module_register_init: MOD_LOAD (%s) error %d",
+		    data->name, error);
+		kh_load_error = error;
+		return;
+	}
 	kh_module = data;
 }
 
@@ -351,14 +361,21 @@ kh_sorted(struct sysinit ***begin, struct sysinit ***end, int reverse,
 	return (n);
 }
 
-void
-kh_kldload(void)
+static void kh_sysuninit_all(void);
+
+/*
+ * kldload: 0, or as linker_load_file() when the module's MOD_LOAD failed:
+ * the file's SYSUNINITs run (it is unloaded) and the error is ENOEXEC.
+ */
+int
+kh_kldload_try(void)
 {
 	struct sysinit **begin = SET_BEGIN(sysinit_set);
 	struct sysinit **end = SET_LIMIT(sysinit_set);
 	struct sysinit **v;
 	int i, n;
 
+	kh_load_error = 0;
 	n = kh_sorted(&begin, &end, 0, &v);
 	kh_vnet_master = malloc((size_t)((char *)&__stop_set_vnet - (char *)&__start_set_vnet) + 1,
 	    M_KH_KERN, M_WAITOK);
@@ -369,17 +386,46 @@ kh_kldload(void)
 		v[i]->func(v[i]->udata);
 	CURVNET_RESTORE();
 	free(v, M_KH_KERN);
+	if (kh_module == NULL && kh_load_error != 0) {
+		kh_sysuninit_all();
+		return (ENOEXEC);
+	}
 	if (kh_module == NULL)
 		kh_panic("kldload: no DECLARE_MODULE in the module");
+	return (0);
+}
+
+void
+kh_kldload(void)
+{
+	int error;
+
+	if ((error = kh_kldload_try()) != 0)
+		kh_panic("kldload: error %d", error);
+}
+
+static void
+kh_sysuninit_all(void)
+{
+	struct sysinit **begin = SET_BEGIN(sysuninit_set);
+	struct sysinit **end = SET_LIMIT(sysuninit_set);
+	struct sysinit **v;
+	int i, n;
+
+	n = kh_sorted(&begin, &end, 1, &v);
+	CURVNET_SET(vnet0);
+	for (i = 0; i < n; i++)
+		v[i]->func(v[i]->udata);
+	CURVNET_RESTORE();
+	free(v, M_KH_KERN);
+	free(kh_vnet_master, M_KH_KERN);
+	kh_vnet_master = NULL;
 }
 
 void
 kh_kldunload(void)
 {
-	struct sysinit **begin = SET_BEGIN(sysuninit_set);
-	struct sysinit **end = SET_LIMIT(sysuninit_set);
-	struct sysinit **v;
-	int error, i, n;
+	int error;
 
 	if (kh_module == NULL)
 		kh_panic("kldunload: not loaded");
@@ -388,13 +434,8 @@ kh_kldunload(void)
 	if (error != 0)
 		kh_panic("module \"%s\" refused MOD_UNLOAD: error %d",
 		    kh_module->name, error);
-	n = kh_sorted(&begin, &end, 1, &v);
-	for (i = 0; i < n; i++)
-		v[i]->func(v[i]->udata);
 	CURVNET_RESTORE();
-	free(v, M_KH_KERN);
-	free(kh_vnet_master, M_KH_KERN);
-	kh_vnet_master = NULL;
+	kh_sysuninit_all();
 	kh_module = NULL;
 }
 

@@ -55,6 +55,16 @@ struct kh_socket {
 struct malloc_type M_KH_SOCKET[1] = {{ .ks_shortdesc = "socket" }};
 static volatile long kh_sockets;
 
+/*
+ * Test knobs (kharness test defect-*), each used once then reset:
+ * kh_so_stall_ns makes the next sosend() take that long (a slow link
+ * under a send, in the sender's net epoch section, as a driver's
+ * if_transmit can be); kh_so_fail_opt makes the next sosetopt() of that
+ * SOL_SOCKET option fail with ENOBUFS (sbreserve() or a MAC check can).
+ */
+volatile uint64_t kh_so_stall_ns;
+volatile int kh_so_fail_opt;
+
 long
 kh_socket_count(void)
 {
@@ -293,6 +303,9 @@ sosend(struct socket *so, struct sockaddr *addr, struct uio *uio,
 	if (len != top->m_pkthdr.len)
 		kh_panic("sosend: m_pkthdr.len %d, chain %d",
 		    top->m_pkthdr.len, len);
+	if ((r = __atomic_exchange_n(&kh_so_stall_ns, 0, __ATOMIC_ACQ_REL)) !=
+	    0)
+		host_sleep_ns(r);
 	error = 0;
 	if (addr == NULL)
 		error = EDESTADDRREQ;
@@ -323,6 +336,11 @@ sosetopt(struct socket *so, struct sockopt *sopt)
 	if (sopt->sopt_valsize < sizeof(int))
 		return (EINVAL);
 	memcpy(&v, sopt->sopt_val, sizeof(v));
+	if (sopt->sopt_level == SOL_SOCKET && kh_so_fail_opt != 0 &&
+	    __atomic_compare_exchange_n(&kh_so_fail_opt,
+	    &(int){ sopt->sopt_name }, 0, false, __ATOMIC_ACQ_REL,
+	    __ATOMIC_RELAXED))
+		return (ENOBUFS);
 	if (sopt->sopt_level == SOL_SOCKET) {
 		switch (sopt->sopt_name) {
 		case SO_USER_COOKIE:
