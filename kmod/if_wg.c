@@ -34,6 +34,7 @@
 #include <sys/systm.h>
 #include <sys/callout.h>
 #include <sys/cpuset.h>
+#include <sys/endian.h>
 #include <sys/epoch.h>
 #include <sys/jail.h>
 #include <sys/kernel.h>
@@ -92,7 +93,15 @@
 #define	WG_HS_BATCH	16		/* handshakes opened before yielding */
 #define	WG_PEERS_MAX	(1U << 24)	/* ids; the core stops at 2^18 */
 #define	WG_MAX_LOOPS	8		/* wg inside wg */
-#define	WG_MSG_DATA	4		/* first byte of a data message */
+/* Message types (little-endian, with the reserved bytes) and sizes. */
+#define	WG_MSG_INITIATION	1
+#define	WG_MSG_RESPONSE		2
+#define	WG_MSG_COOKIE		3
+#define	WG_MSG_DATA		4
+#define	WG_MSG_INITIATION_LEN	148
+#define	WG_MSG_RESPONSE_LEN	92
+#define	WG_MSG_COOKIE_LEN	64
+#define	WG_MSG_DATA_MIN		32	/* header and tag: a keepalive */
 #define	WG_NS_PER_S	1000000000ULL
 
 /* m_tag cookies: "wgrl" counts loops, "wgrs" holds a handshake's source. */
@@ -882,15 +891,34 @@ wg_udp_input(struct mbuf *m, int off, struct inpcb *inp __unused,
 	struct wg_softc *sc = arg;
 	struct wg_endpoint src;
 	struct m_tag *t;
-	int deep, error;
+	uint8_t hdr[4];
+	uint32_t type;
+	int deep, error, len;
 
 	m_adj(m, off + sizeof(struct udphdr));
-	if (wg_sa_to_endpoint(sa, &src) != 0 || m->m_pkthdr.len == 0) {
+	len = m->m_pkthdr.len;
+	type = 0;
+	if (len >= (int)sizeof(hdr)) {
+		m_copydata(m, 0, sizeof(hdr), (caddr_t)hdr);
+		type = le32dec(hdr);
+	}
+	/*
+	 * As FreeBSD's wg_input: data of at least a header and a tag, and
+	 * handshake messages of their exact size, the reserved bytes zero.
+	 * Anything else is dropped here, before it costs a copy, a place in
+	 * the handshake queue or a say in "under load".
+	 */
+	if (wg_sa_to_endpoint(sa, &src) != 0 ||
+	    !((type == WG_MSG_DATA && len >= WG_MSG_DATA_MIN) ||
+	    (type == WG_MSG_INITIATION && len == WG_MSG_INITIATION_LEN) ||
+	    (type == WG_MSG_RESPONSE && len == WG_MSG_RESPONSE_LEN) ||
+	    (type == WG_MSG_COOKIE && len == WG_MSG_COOKIE_LEN))) {
+		if_inc_counter(sc->sc_ifp, IFCOUNTER_IERRORS, 1);
 		m_freem(m);
-		m = NULL;
-	} else
-		m = wg_shape(m, 0, 0);
-	if (m != NULL && *mtod(m, uint8_t *) == WG_MSG_DATA) {
+		return (true);
+	}
+	m = wg_shape(m, 0, 0);
+	if (m != NULL && type == WG_MSG_DATA) {
 		wg_decap(sc, &src, m);
 		return (true);
 	}
