@@ -1430,40 +1430,54 @@ wgc_set(struct wg_softc *sc, struct wg_data_io *wgd)
 	return (error);
 }
 
+/*
+ * As FreeBSD's wgc_get: a wgd_size of 0 asks for the size (whatever
+ * wgd_data); a size short of the configuration is ENOSPC; otherwise the
+ * configuration is copied out to wgd_data (copyout(9): EFAULT for NULL)
+ * and wgd_size says how much.  The size is compared with the caller's
+ * at the time of the copy: the configuration may grow between asking
+ * the core for its size and for its bytes (an SIOCSWG in between,
+ * endpoints that roam without sc_lock), and a caller whose buffer still
+ * holds it must get it, not ENOSPC.
+ */
 static int
 wgc_get(struct wg_softc *sc, struct wg_data_io *wgd)
 {
 	uint8_t *buf;
-	size_t need, len;
+	size_t alloc, need, len;
 	int error, privileged;
 
 	/* Who may see keys is decided as FreeBSD's if_wg does. */
 	privileged = priv_check(curthread, PRIV_NET_WG) == 0;
-	need = 0;
-	sx_slock(&sc->sc_lock);
-	error = wg_core_get_config(sc->sc_dev, privileged, NULL, &need);
-	sx_sunlock(&sc->sc_lock);
-	if (error != 0 || wgd->wgd_size == 0) {
-		if (error == 0)
+	for (;;) {
+		need = 0;
+		sx_slock(&sc->sc_lock);
+		error = wg_core_get_config(sc->sc_dev, privileged, NULL, &need);
+		sx_sunlock(&sc->sc_lock);
+		if (error != 0)
+			return (error);
+		if (wgd->wgd_size == 0) {
 			wgd->wgd_size = need;
-		return (error);
+			return (0);
+		}
+		if (wgd->wgd_size < need)
+			return (ENOSPC);
+		/* Room for some growth, within what the caller offers. */
+		alloc = MIN(wgd->wgd_size, need + need / 2 + 1024);
+		buf = malloc(alloc, M_WG, M_WAITOK);
+		len = alloc;
+		sx_slock(&sc->sc_lock);
+		error = wg_core_get_config(sc->sc_dev, privileged, buf, &len);
+		sx_sunlock(&sc->sc_lock);
+		if (error == 0 &&
+		    (error = copyout(buf, wgd->wgd_data, len)) == 0)
+			wgd->wgd_size = len;
+		explicit_bzero(buf, alloc);	/* the private key, maybe */
+		free(buf, M_WG);
+		/* The core's ENOSPC: it grew past alloc; measure again. */
+		if (error != ENOSPC)
+			return (error);
 	}
-	if (wgd->wgd_size < need)
-		return (ENOSPC);
-	/*
-	 * Endpoints roam without sc_lock: should the size grow meanwhile,
-	 * the core answers ENOSPC, as for a short buffer.
-	 */
-	buf = malloc(need, M_WG, M_WAITOK);
-	len = need;
-	sx_slock(&sc->sc_lock);
-	error = wg_core_get_config(sc->sc_dev, privileged, buf, &len);
-	sx_sunlock(&sc->sc_lock);
-	if (error == 0 && (error = copyout(buf, wgd->wgd_data, len)) == 0)
-		wgd->wgd_size = len;
-	explicit_bzero(buf, need);	/* the private key, maybe */
-	free(buf, M_WG);
-	return (error);
 }
 
 /* The interface. */
