@@ -15,10 +15,12 @@ deps:
 build: deps
 	$(CARGO) build --workspace --release
 
-# Every test that exists: formatting, lints, the core with its portable
-# crypto, then the whole workspace (userspace AEAD, boringtun interop, the
-# C ABI driver, the bindings freshness check).
-test: deps lint check-freebsd test-netns
+# Every test that exists: formatting, lints, the FreeBSD build and audit,
+# the namespace tests, the kernel module's code in kharness (its own
+# tests, the module's, TSan, ioctl fuzzing, the seed network), the core
+# with its portable crypto, then the whole workspace (userspace AEAD,
+# boringtun interop, the C ABI driver, the bindings freshness check).
+test: deps lint check-freebsd test-netns kharness-test
 	@sh tests/freebsd/check-syntax.sh
 	@sh tests/tools/run.sh
 	@sh scripts/run-tests.sh

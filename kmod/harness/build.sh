@@ -5,7 +5,10 @@
 # links), localised into one object as kmod.mk localises a module; then
 # the Linux host layer (host/) and the program's entry.
 #
-# usage: sh kmod/harness/build.sh OUTDIR KERNEL_LIB [asan|tsan|none]
+# usage: sh kmod/harness/build.sh OUTDIR KERNEL_LIB [asan|tsan|fuzz|none]
+#
+# fuzz: clang with libFuzzer (kpi/fuzz_ioctl.c is the target), ASan and
+# UBSan; the program is libFuzzer's.
 #
 # KH_SHIM=FILE builds another version of the shim (a checkout's, a
 # mutant's) in place of kmod/if_wg.c.
@@ -47,6 +50,10 @@ tsan)
 	# atomic(9) as C11 atomics, which TSan sees (tsan/machine/atomic.h).
 	tsaninc="-I$here/tsan"
 	;;
+fuzz)
+	CC=${FUZZ_CC:-clang-14}
+	sanflags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
+	;;
 none) sanflags="" ;;
 *) echo "kharness: sanitizer $san?" >&2; exit 2 ;;
 esac
@@ -67,7 +74,7 @@ fbsd="-O1 -g -fno-omit-frame-pointer -fno-pie -fno-pic $sanflags
     -D__FreeBSD__=14 -D__FreeBSD_version=1403000
     -D_KERNEL -DKLD_MODULE -nostdinc -include $out/opt_global.h
     -ffreestanding -std=gnu99 -fno-strict-aliasing -fwrapv
-    -Wall -Werror -Wno-unused-function
+    -Wall -Werror -Wno-unused-function -Wno-unknown-warning-option
     -I$out -I$top/sys -I$top/kmod $tsaninc -I$fbsd_md -I$fbsd_mi -I$out/ck"
 
 set -x
@@ -85,12 +92,21 @@ done
 # the kernel's malloc, free, printf, log... never meet libc's.
 # shellcheck disable=SC2086
 ld -r -o "$out/kworld.o" $objs "$lib"
-objcopy --keep-global-symbol=kh_main "$out/kworld.o" "$out/kworld-local.o"
+objcopy --keep-global-symbol=kh_main \
+    --keep-global-symbol=LLVMFuzzerTestOneInput \
+    --keep-global-symbol=LLVMFuzzerInitialize \
+    "$out/kworld.o" "$out/kworld-local.o"
 
 # Linux's world.
 # shellcheck disable=SC2086
 $CC -O1 -g -fno-omit-frame-pointer -fno-pie $sanflags -Wall -Werror \
     -c "$here/host/host_linux.c" -o "$out/host_linux.o"
+if [ "$san" = fuzz ]; then
+	# shellcheck disable=SC2086
+	$CC -no-pie -fsanitize=fuzzer,address,undefined -o "$out/fuzz-ioctl" \
+	    "$out/host_linux.o" "$out/kworld-local.o" -lpthread
+	exit 0
+fi
 # shellcheck disable=SC2086
 $CC -O1 -g -fno-pie $sanflags -Wall -Werror \
     -c "$here/host/main_linux.c" -o "$out/main_linux.o"

@@ -111,5 +111,6 @@ int	host_exe_dir(char *buf, unsigned long len);
 int	host_path_exists(const char *path);
 /* A whole file, host_alloc'ed (host_free it); NULL on error. */
 void	*host_read_file(const char *path, unsigned long *len);
+int	host_write_file(const char *path, const void *buf, unsigned long len);
 
 #endif

@@ -841,3 +841,17 @@ host_read_file(const char *path, unsigned long *len)
 	*len = n;
 	return (buf);
 }
+
+int
+host_write_file(const char *path, const void *buf, unsigned long len)
+{
+	FILE *f;
+	int r;
+
+	if ((f = fopen(path, "wb")) == NULL)
+		return (-bsd_errno(errno));
+	r = fwrite(buf, 1, len, f) == len ? 0 : -5;
+	if (fclose(f) != 0 && r == 0)
+		r = -5;
+	return (r);
+}

@@ -27,11 +27,10 @@
 
 #include "../ctl.h"
 #include "if_wg_ioctl.h"
+#include "testlib.h"
 
 int	kh_test_main(const char *name);
 int	kh_test_defect(const char *name);
-int	kh_ctl_exec(const struct kh_ctl_req *req, char *buf, uint64_t *buflen,
-	    uint64_t *size);
 int	kh_check_clean(const char *when);
 
 extern struct malloc_type M_WG[1];
@@ -55,91 +54,6 @@ static int kh_failures;
 	}								\
 } while (0)
 
-/* A little libnv packer: numbers, binaries, bools, nvlist arrays. */
-struct nvb {
-	uint8_t	 buf[4096];
-	size_t	 len;
-	size_t	 hdr[16];	/* offsets of headers, sizes patched at end */
-	int	 nhdr;
-};
-
-static void
-nvb_bytes(struct nvb *b, const void *p, size_t n)
-{
-
-	if (b->len + n > sizeof(b->buf))
-		kh_panic("nvb: too long");
-	memcpy(b->buf + b->len, p, n);
-	b->len += n;
-}
-
-static void
-nvb_header(struct nvb *b)
-{
-	uint8_t h[19] = { 0x6c, 0, 0 };
-
-	b->hdr[b->nhdr++] = b->len;
-	nvb_bytes(b, h, sizeof(h));
-}
-
-static void
-nvb_pair(struct nvb *b, uint8_t type, const char *name, uint64_t datasize,
-    uint64_t nitems)
-{
-	uint16_t ns = strlen(name) + 1;
-
-	nvb_bytes(b, &type, 1);
-	nvb_bytes(b, &ns, 2);
-	nvb_bytes(b, &datasize, 8);
-	nvb_bytes(b, &nitems, 8);
-	nvb_bytes(b, name, ns);
-}
-
-static void
-nvb_number(struct nvb *b, const char *name, uint64_t v)
-{
-
-	nvb_pair(b, 3, name, 8, 0);
-	nvb_bytes(b, &v, 8);
-}
-
-static void
-nvb_bool(struct nvb *b, const char *name, int v)
-{
-	uint8_t c = v != 0;
-
-	nvb_pair(b, 2, name, 1, 0);
-	nvb_bytes(b, &c, 1);
-}
-
-static void
-nvb_binary(struct nvb *b, const char *name, const void *p, size_t n)
-{
-
-	nvb_pair(b, 7, name, n, 0);
-	nvb_bytes(b, p, n);
-}
-
-static void
-nvb_next(struct nvb *b)
-{
-
-	nvb_pair(b, 254, "", 0, 0);
-}
-
-static size_t
-nvb_finish(struct nvb *b)
-{
-	uint64_t size;
-	int i;
-
-	for (i = 0; i < b->nhdr; i++) {
-		size = b->len - b->hdr[i] - 19;
-		memcpy(b->buf + b->hdr[i] + 11, &size, 8);
-	}
-	return (b->len);
-}
-
 /* A device: its key, port, and at most one peer. */
 struct tdev {
 	char		name[IFNAMSIZ];
@@ -147,63 +61,6 @@ struct tdev {
 	uint8_t		pub[32];
 	uint16_t	port;
 };
-
-static int
-t_ioctl(int op, const char *name, void *buf, size_t buflen, size_t *size,
-    int flags)
-{
-	struct kh_ctl_req req;
-	uint64_t bl = buflen, sz = *size;
-	int error;
-
-	memset(&req, 0, sizeof(req));
-	req.op = op;
-	req.flags = flags;
-	strlcpy(req.name, name, sizeof(req.name));
-	req.size = *size;
-	req.buflen = buflen;
-	error = kh_ctl_exec(&req, buf, &bl, &sz);
-	*size = sz;
-	return (error);
-}
-
-/* SIOCGWG as wg(8) does it: the size, then the nvlist. */
-static int
-t_get(const char *name, uint8_t **out, size_t *len, int flags)
-{
-	size_t size = 0;
-	int error;
-
-	if ((error = t_ioctl(KH_CTL_SIOCGWG, name, NULL, 0, &size, flags)))
-		return (error);
-	*out = host_alloc(size + 1);
-	*len = size;
-	error = t_ioctl(KH_CTL_SIOCGWG, name, *out, size, len, flags);
-	if (error != 0) {
-		host_free(*out);
-		*out = NULL;
-	}
-	return (error);
-}
-
-/* The value of the first binary pair NAME of 32 bytes in a packed list. */
-static int
-nv_find32(const uint8_t *b, size_t len, const char *name, uint8_t out[32])
-{
-	size_t n = strlen(name) + 1, i;
-	uint64_t ds;
-
-	for (i = 19; i + 19 + n + 32 <= len; i++) {
-		if (b[i] != 7 || memcmp(b + i + 19, name, n) != 0)
-			continue;
-		memcpy(&ds, b + i + 3, 8);
-		if (ds != 32)
-			continue;
-		memcpy(out, b + i + 19 + n, 32);
-		return (0);
-	}
-	return (ENOENT);
-}
 
 /*
  * SIOCSWG.  The core allocates under its locks only with M_NOWAIT, so

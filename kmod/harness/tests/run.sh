@@ -53,6 +53,25 @@ for t in lifecycle vnets ioctls race unload-busy "faults lifecycle" \
 	    sed 's/^kharness: //')" "$rc"
 done
 
+# The races again under ThreadSanitizer (tsan/machine/atomic.h makes
+# atomic(9) visible to it): no report is the bar.
+KHARNESS_TSAN=${KHARNESS_TSAN:-$top/target/kharness/tsan/kharness}
+for name in race lifecycle; do
+	out=$(KH_NO_TUN=1 KH_LOOPS=5 TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+	    timeout 600 "$KHARNESS_TSAN" test "$name" 2>&1)
+	rc=$?
+	echo "$out" | grep -A 24 'WARNING: ThreadSanitizer' | head -n 40 |
+	    sed 's/^/# /'
+	result "tsan $name: $(echo "$out" | grep '^kharness: '"$name"':' |
+	    tail -n 1 | sed 's/^kharness: //')" "$rc"
+done
+
+# SIOCSWG/SIOCGWG fuzzed through wg_ioctl (libFuzzer) for 30 s.
+out=$(sh "$here/fuzz.sh" "${KH_FUZZ_SECONDS:-30}" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/# /'
+result "ioctl fuzzing: $(echo "$out" | sed -n 's/.*#\([0-9]*\) *DONE.*exec\/s: \([0-9]*\).*/\1 executions, \2 exec\/s/p')" "$rc"
+
 # The seed network with the module's code on either end (tests/netns),
 # then its site-to-site scenario with 1% of M_NOWAIT allocations failing.
 for script in seed.sh ipv6.sh faults; do
