@@ -76,10 +76,10 @@ bindings: deps
 	WG_BLESS=1 $(CARGO) test -p wg-ffi --test bindings
 
 # The product running: the seed's site-to-site network in namespaces with
-# wgd on both routers, wg show, a ping through the tunnel, proof the wire is
-# encrypted; torn down at the end (and on Ctrl-C).
-demo: deps
-	$(CARGO) build --release -p wgd -p wg-tool
+# the kernel module's code (in kharness) on one router and wgd on the
+# other, wg show, a ping through the tunnel, proof the wire is encrypted;
+# torn down at the end (and on Ctrl-C).
+demo: deps kharness
 	@sh tests/netns/demo.sh
 
 # iperf3 through wgd and through wireguard-go, same run, printed figures.

@@ -1,14 +1,17 @@
 #!/bin/sh
-# tests/netns/demo.sh (`make demo`): wgd running the seed's site-to-site
-# network in network namespaces, for a newcomer.  Builds nothing (the
-# Makefile builds wgd first); installs missing Debian tools when root.
+# tests/netns/demo.sh (`make demo`): the seed's site-to-site network in
+# network namespaces, for a newcomer: the kernel module's own code
+# (kmod/if_wg.c in kharness, the userspace model of FreeBSD's kernel) on
+# one router, wgd on the other.  Builds nothing (the Makefile builds them
+# first); installs missing Debian tools when root.
 # Everything is torn down at the end, also on Ctrl-C.
 #
 # Every `wg` command runs our wg (tools/wg, target/release/wg, or WG) when
 # it is built, else Debian's.
 #
-# Environment: WGD (default target/release/wgd), IMPL1/IMPL2 (default wgd
-# on both routers; wireguard-go works too), DEMO_PAUSE=1 waits for Enter
+# Environment: WGD (default target/release/wgd), IMPL1/IMPL2 (default
+# kharness on vpnr1, wgd on vpnr2; wireguard-go works too), DEMO_PAUSE=1
+# waits for Enter
 # before tearing down, WT_KEEP=1 keeps logs and captures.
 #
 # SPDX-License-Identifier: MIT OR Apache-2.0
@@ -16,7 +19,7 @@
 WT_LIB_FILE=${WT_LIB_FILE:-$0}
 . "$(dirname -- "$WT_LIB_FILE")/lib.sh"
 
-IMPL1=${IMPL1:-wgd}
+IMPL1=${IMPL1:-kharness}
 IMPL2=${IMPL2:-wgd}
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -45,8 +48,11 @@ trap 'printf "\ndemo: interrupted, tearing down\n"; exit 130' INT
 trap 'exit 143' TERM
 
 cat <<EOF
-wgd demo: a userspace WireGuard daemon joining two sites over a public
-network, all inside throw-away network namespaces (prefix $WT_PREFIX-):
+if_wg demo: WireGuard joining two sites over a public network, all inside
+throw-away network namespaces (prefix $WT_PREFIX-).  "kharness" is the
+FreeBSD kernel module's own code (kmod/if_wg.c and the Rust core's kernel
+build) running in a userspace model of FreeBSD's kernel interfaces: a
+model, not FreeBSD.  "wgd" is our userspace daemon.
 
         vpnh1 192.168.1.11                         vpnh2 192.168.2.11
           |  site 1                                  |  site 2
