@@ -82,9 +82,10 @@ bindings: deps
 demo: deps kharness
 	@sh tests/netns/demo.sh
 
-# iperf3 through wgd and through wireguard-go, same run, printed figures.
-bench-tunnel: deps
-	$(CARGO) build --release -p wgd
+# iperf3 through wgd, wireguard-go and the kernel module's code in kharness
+# (built without sanitizers), same run, printed figures.
+bench-tunnel: deps kharness
+	sh kmod/harness/build.sh $(KHARNESS_OUT)/none $(KERNEL_LIB) none
 	@sh tests/netns/bench-tunnel.sh
 
 # The seed's network in namespaces: wgd against wireguard-go, both ways,

@@ -19,7 +19,9 @@ WT_LIB_FILE=${WT_LIB_FILE:-$0}
 
 BENCH_SECS=${BENCH_SECS:-10}
 BENCH_PARALLEL=${BENCH_PARALLEL:-1}
-BENCH_IMPLS=${BENCH_IMPLS:-"wgd wireguard-go"}
+BENCH_IMPLS=${BENCH_IMPLS:-"wgd wireguard-go kharness"}
+# The kernel module's code in kharness, built without sanitizers.
+KHARNESS=${KHARNESS_BENCH:-$WT_ROOT/target/kharness/none/kharness}
 
 fail() {
 	echo "bench-tunnel: $*" >&2
@@ -69,6 +71,7 @@ print("%.1f" % (d["end"]["sum_received"]["bits_per_second"] / 1e6))
 echo "# bench-tunnel: iperf3 TCP, ${BENCH_SECS} s, -P $BENCH_PARALLEL, through a tunnel between two namespaces"
 wgd_mbps=""
 wggo_mbps=""
+kh_mbps=""
 for impl in $BENCH_IMPLS; do
 	v=$(bench "$impl") || exit 1
 	case "$impl" in
@@ -80,9 +83,21 @@ for impl in $BENCH_IMPLS; do
 		wggo_mbps=$v
 		echo "figure tunnel_wireguard_go_mbps $v Mbit/s"
 		;;
+	kharness)
+		kh_mbps=$v
+		echo "figure tunnel_kharness_mbps $v Mbit/s"
+		;;
 	esac
 done
 if [ -n "$wgd_mbps" ] && [ -n "$wggo_mbps" ]; then
 	awk -v a="$wgd_mbps" -v b="$wggo_mbps" \
 	    'BEGIN { if (b > 0) printf "figure tunnel_vs_wireguard_go_ratio %.2f x\n", a / b }'
+fi
+if [ -n "$kh_mbps" ] && [ -n "$wggo_mbps" ]; then
+	awk -v a="$kh_mbps" -v b="$wggo_mbps" \
+	    'BEGIN { if (b > 0) printf "figure tunnel_kharness_vs_wireguard_go_ratio %.2f x\n", a / b }'
+fi
+if [ -n "$kh_mbps" ] && [ -n "$wgd_mbps" ]; then
+	awk -v a="$kh_mbps" -v b="$wgd_mbps" \
+	    'BEGIN { if (b > 0) printf "figure tunnel_kharness_vs_wgd_ratio %.2f x\n", a / b }'
 fi
