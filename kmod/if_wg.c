@@ -84,6 +84,8 @@
 #define	WG_MTU_DEFAULT	1420
 /* The largest packet m_get3() holds with the core's room around it. */
 #define	WG_MTU_MAX	(MJUM16BYTES - WG_CORE_HEADROOM - WG_CORE_TAILROOM)
+/* Socket buffers: the data message of a packet of WG_MTU_MAX, at least. */
+#define	WG_SOCKBUF	MJUM16BYTES
 /* SIOCSWG: FreeBSD's driver takes up to 2 GiB; 10k peers need ~2 MiB. */
 #define	WG_NVL_MAX	(16 * 1024 * 1024)
 #define	WG_TXQ_MAX	1024		/* per peer, waiting to be sealed */
@@ -674,7 +676,7 @@ wg_so_create(struct wg_softc *sc, struct wg_endpoint *e, uint32_t cookie,
 {
 	union wg_sockaddr u;
 	struct socket *so;
-	int error, one = 1;
+	int error, one = 1, sbsize = WG_SOCKBUF;
 
 	*sop = NULL;
 	(void)wg_endpoint_to_sa(e, &u);
@@ -688,6 +690,18 @@ wg_so_create(struct wg_softc *sc, struct wg_endpoint *e, uint32_t cookie,
 	if (error == 0 && cookie != 0)
 		error = wg_so_setopt(so, SOL_SOCKET, SO_USER_COOKIE, &cookie,
 		    sizeof(cookie));
+	/*
+	 * A new UDP socket's send buffer is udp_sendspace
+	 * (net.inet.udp.maxdgram, 9216), and sosend_dgram() refuses a
+	 * longer datagram (EMSGSIZE): every MTU the interface takes must
+	 * fit, as must its datagrams in the receive buffer.
+	 */
+	if (error == 0 && so->so_snd.sb_hiwat < WG_SOCKBUF)
+		error = wg_so_setopt(so, SOL_SOCKET, SO_SNDBUF, &sbsize,
+		    sizeof(sbsize));
+	if (error == 0 && so->so_rcv.sb_hiwat < WG_SOCKBUF)
+		error = wg_so_setopt(so, SOL_SOCKET, SO_RCVBUF, &sbsize,
+		    sizeof(sbsize));
 	/* The IPv4 socket has the port: never share it, whatever sysctls. */
 	if (error == 0 && u.sa.sa_family == AF_INET6)
 		error = wg_so_setopt(so, IPPROTO_IPV6, IPV6_V6ONLY, &one,

@@ -160,18 +160,39 @@ kh_udp_mbuf(struct kh_socket *ks, const char *data, long n,
 	struct ip *ip;
 	struct ip6_hdr *ip6;
 	struct udphdr *uh;
-	struct mbuf *m;
+	struct mbuf *m, *d;
 	int hlen, off;
 
 	hlen = ks->family == 4 ? sizeof(struct ip) : sizeof(struct ip6_hdr);
 	off = hlen;
-	/* A receive buffer of a NIC: a cluster, 2 bytes in (ETHER_ALIGN). */
-	m = m_get3(max_linkhdr + hlen + sizeof(*uh) + n, M_NOWAIT, MT_DATA,
-	    M_PKTHDR);
-	if (m == NULL)
+	d = NULL;
+	if (max_linkhdr + hlen + sizeof(*uh) + n > MJUM16BYTES) {
+		/*
+		 * Longer than any cluster (a datagram of IP fragments put
+		 * back together): the headers, then the data in an mbuf of
+		 * its own, as ip_reass() chains the fragments.
+		 */
+		if ((d = m_get3(n, M_NOWAIT, MT_DATA, 0)) == NULL)
+			return (NULL);
+		m = m_get3(max_linkhdr + hlen + sizeof(*uh), M_NOWAIT,
+		    MT_DATA, M_PKTHDR);
+	} else {
+		/* A receive buffer of a NIC: a cluster, 2 bytes in. */
+		m = m_get3(max_linkhdr + hlen + sizeof(*uh) + n, M_NOWAIT,
+		    MT_DATA, M_PKTHDR);
+	}
+	if (m == NULL) {
+		m_freem(d);
 		return (NULL);
+	}
 	m->m_data += max_linkhdr;
 	m->m_len = m->m_pkthdr.len = hlen + sizeof(*uh) + n;
+	if (d != NULL) {
+		m->m_len = hlen + sizeof(*uh);
+		d->m_len = n;
+		memcpy(mtod(d, char *), data, n);
+		m->m_next = d;
+	}
 	if (ks->family == 4) {
 		ip = mtod(m, struct ip *);
 		memset(ip, 0, sizeof(*ip));
@@ -195,7 +216,8 @@ kh_udp_mbuf(struct kh_socket *ks, const char *data, long n,
 	uh->uh_dport = ks->inp.inp_lport;
 	uh->uh_ulen = htons(sizeof(*uh) + n);
 	uh->uh_sum = 0;
-	memcpy(uh + 1, data, n);
+	if (d == NULL)
+		memcpy(uh + 1, data, n);
 	*offp = off;
 	return (m);
 }
