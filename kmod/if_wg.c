@@ -770,6 +770,43 @@ wg_so_bind(struct wg_softc *sc, uint16_t port, uint32_t cookie,
 	return (error);
 }
 
+/* Puts sockets wg_so_bind() made in place of the current ones. */
+static void
+wg_so_install(struct wg_softc *sc, struct socket *so[2], uint16_t port,
+    uint16_t bound, uint32_t cookie)
+{
+
+	wg_so_set(sc, so[0], so[1]);
+	sc->sc_port = port;
+	sc->sc_bound = bound;
+	sc->sc_cookie = cookie;
+	/* SIOCGWG shows the port a listen port of 0 got. */
+	wg_core_set_bound_port(sc->sc_dev, bound);
+}
+
+/*
+ * Sets the current sockets' SO_USER_COOKIE; on failure, puts back
+ * sc_cookie on those already changed.
+ */
+static int
+wg_so_cookie(struct wg_softc *sc, uint32_t cookie)
+{
+	int error, i;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
+	for (i = 0, error = 0; i < 2 && error == 0; i++)
+		if (sc->sc_so[i] != NULL)
+			error = wg_so_setopt(sc->sc_so[i], SOL_SOCKET,
+			    SO_USER_COOKIE, &cookie, sizeof(cookie));
+	if (error != 0)
+		while (--i > 0)
+			if (sc->sc_so[i - 1] != NULL)
+				(void)wg_so_setopt(sc->sc_so[i - 1],
+				    SOL_SOCKET, SO_USER_COOKIE, &sc->sc_cookie,
+				    sizeof(sc->sc_cookie));
+	return (error);
+}
+
 /* Binds, and only then replaces the current sockets. */
 static int
 wg_so_open(struct wg_softc *sc, uint16_t port, uint32_t cookie)
@@ -780,12 +817,7 @@ wg_so_open(struct wg_softc *sc, uint16_t port, uint32_t cookie)
 
 	if ((error = wg_so_bind(sc, port, cookie, so, &bound)) != 0)
 		return (error);
-	wg_so_set(sc, so[0], so[1]);
-	sc->sc_port = port;
-	sc->sc_bound = bound;
-	sc->sc_cookie = cookie;
-	/* SIOCGWG shows the port a listen port of 0 got. */
-	wg_core_set_bound_port(sc->sc_dev, bound);
+	wg_so_install(sc, so, port, bound, cookie);
 	return (0);
 }
 
@@ -1278,14 +1310,14 @@ wg_qflush(if_t ifp __unused)
 
 /* Up and down, under sc_lock. */
 
+static void	wg_up_finish(struct wg_softc *);
+
 static int
 wg_up(struct wg_softc *sc)
 {
 	if_t ifp = sc->sc_ifp;
-	struct epoch_tracker et;
-	struct wg_ptab *pt;
 	uint16_t port;
-	uint32_t cookie, i;
+	uint32_t cookie;
 	int error;
 
 	sx_assert(&sc->sc_lock, SA_XLOCKED);
@@ -1300,6 +1332,20 @@ wg_up(struct wg_softc *sc)
 		    error);
 		return (error);
 	}
+	wg_up_finish(sc);
+	return (0);
+}
+
+/* The sockets are in place: running, and the peers' timers go again. */
+static void
+wg_up_finish(struct wg_softc *sc)
+{
+	if_t ifp = sc->sc_ifp;
+	struct epoch_tracker et;
+	struct wg_ptab *pt;
+	uint32_t i;
+
+	sx_assert(&sc->sc_lock, SA_XLOCKED);
 	if_setdrvflagbits(ifp, IFF_DRV_RUNNING, 0);
 	if_link_state_change(ifp, LINK_STATE_UP);
 	/* Timers stopped while down; polled, the core catches up. */
@@ -1309,7 +1355,6 @@ wg_up(struct wg_softc *sc)
 		if (pt->pt_peer[i] != NULL)
 			wg_peer_kick(pt->pt_peer[i], WGP_POLL);
 	NET_EPOCH_EXIT(et);
-	return (0);
 }
 
 static void
@@ -1336,42 +1381,18 @@ wg_down(struct wg_softc *sc)
 	wg_core_dev_clear_sessions(sc->sc_dev);
 }
 
-/*
- * After SIOCSWG the sockets follow the core's listen port and cookie, and
- * an interface asked up that could not bind yet comes up: no need for
- * "ifconfig down up".  A failed re-bind keeps the old sockets, and the
- * next change tries again.
- */
-static int
-wg_so_sync(struct wg_softc *sc)
-{
-	uint16_t port;
-	uint32_t cookie;
-	int error, i;
-
-	sx_assert(&sc->sc_lock, SA_XLOCKED);
-	(void)wg_core_get_listen_port(sc->sc_dev, &port, &cookie);
-	if ((if_getdrvflags(sc->sc_ifp) & IFF_DRV_RUNNING) == 0)
-		return ((if_getflags(sc->sc_ifp) & IFF_UP) != 0 &&
-		    sc->sc_cred != NULL ? wg_up(sc) : 0);
-	if (port != sc->sc_port)
-		return (wg_so_open(sc, port, cookie));
-	for (i = 0, error = 0; i < 2 && cookie != sc->sc_cookie; i++)
-		if (error == 0 && sc->sc_so[i] != NULL)
-			error = wg_so_setopt(sc->sc_so[i], SOL_SOCKET,
-			    SO_USER_COOKIE, &cookie, sizeof(cookie));
-	if (error == 0)
-		sc->sc_cookie = cookie;
-	return (error);
-}
-
 /* Configuration ioctls. */
 
 /*
- * All or nothing, the socket included: the request is checked first, a new
- * listen port is bound before anything changes (a port in use fails the
- * request), then the core applies it and the new sockets replace the old.
- * The core's errno values pass through.
+ * All or nothing, the socket included: the request is checked first; a
+ * new listen port is bound before anything changes (a port in use fails
+ * the request), for an interface that runs and for one that is up but
+ * waits for its port; a new cookie is set on the sockets before, and put
+ * back if the core then refuses the request.  Only then does the core
+ * apply it, and new sockets replace the old.  An interface waiting with
+ * its port unchanged tries again to come up once the request is applied;
+ * that failing is no failure of the request.  The core's errno values
+ * pass through.
  */
 static int
 wgc_set_locked(struct wg_softc *sc, struct wg_cfgctx *c, const uint8_t *buf,
@@ -1381,7 +1402,7 @@ wgc_set_locked(struct wg_softc *sc, struct wg_cfgctx *c, const uint8_t *buf,
 	struct wg_time now;
 	uint32_t cookie;
 	uint16_t bound, port;
-	bool rebind, running;
+	bool recookie, rebind, running, waiting;
 	int error;
 
 	sx_assert(&sc->sc_lock, SA_XLOCKED);
@@ -1389,11 +1410,17 @@ wgc_set_locked(struct wg_softc *sc, struct wg_cfgctx *c, const uint8_t *buf,
 	if (error != 0)
 		return (error);
 	running = (if_getdrvflags(sc->sc_ifp) & IFF_DRV_RUNNING) != 0;
+	waiting = !running && (if_getflags(sc->sc_ifp) & IFF_UP) != 0 &&
+	    sc->sc_cred != NULL && !sc->sc_dying;
 	/* Naming the port a listen port of 0 already got needs no rebind. */
-	rebind = running && port != sc->sc_port &&
-	    !(port != 0 && port == sc->sc_bound);
+	rebind = (running && port != sc->sc_port &&
+	    !(port != 0 && port == sc->sc_bound)) ||
+	    (waiting && port != sc->sc_port);
+	recookie = running && !rebind && cookie != sc->sc_cookie;
 	bound = sc->sc_bound;
 	if (rebind && (error = wg_so_bind(sc, port, cookie, so, &bound)) != 0)
+		return (error);
+	if (recookie && (error = wg_so_cookie(sc, cookie)) != 0)
 		return (error);
 	wg_now(&now);
 	error = wg_core_set_config(sc->sc_dev, &now, buf, len, wg_peer_event,
@@ -1403,19 +1430,23 @@ wgc_set_locked(struct wg_softc *sc, struct wg_cfgctx *c, const uint8_t *buf,
 			soclose(so[0]);
 		if (so[1] != NULL)
 			soclose(so[1]);
+		if (recookie)
+			(void)wg_so_cookie(sc, sc->sc_cookie);
 		return (error);
 	}
 	if (rebind)
-		wg_so_set(sc, so[0], so[1]);
-	if (running) {
+		wg_so_install(sc, so, port, bound, cookie);
+	else if (running) {
 		sc->sc_port = port;
-		sc->sc_bound = bound;
-		if (rebind)
+		if (recookie)
 			sc->sc_cookie = cookie;
 		wg_core_set_bound_port(sc->sc_dev, bound);
 	}
-	/* The cookie, or an interface that was waiting to come up. */
-	return (wg_so_sync(sc));
+	if (waiting && rebind)
+		wg_up_finish(sc);
+	else if (waiting)
+		(void)wg_up(sc);
+	return (0);
 }
 
 static int
