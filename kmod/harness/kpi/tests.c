@@ -608,6 +608,97 @@ t_unload_busy(void)
 	return (kh_failures != 0);
 }
 
+/* A jail created on another thread while the module unloads. */
+struct t_late {
+	struct prison	*pr;
+};
+
+static void
+t_late_jail(void *arg)
+{
+	struct t_late *l = arg;
+
+	host_sleep_ns((arc4random() % 2000) * 1000ULL);
+	l->pr = kh_jail_create("late");
+}
+
+static int
+t_reload(int loops)
+{
+	struct t_late late;
+	struct prison *j;
+	struct tdev a, b;
+	host_thread_t *t;
+	int i;
+
+	kh_boot();
+	kh_socket_init_model();
+	for (i = 0; i < loops && kh_failures == 0; i++) {
+		kh_kldload();
+		j = kh_jail_create("j");
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		{ CURVNET_SET(vnet0);
+		CHECK(t_dev_create(&a) == 0, "create in vnet0");
+		CURVNET_RESTORE(); }
+		{ CURVNET_SET(j->pr_vnet);
+		CHECK(t_dev_create(&b) == 0, "create in the jail");
+		CURVNET_RESTORE(); }
+		late.pr = NULL;
+		t = kh_thread_start("jail -c", 1, t_late_jail, &late);
+		kh_kldunload();
+		host_thread_join(t);
+		kh_jail_remove(late.pr);
+		kh_jail_remove(j);
+		CHECK(kh_if_count() == 0, "reload %d: %d interfaces left", i,
+		    kh_if_count());
+		CHECK(kh_mbuf_outstanding() == 0, "reload %d: mbufs", i);
+		CHECK(kh_socket_count() == 0, "reload %d: sockets", i);
+	}
+	kh_callout_fini_model();
+	kh_log("reload: %d kldload/kldunload rounds, a jail created during "
+	    "each unload", i);
+	return (kh_failures != 0);
+}
+
+/* b's listen port changes under a's traffic; a follows b as it roams. */
+static int
+t_port_change(int loops)
+{
+	struct nvb v;
+	struct tdev a, b;
+	size_t size;
+	int i, n, error;
+
+	t_boot();
+	{ CURVNET_SET(vnet0);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	CHECK(t_dev_create(&a) == 0 && t_dev_create(&b) == 0, "create");
+	CHECK(t_peer(&a, &b, 2, 0) == 0 && t_peer(&b, &a, 1, 1) == 0, "peer");
+	CHECK(t_reach(a.name, 1, b.name, 2, 1), "a reaches b");
+	for (i = 0; i < loops && kh_failures == 0; i++) {
+		memset(&v, 0, sizeof(v));
+		nvb_header(&v);
+		nvb_number(&v, "listen-port", 20000 + arc4random() % 20000);
+		nvb_finish(&v);
+		size = v.len;
+		for (n = 0; n < 10; n++)
+			(void)t_send(a.name, 1, 2, 300);
+		error = t_ioctl(KH_CTL_SIOCSWG, b.name, v.buf, v.len, &size, 0);
+		CHECK(error == 0 || error == EADDRINUSE,
+		    "listen-port change: %d", error);
+		/* b's keepalive, from its new port, moves a's endpoint. */
+		CHECK(t_reach(b.name, 2, a.name, 1, 1), "round %d: b reaches a",
+		    i);
+		CHECK(t_reach(a.name, 1, b.name, 2, 1), "round %d: a reaches b "
+		    "at its new port", i);
+	}
+	CURVNET_RESTORE(); }
+	kh_log("port-change: %d listen-port changes under traffic", i);
+	return (t_unload());
+}
+
 int
 kh_test_main(const char *name)
 {
@@ -628,6 +719,10 @@ kh_test_main(const char *name)
 		return (t_race(loops > 0 ? loops : 10));
 	if (strcmp(name, "unload-busy") == 0)
 		return (t_unload_busy());
+	if (strcmp(name, "reload") == 0)
+		return (t_reload(loops > 0 ? loops : 20));
+	if (strcmp(name, "port-change") == 0)
+		return (t_port_change(loops > 0 ? loops : 10));
 	kh_log("unknown test %s", name);
 	return (2);
 }

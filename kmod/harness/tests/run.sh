@@ -38,7 +38,7 @@ result "planted violations: $(echo "$out" | tail -n 1)" "$rc"
 # In-process: lifecycles, VNETs and jails, hostile ioctls, races with
 # traffic, unload with interfaces alive; then again with 1% of M_NOWAIT
 # allocations failing.  No TUN device needed (KH_NO_TUN).
-for t in lifecycle vnets ioctls race unload-busy "faults lifecycle" \
+for t in lifecycle vnets ioctls race unload-busy reload port-change "faults lifecycle" \
     "faults race" "faults vnets"; do
 	case $t in
 	faults*) ppm=10000 name=${t#faults } ;;
