@@ -269,7 +269,10 @@ impl LoadMeter {
             self.count.store(0, Ordering::Relaxed);
         }
         let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-        if n >= self.threshold.load(Ordering::Relaxed) {
+        // A host's deep queue counts as the rate does: Linux sets
+        // last_under_load whenever a message is handled with the queue
+        // deep, so the load outlasts the drained queue by a second too.
+        if n >= self.threshold.load(Ordering::Relaxed) || self.forced.load(Ordering::Relaxed) {
             self.last.store(now.max(1), Ordering::Relaxed);
             return true;
         }

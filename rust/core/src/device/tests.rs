@@ -798,6 +798,29 @@ fn load_ends_one_second_after_the_flood() {
         .any(|d| d.ends_with(b"after the flood")));
 }
 
+/// A host's deep queue (set_under_load) keeps the device under load for a
+/// second after the last message handled while it was deep, as Linux's
+/// last_under_load does, not only while the host says so.
+#[test]
+fn forced_load_outlasts_the_queue_by_one_second() {
+    let mut p = Pair::new(None);
+    p.send_ip(0, b"x");
+    let init = p.wire.pop_front().unwrap();
+    p.wire.clear();
+    p.sides[1].dev.set_under_load(true);
+    let r = p.deliver(init.0, init.1, init.2.clone()).unwrap();
+    assert!(
+        matches!(r.action, Decap::Reply { len: 64 }),
+        "a cookie reply"
+    );
+    let last = p.now;
+    p.sides[1].dev.set_under_load(false);
+    p.now = last.plus(NSEC - 1);
+    assert!(p.sides[1].dev.stats(p.now).under_load, "the queue drained");
+    p.now = last.plus(NSEC);
+    assert!(!p.sides[1].dev.stats(p.now).under_load);
+}
+
 #[test]
 fn print_bytes_per_peer() {
     // Printed for the record (`cargo test -- --nocapture`); the bound only
