@@ -1700,8 +1700,11 @@ wg_clone_destroy(struct if_clone *ifc __unused, if_t ifp,
 	return (0);
 }
 
-static void
-wg_vnet_init(const void *unused __unused)
+static int wg_loaded;		/* MOD_LOAD succeeded */
+
+/* The cloner of the current VNET; EEXIST: a "wg" cloner is there. */
+static int
+wg_cloner_attach(void)
 {
 	struct if_clone_addreq req = {
 		.flags = IFC_F_AUTOUNIT,
@@ -1709,9 +1712,22 @@ wg_vnet_init(const void *unused __unused)
 		.destroy_f = wg_clone_destroy,
 	};
 
-	V_wg_cloner = ifc_attach_cloner(WG_NAME, &req);
 	if (V_wg_cloner == NULL)
-		printf("if_wg: cloner \"%s\" exists already (wg.ko?)\n",
+		V_wg_cloner = ifc_attach_cloner(WG_NAME, &req);
+	return (V_wg_cloner == NULL ? EEXIST : 0);
+}
+
+/*
+ * A new VNET's cloner (those of the VNETs there at load time MOD_LOAD
+ * attached, or refused to load).  Nothing after a failed MOD_LOAD: the
+ * kernel still runs the file's SYSINITs before unloading it.
+ */
+static void
+wg_vnet_init(const void *unused __unused)
+{
+
+	if (wg_loaded && wg_cloner_attach() != 0)
+		printf("if_wg: cloner \"%s\" exists already in a new VNET\n",
 		    WG_NAME);
 }
 VNET_SYSINIT(wg_vnet_init, SI_SUB_PROTO_IFATTACHDOMAIN, SI_ORDER_ANY,
@@ -1757,13 +1773,33 @@ wg_prison_remove(void *obj, void *data __unused)
 
 /* The module. */
 
+/* Detaches every VNET's cloner (destroying its interfaces). */
+static void
+wg_cloners_detach(void)
+{
+	VNET_ITERATOR_DECL(vnet_iter);
+
+	VNET_LIST_RLOCK();
+	VNET_FOREACH(vnet_iter) {
+		CURVNET_SET(vnet_iter);
+		wg_vnet_uninit(NULL);
+		CURVNET_RESTORE();
+	}
+	VNET_LIST_RUNLOCK();
+}
+
 /*
- * MOD_UNLOAD comes before the VNET uninit functions: every VNET's cloner
- * is detached here, destroying every interface before their taskqueues
- * go away.
+ * FreeBSD's own driver (if_wg.ko, module "wg", or "device wg") attaches
+ * the same cloner "wg".  Its module has our module's name, so the
+ * kernel refuses to load one beside the other; should a "wg" cloner
+ * exist anyway, MOD_LOAD fails rather than load a driver that can
+ * create no interface.  MOD_LOAD attaches the cloners of the VNETs that
+ * exist, so that it can fail; wg_vnet_init() those of later VNETs.
  */
+static void	wg_unload(void);
+
 static int
-wg_modevent(module_t mod __unused, int what, void *arg __unused)
+wg_load(void)
 {
 	osd_method_t methods[PR_MAXMETHOD] = {
 		[PR_METHOD_REMOVE] = wg_prison_remove,
@@ -1771,46 +1807,90 @@ wg_modevent(module_t mod __unused, int what, void *arg __unused)
 	VNET_ITERATOR_DECL(vnet_iter);
 	cpuset_t mask;
 	u_int cpu;
+	int error;
+
+	wg_tq = mallocarray(mp_ncpus, sizeof(*wg_tq), M_WG,
+	    M_WAITOK | M_ZERO);
+	CPU_FOREACH(cpu) {
+		if (wg_ntq == (u_int)mp_ncpus)
+			break;
+		wg_tq[wg_ntq] = taskqueue_create("if_wg", M_WAITOK,
+		    taskqueue_thread_enqueue, &wg_tq[wg_ntq]);
+		CPU_SETOF(cpu, &mask);
+		taskqueue_start_threads_cpuset(&wg_tq[wg_ntq++], 1, PI_NET,
+		    &mask, "wg tq %u", cpu);
+	}
+	wg_osd_slot = osd_jail_register(NULL, methods);
+	error = 0;
+	VNET_LIST_RLOCK();
+	VNET_FOREACH(vnet_iter) {
+		CURVNET_SET(vnet_iter);
+		if (error == 0)
+			error = wg_cloner_attach();
+		CURVNET_RESTORE();
+	}
+	VNET_LIST_RUNLOCK();
+	if (error == 0) {
+		wg_loaded = 1;
+		return (0);
+	}
+	printf("if_wg: not loaded: an interface cloner \"%s\" exists "
+	    "already (FreeBSD's wg(4): kldunload if_wg, or a kernel "
+	    "without device wg)\n", WG_NAME);
+	wg_unload();
+	return (error);
+}
+
+/*
+ * MOD_UNLOAD comes before the VNET uninit functions: every VNET's cloner
+ * is detached here, destroying every interface before their taskqueues
+ * go away.  Also what undoes a MOD_LOAD that failed, and the kernel's
+ * MOD_UNLOAD after it finds nothing to undo.
+ */
+static void
+wg_unload(void)
+{
+
+	wg_loaded = 0;
+	wg_cloners_detach();
+	NET_EPOCH_WAIT();
+	if (wg_osd_slot != 0) {
+		osd_jail_deregister(wg_osd_slot);
+		wg_osd_slot = 0;
+	}
+	while (wg_ntq > 0)
+		taskqueue_free(wg_tq[--wg_ntq]);
+	free(wg_tq, M_WG);
+	wg_tq = NULL;
+}
+
+static int
+wg_modevent(module_t mod __unused, int what, void *arg __unused)
+{
 
 	switch (what) {
 	case MOD_LOAD:
-		wg_tq = mallocarray(mp_ncpus, sizeof(*wg_tq), M_WG,
-		    M_WAITOK | M_ZERO);
-		CPU_FOREACH(cpu) {
-			if (wg_ntq == (u_int)mp_ncpus)
-				break;
-			wg_tq[wg_ntq] = taskqueue_create("if_wg", M_WAITOK,
-			    taskqueue_thread_enqueue, &wg_tq[wg_ntq]);
-			CPU_SETOF(cpu, &mask);
-			taskqueue_start_threads_cpuset(&wg_tq[wg_ntq++], 1,
-			    PI_NET, &mask, "wg tq %u", cpu);
-		}
-		wg_osd_slot = osd_jail_register(NULL, methods);
-		return (0);
+		return (wg_load());
 	case MOD_UNLOAD:
-		VNET_LIST_RLOCK();
-		VNET_FOREACH(vnet_iter) {
-			CURVNET_SET(vnet_iter);
-			wg_vnet_uninit(NULL);
-			CURVNET_RESTORE();
-		}
-		VNET_LIST_RUNLOCK();
-		NET_EPOCH_WAIT();
-		osd_jail_deregister(wg_osd_slot);
-		while (wg_ntq > 0)
-			taskqueue_free(wg_tq[--wg_ntq]);
-		free(wg_tq, M_WG);
+		wg_unload();
 		return (0);
 	default:
 		return (EOPNOTSUPP);
 	}
 }
 
+/*
+ * Module "wg", as FreeBSD's driver: the kernel keeps one module of a
+ * name, so it refuses to load either beside the other, and ifconfig(8)
+ * finds "wg" loaded and does not load /boot/kernel/if_wg.ko for
+ * "ifconfig wg create".  The file stays if_wg.ko, loaded by its path
+ * (if_wg(4)).
+ */
 static moduledata_t wg_moduledata = {
-	"if_wg",
+	"wg",
 	wg_modevent,
 	NULL
 };
 
-DECLARE_MODULE(if_wg, wg_moduledata, SI_SUB_PSEUDO, SI_ORDER_ANY);
-MODULE_VERSION(if_wg, 1);
+DECLARE_MODULE(wg, wg_moduledata, SI_SUB_PSEUDO, SI_ORDER_ANY);
+MODULE_VERSION(wg, 1);
