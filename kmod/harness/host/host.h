@@ -104,6 +104,13 @@ int	host_mkdir_p(const char *path, int mode);
 /* Processes and signals (kharness -f: the UAPI bridge, SIGTERM/SIGINT). */
 int	host_spawn(char *const argv[]);		/* pid or -errno */
 void	host_kill_wait(int pid);
+/*
+ * Background mode (as wireguard-go without -f): forks; the parent waits
+ * until the child calls host_daemon_ready() (exits 0) or dies (exits 1).
+ * Call before any thread exists.
+ */
+void	host_daemon_start(void);
+void	host_daemon_ready(void);
 /* *flag becomes 1 on SIGTERM, SIGINT or SIGHUP. */
 void	host_catch_signals(volatile int *flag);
 /* The directory of the running executable, for its companion tools. */

@@ -855,3 +855,36 @@ host_write_file(const char *path, const void *buf, unsigned long len)
 		r = -5;
 	return (r);
 }
+
+static int host_daemon_fd = -1;
+
+void
+host_daemon_start(void)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p) != 0)
+		abort();
+	if ((pid = fork()) < 0)
+		abort();
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	host_daemon_fd = p[1];
+}
+
+void
+host_daemon_ready(void)
+{
+
+	if (host_daemon_fd >= 0) {
+		(void)write(host_daemon_fd, "", 1);
+		close(host_daemon_fd);
+		host_daemon_fd = -1;
+	}
+}

@@ -892,12 +892,15 @@ kh_if_count(void)
 
 /*
  * `ip link set NAME up|mtu N` on the TUN device is `ifconfig NAME up|mtu
- * N`: the door's loop mirrors the Linux side into the interface, so that
- * scripts written for wireguard-go drive the module unchanged.
+ * N`, and `ip link del NAME` is `ifconfig NAME destroy`: the door's loop
+ * mirrors the Linux side into the interface, so that scripts written for
+ * wireguard-go drive the module unchanged.  Returns how many interfaces
+ * it destroyed.
  */
-void
+int
 kh_if_sync_tun(struct vnet *vnet)
 {
+	int gone = 0;
 	struct kh_ifnet *ki;
 	char names[32][IFNAMSIZ];
 	int i, n = 0, up, mtu;
@@ -911,6 +914,12 @@ kh_if_sync_tun(struct vnet *vnet)
 	for (i = 0; i < n; i++) {
 		if ((ifp = kh_ifunit(names[i])) == NULL)
 			continue;
+		if (host_tun_get(names[i], &up, &mtu) == -ENODEV) {
+			kh_if_rele(ifp);
+			if (kh_if_destroy(names[i]) == 0)
+				gone++;
+			continue;
+		}
 		if (host_tun_get(names[i], &up, &mtu) == 0) {
 			if (up != ((ifp->if_flags & IFF_UP) != 0))
 				(void)kh_if_setup(ifp, up);
@@ -920,4 +929,5 @@ kh_if_sync_tun(struct vnet *vnet)
 		}
 		kh_if_rele(ifp);
 	}
+	return (gone);
 }

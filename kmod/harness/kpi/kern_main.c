@@ -8,8 +8,13 @@
  *   kharness [-s CTLPATH] -f NAME   like wireguard-go -f NAME: creates wg
  *                                   interface NAME, serves the door and,
  *                                   through kharness-uapi, the UAPI socket;
- *                                   SIGTERM/SIGINT unloads the module and
- *                                   checks that nothing leaked.
+ *                                   SIGTERM/SIGINT, or the TUN device
+ *                                   deleted (ip link del, wg-quick down),
+ *                                   unloads the module and checks that
+ *                                   nothing leaked.
+ *   kharness [-s CTLPATH] NAME      the same in the background, as
+ *                                   wireguard-go NAME (wg-quick's
+ *                                   WG_QUICK_USERSPACE_IMPLEMENTATION).
  *   kharness ctl CTLPATH OP [ARGS]  a client of the door (create, destroy,
  *                                   up, down, mtu, list, stats, set FILE,
  *                                   get): what ifconfig would do.
@@ -200,7 +205,10 @@ kh_door_loop(int lfd)
 			    kh_door_conn, c);
 		}
 		CURVNET_SET(vnet0);
-		kh_if_sync_tun(vnet0);
+		/* Its interfaces gone (ip link del): as wireguard-go, go. */
+		(void)kh_if_sync_tun(vnet0);
+		if (kh_if_count() == 0)
+			kh_stop = 1;
 		CURVNET_RESTORE();
 	}
 }
@@ -242,7 +250,7 @@ kh_usage(void)
 int	kh_ctl_client(int argc, char **argv);
 
 static int
-kh_foreground(const char *name, const char *door)
+kh_foreground(const char *name, const char *door, int background)
 {
 	char path[256], dir[200], exe[256], created[IFNAMSIZ];
 	char *argv[5];
@@ -253,6 +261,8 @@ kh_foreground(const char *name, const char *door)
 		kh_log("%s: name too long", name);
 		return (1);
 	}
+	if (background)
+		host_daemon_start();
 	kh_boot();
 	kh_socket_init_model();
 	kh_kldload();
@@ -298,6 +308,9 @@ kh_foreground(const char *name, const char *door)
 	} else
 		kh_log("no UAPI bridge (%s): the control door only", exe);
 	kh_log("%s: module loaded, interface created, door %s", name, door);
+	if (pid > 0)
+		host_sleep_ns(200000000ULL);	/* the bridge's socket */
+	host_daemon_ready();
 	kh_door_loop(lfd);
 	if (pid > 0)
 		host_kill_wait(pid);
@@ -317,7 +330,7 @@ int
 kh_main(int argc, char **argv)
 {
 	const char *door = NULL, *name = NULL;
-	int i;
+	int background = 0, i;
 
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
 		return (kh_ctl_client(argc - 2, argv + 2));
@@ -331,10 +344,14 @@ kh_main(int argc, char **argv)
 		else if ((strcmp(argv[i], "-f") == 0 ||
 		    strcmp(argv[i], "--foreground") == 0) && i + 1 < argc)
 			name = argv[++i];
-		else
+		else if (argv[i][0] != '-' && name == NULL && i + 1 == argc) {
+			name = argv[i];
+			background = host_getenv("WG_PROCESS_FOREGROUND") ==
+			    NULL;
+		} else
 			kh_usage();
 	}
 	if (name == NULL)
 		kh_usage();
-	return (kh_foreground(name, door));
+	return (kh_foreground(name, door, background));
 }

@@ -128,7 +128,7 @@ size_t	kh_if_list(const char *group, char *buf, size_t len);
 uint64_t kh_if_counter(struct ifnet *ifp, int cnt);
 uint64_t kh_if_taps(struct ifnet *ifp);
 int	kh_if_count(void);
-void	kh_if_sync_tun(struct vnet *vnet);
+int	kh_if_sync_tun(struct vnet *vnet);
 
 /* Sockets (uipc_socket.c) */
 void	kh_socket_init_model(void);

@@ -73,9 +73,13 @@ echo "$out" | sed 's/^/# /'
 result "ioctl fuzzing: $(echo "$out" | sed -n 's/.*#\([0-9]*\) *DONE.*exec\/s: \([0-9]*\).*/\1 executions, \2 exec\/s/p')" "$rc"
 
 # The seed network with the module's code on either end (tests/netns),
-# then its site-to-site scenario with 1% of M_NOWAIT allocations failing.
-for script in seed.sh ipv6.sh faults; do
-	if [ "$script" = faults ]; then
+# then its site-to-site scenario with 1% of M_NOWAIT allocations failing,
+# then Debian's wg-quick with kharness as its userspace implementation
+# (background mode; wg-quick down deletes the TUN, kharness unloads).
+for script in seed.sh ipv6.sh faults wgquick; do
+	if [ "$script" = wgquick ]; then
+		out=$(WGD=$KHARNESS sh "$top/tests/netns/wgquick.sh" 2>&1)
+	elif [ "$script" = faults ]; then
 		out=$(KH_FAULT_PPM=10000 PAIRS="kharness:kharness" \
 		    TESTS="site_to_site roaming" sh "$top/tests/netns/seed.sh" 2>&1)
 	else
