@@ -122,7 +122,7 @@ struct wg_peer {
 	struct mtx		 p_mtx;		/* the fields below */
 	struct mbufq		 p_txq;		/* routed, to be sealed */
 	struct mbufq		 p_staged;	/* waiting for a session */
-	int			 p_flags;
+	u_int			 p_flags;	/* atomic: read unlocked */
 	struct wg_peer		*p_next;	/* on a list of peers to free */
 };
 #define	WGP_SCHED	0x01		/* p_task is queued */
@@ -478,7 +478,7 @@ wg_peer_kick(struct wg_peer *p, int flags)
 	mtx_lock(&p->p_mtx);
 	sched = (p->p_flags & (WGP_SCHED | WGP_DEAD)) == 0;
 	if ((p->p_flags & WGP_DEAD) == 0)
-		p->p_flags |= flags | WGP_SCHED;
+		atomic_set_int(&p->p_flags, flags | WGP_SCHED);
 	mtx_unlock(&p->p_mtx);
 	if (sched)
 		taskqueue_enqueue(p->p_tq, &p->p_task);
@@ -561,7 +561,7 @@ wg_peer_remove(struct wg_softc *sc, uint32_t id, struct wg_cfgctx *c)
 		return;
 	atomic_store_rel_ptr((volatile uintptr_t *)&pt->pt_peer[id], 0);
 	mtx_lock(&p->p_mtx);
-	p->p_flags |= WGP_DEAD;
+	atomic_set_int(&p->p_flags, WGP_DEAD);
 	mtx_unlock(&p->p_mtx);
 	callout_stop(&p->p_timer);
 	p->p_next = c->c_dead;
@@ -870,6 +870,35 @@ wg_send_buf(struct wg_softc *sc, const struct wg_endpoint *e,
 
 /* Receive. */
 
+/*
+ * A packet is delivered inline, in the thread of its datagram's input:
+ * a tunnel inside a tunnel recurses on the kernel stack, a level per
+ * decapsulation (netisr_dispatch, ip_input, udp_input, wg_udp_input...).
+ * The levels are counted with the transmit side's tags (WG_MAX_LOOPS in
+ * all, as if_tunnel_check_nesting counts them), but the tag names no
+ * interface: a packet forwarded out of the interface it came in on (a
+ * hub between peers) is no loop.  0, or the packet is to be dropped.
+ */
+static int
+wg_rx_nesting(struct mbuf *m)
+{
+	struct m_tag *t;
+	int count;
+
+	count = 1;
+	t = NULL;
+	while ((t = m_tag_locate(m, MTAG_WG_LOOP, 0, t)) != NULL)
+		count++;
+	if (count > WG_MAX_LOOPS)
+		return (ELOOP);
+	if ((t = m_tag_alloc(MTAG_WG_LOOP, 0, sizeof(if_t), M_NOWAIT)) ==
+	    NULL)
+		return (ENOMEM);
+	*(if_t *)(t + 1) = NULL;
+	m_tag_prepend(m, t);
+	return (0);
+}
+
 /* Hands a packet the core opened to the stack, as received on ifp. */
 static void
 wg_deliver(struct wg_softc *sc, struct mbuf *m, size_t off, size_t len)
@@ -888,6 +917,11 @@ wg_deliver(struct wg_softc *sc, struct mbuf *m, size_t off, size_t len)
 	af = af == 4 ? AF_INET : AF_INET6;
 	isr = af == AF_INET ? NETISR_IP : NETISR_IPV6;
 	wg_scrub(m, ifp);
+	if (wg_rx_nesting(m) != 0) {
+		if_inc_counter(ifp, IFCOUNTER_IERRORS, 1);
+		m_freem(m);
+		return;
+	}
 	M_SETFIB(m, if_getfib(ifp));
 	if_inc_counter(ifp, IFCOUNTER_IPACKETS, 1);
 	if_inc_counter(ifp, IFCOUNTER_IBYTES, len);
@@ -1195,7 +1229,7 @@ wg_peer_task(void *arg, int pending __unused)
 	mbufq_init(&q, 0);
 	mtx_lock(&p->p_mtx);
 	flags = p->p_flags;
-	p->p_flags &= ~(WGP_SCHED | WGP_POLL);
+	atomic_clear_int(&p->p_flags, WGP_SCHED | WGP_POLL);
 	mbufq_concat(&q, &p->p_txq);
 	mtx_unlock(&p->p_mtx);
 	if ((flags & WGP_DEAD) != 0 ||
@@ -1254,7 +1288,7 @@ wg_xmit(if_t ifp, struct mbuf *m, uint32_t af)
 	if ((p->p_flags & WGP_DEAD) == 0 &&
 	    (error = mbufq_enqueue(&p->p_txq, m)) == 0 &&
 	    (p->p_flags & WGP_SCHED) == 0) {
-		p->p_flags |= WGP_SCHED;
+		atomic_set_int(&p->p_flags, WGP_SCHED);
 		sched = 1;
 	}
 	mtx_unlock(&p->p_mtx);
