@@ -5,7 +5,11 @@
 //!
 //! The size negotiations (ask for the size, allocate, fetch, start again
 //! if it grew meanwhile) take the ioctl as a closure, so that they are
-//! tested here against a fake kernel; only [`sys`] makes system calls.
+//! tested here against a fake kernel and run on Linux against kharness
+//! (the module's code in a userspace model of the kernel, reached through
+//! its control door: see kharness.rs); only [`sys`] makes system calls.
+//! A closure's error is the host's: [`sys`] passes errno on, the door
+//! translates FreeBSD's numbers.
 //!
 //! Where we differ from wireguard-tools, and why:
 //! - A configuration that grows between the size query and the fetch
@@ -114,10 +118,10 @@ pub fn ifname(name: &str) -> io::Result<[libc::c_char; IFNAMSIZ]> {
 /// buffer between the two calls) it starts over.
 pub fn fetch<F>(mut ioctl: F, grew: i32) -> io::Result<Vec<u8>>
 where
-    F: FnMut(Option<&mut [u8]>) -> Result<usize, i32>,
+    F: FnMut(Option<&mut [u8]>) -> io::Result<usize>,
 {
     for _ in 0..MAX_TRIES {
-        let need = ioctl(None).map_err(errno)?;
+        let need = ioctl(None)?;
         if need > MAX_SIZE {
             return Err(errno(libc::E2BIG));
         }
@@ -132,8 +136,8 @@ where
             }
             Err(e) => {
                 wipe(&mut buf);
-                if e != grew {
-                    return Err(errno(e));
+                if e.raw_os_error() != Some(grew) {
+                    return Err(e);
                 }
             }
         }
@@ -187,7 +191,7 @@ pub fn member_names(answer: &[u8]) -> Vec<String> {
 /// means none.
 pub fn list_with<F>(ioctl: F) -> io::Result<Vec<String>>
 where
-    F: FnMut(Option<&mut [u8]>) -> Result<usize, i32>,
+    F: FnMut(Option<&mut [u8]>) -> io::Result<usize>,
 {
     match fetch(ioctl, libc::EINVAL) {
         Ok(answer) => Ok(member_names(&answer)),
@@ -199,7 +203,7 @@ where
 /// `name`'s configuration, given its SIOCGWG ioctl.
 pub fn get_with<F>(ioctl: F) -> io::Result<DeviceInfo>
 where
-    F: FnMut(Option<&mut [u8]>) -> Result<usize, i32>,
+    F: FnMut(Option<&mut [u8]>) -> io::Result<usize>,
 {
     let mut answer = fetch(ioctl, libc::ENOSPC)?;
     let info = decode_answer(&answer);
@@ -207,21 +211,33 @@ where
     info
 }
 
+/// Applies `update`, given the SIOCSWG ioctl (which takes the packed
+/// request). The request, which may hold keys, is wiped afterwards.
+pub fn set_with<F>(update: &DeviceUpdate, ioctl: F) -> io::Result<()>
+where
+    F: FnOnce(&mut [u8]) -> io::Result<()>,
+{
+    let mut request = encode_request(update)?;
+    let result = ioctl(&mut request);
+    wipe(&mut request);
+    result
+}
+
 pub fn list() -> io::Result<Vec<String>> {
     list_with(sys::group_members)
 }
 
+// On Linux the kernel's get/set are netlink's (linux.rs).
+#[cfg_attr(target_os = "linux", allow(dead_code))]
 pub fn get(name: &str) -> io::Result<DeviceInfo> {
     let name = ifname(name)?;
     get_with(|buf| sys::get_wg(&name, buf))
 }
 
+#[cfg_attr(target_os = "linux", allow(dead_code))]
 pub fn set(name: &str, update: &DeviceUpdate) -> io::Result<()> {
     let name = ifname(name)?;
-    let mut request = encode_request(update)?;
-    let result = sys::set_wg(&name, &mut request);
-    wipe(&mut request);
-    result.map_err(errno)
+    set_with(update, |request| sys::set_wg(&name, request))
 }
 
 /// The system calls. Each takes the buffer as [`fetch`] hands it over:
@@ -231,39 +247,34 @@ mod sys {
     use super::abi::{
         IfGroupReq, IfgReq, IfgrIfgru, WgDataIo, IFNAMSIZ, SIOCGIFGMEMB, SIOCGWG, SIOCSWG, WG_GROUP,
     };
+    use std::io;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     /// A socket to aim interface ioctls at, as wg(8) uses.
-    fn socket() -> Result<OwnedFd, i32> {
+    fn socket() -> io::Result<OwnedFd> {
         // SAFETY: socket(2) takes no pointers; the result is checked.
         let fd = unsafe { libc::socket(libc::AF_LOCAL, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
-            return Err(last_errno());
+            return Err(io::Error::last_os_error());
         }
         // SAFETY: fd is a fresh descriptor nothing else owns.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
-    fn last_errno() -> i32 {
-        std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO)
-    }
-
     /// ioctl(2) with a pointer to `arg`, which stays borrowed throughout.
-    fn ioctl<T>(fd: &OwnedFd, request: u64, arg: &mut T) -> Result<(), i32> {
+    fn ioctl<T>(fd: &OwnedFd, request: u64, arg: &mut T) -> io::Result<()> {
         // SAFETY: `arg` is a live, exclusively borrowed #[repr(C)] struct
         // of the size encoded in `request`; any buffer it points to is
         // owned by our caller and outlives the call.
         let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, arg as *mut T) };
         if r < 0 {
-            Err(last_errno())
+            Err(io::Error::last_os_error())
         } else {
             Ok(())
         }
     }
 
-    pub fn get_wg(name: &[libc::c_char; IFNAMSIZ], buf: Option<&mut [u8]>) -> Result<usize, i32> {
+    pub fn get_wg(name: &[libc::c_char; IFNAMSIZ], buf: Option<&mut [u8]>) -> io::Result<usize> {
         let s = socket()?;
         let (data, size) = match buf {
             Some(b) => (b.as_mut_ptr().cast(), b.len()),
@@ -278,7 +289,7 @@ mod sys {
         Ok(wgd.size)
     }
 
-    pub fn set_wg(name: &[libc::c_char; IFNAMSIZ], request: &mut [u8]) -> Result<(), i32> {
+    pub fn set_wg(name: &[libc::c_char; IFNAMSIZ], request: &mut [u8]) -> io::Result<()> {
         let s = socket()?;
         let mut wgd = WgDataIo {
             name: *name,
@@ -288,7 +299,7 @@ mod sys {
         ioctl(&s, SIOCSWG, &mut wgd)
     }
 
-    pub fn group_members(buf: Option<&mut [u8]>) -> Result<usize, i32> {
+    pub fn group_members(buf: Option<&mut [u8]>) -> io::Result<usize> {
         let s = socket()?;
         let mut name = [0 as libc::c_char; IFNAMSIZ];
         for (o, b) in name.iter_mut().zip(WG_GROUP.bytes()) {
@@ -300,7 +311,7 @@ mod sys {
         };
         let mut req = IfGroupReq {
             name,
-            len: libc::c_uint::try_from(len).map_err(|_| libc::E2BIG)?,
+            len: libc::c_uint::try_from(len).map_err(|_| super::errno(libc::E2BIG))?,
             ifgru: IfgrIfgru { groups },
         };
         ioctl(&s, SIOCGIFGMEMB, &mut req)?;
@@ -313,19 +324,21 @@ mod sys {
 /// name unknown to it (what Linux's wg(8) says for a name its kernel does
 /// not know).
 #[cfg(not(target_os = "freebsd"))]
+#[cfg_attr(target_os = "linux", allow(dead_code))]
 mod sys {
-    use super::IFNAMSIZ;
+    use super::{errno, IFNAMSIZ};
+    use std::io;
 
-    pub fn get_wg(_: &[libc::c_char; IFNAMSIZ], _: Option<&mut [u8]>) -> Result<usize, i32> {
-        Err(libc::ENODEV)
+    pub fn get_wg(_: &[libc::c_char; IFNAMSIZ], _: Option<&mut [u8]>) -> io::Result<usize> {
+        Err(errno(libc::ENODEV))
     }
 
-    pub fn set_wg(_: &[libc::c_char; IFNAMSIZ], _: &mut [u8]) -> Result<(), i32> {
-        Err(libc::ENODEV)
+    pub fn set_wg(_: &[libc::c_char; IFNAMSIZ], _: &mut [u8]) -> io::Result<()> {
+        Err(errno(libc::ENODEV))
     }
 
-    pub fn group_members(_: Option<&mut [u8]>) -> Result<usize, i32> {
-        Err(libc::ENOENT)
+    pub fn group_members(_: Option<&mut [u8]>) -> io::Result<usize> {
+        Err(errno(libc::ENOENT))
     }
 }
 
@@ -402,9 +415,9 @@ mod tests {
             }
         }
 
-        fn ioctl(&mut self, buf: Option<&mut [u8]>) -> Result<usize, i32> {
+        fn ioctl(&mut self, buf: Option<&mut [u8]>) -> io::Result<usize> {
             self.calls += 1;
-            let now = self.answers.get(self.at).ok_or(libc::EIO)?;
+            let now = self.answers.get(self.at).ok_or_else(|| errno(libc::EIO))?;
             let Some(buf) = buf else {
                 let n = now.len();
                 if self.grow_after_query > 0 {
@@ -414,7 +427,7 @@ mod tests {
                 return Ok(n);
             };
             if buf.len() < now.len() {
-                return Err(libc::ENOSPC);
+                return Err(errno(libc::ENOSPC));
             }
             buf[..now.len()].copy_from_slice(now);
             Ok(now.len())
@@ -457,13 +470,13 @@ mod tests {
     #[test]
     fn get_maps_errors() {
         // The kernel's errno, unchanged, from either call.
-        let e = get_with(|_| Err(libc::ENXIO)).unwrap_err();
+        let e = get_with(|_| Err(errno(libc::ENXIO))).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ENXIO));
         let e = get_with(|b| {
             if b.is_none() {
                 Ok(19)
             } else {
-                Err(libc::EPERM)
+                Err(errno(libc::EPERM))
             }
         })
         .unwrap_err();
@@ -549,11 +562,13 @@ mod tests {
         );
         // No group yet: no interfaces, not an error.
         assert_eq!(
-            list_with(|_| Err(libc::ENOENT)).unwrap(),
+            list_with(|_| Err(errno(libc::ENOENT))).unwrap(),
             Vec::<String>::new()
         );
         assert_eq!(
-            list_with(|_| Err(libc::EPERM)).unwrap_err().raw_os_error(),
+            list_with(|_| Err(errno(libc::EPERM)))
+                .unwrap_err()
+                .raw_os_error(),
             Some(libc::EPERM)
         );
         // A member came between the calls: FreeBSD says EINVAL; ask again.
@@ -567,7 +582,7 @@ mod tests {
             };
             match b {
                 None => Ok(now.len()),
-                Some(b) if b.len() < now.len() => Err(libc::EINVAL),
+                Some(b) if b.len() < now.len() => Err(errno(libc::EINVAL)),
                 Some(b) => {
                     b[..now.len()].copy_from_slice(&now);
                     Ok(b.len())
