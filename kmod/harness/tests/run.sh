@@ -76,8 +76,12 @@ result "ioctl fuzzing: $(echo "$out" | sed -n 's/.*#\([0-9]*\) *DONE.*exec\/s: \
 # then its site-to-site scenario with 1% of M_NOWAIT allocations failing,
 # then Debian's wg-quick with kharness as its userspace implementation
 # (background mode; wg-quick down deletes the TUN, kharness unloads).
-for script in seed.sh ipv6.sh faults wgquick; do
-	if [ "$script" = wgquick ]; then
+for script in seed.sh ipv6.sh faults wgquick kharness-wg.sh; do
+	if [ "$script" = kharness-wg.sh ]; then
+		# Our wg's FreeBSD ioctl backend through the door, against
+		# Debian's wg through UAPI, on the same live interfaces.
+		out=$(sh "$top/tests/netns/kharness-wg.sh" 2>&1)
+	elif [ "$script" = wgquick ]; then
 		out=$(WGD=$KHARNESS sh "$top/tests/netns/wgquick.sh" 2>&1)
 	elif [ "$script" = faults ]; then
 		out=$(KH_FAULT_PPM=10000 PAIRS="kharness:kharness" \
