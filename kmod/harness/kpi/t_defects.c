@@ -33,6 +33,8 @@ int	kh_kldload_try(void);
 /* Knobs of the socket model (uipc_socket.c). */
 extern volatile uint64_t kh_so_stall_ns;
 extern volatile int kh_so_fail_opt;
+extern volatile int kh_so_rx_tags;
+extern volatile uint32_t kh_so_rx_cookie;
 extern struct malloc_type M_WG[1];
 
 #define	T_MS	1000000ULL
@@ -671,22 +673,15 @@ t_get_race(void)
 	return (t_unload());
 }
 
-/*
- * Item 3: a packet of the largest MTU crosses a tunnel between two
- * interfaces of the module (the sealed datagram is over udp_sendspace).
- */
-static int
-t_jumbo(void)
+/* wg0 (10.9.0.1) and wg1 (10.9.0.2), peers of each other on 127.0.0.1. */
+static void
+t_pair(void)
 {
 	uint8_t key0[32], key1[32], pub0[32], pub1[32];
 	char name[IFNAMSIZ];
 	struct nvb b;
 	uint16_t port0, port1;
-	if_t ifp;
-	int i, mtu;
 
-	t_boot();
-	CURVNET_SET(vnet0);
 	if (kh_if_create("wg", name, sizeof(name)) != 0 ||
 	    kh_if_create("wg", name, sizeof(name)) != 0)
 		kh_panic("cannot create wg0 and wg1");
@@ -720,6 +715,32 @@ t_jumbo(void)
 	nvb_peer(&b, pub0, port0, t_ip1);
 	nvb_done(&b);
 	T_CHECK(t_set("wg1", &b) == 0, "SIOCSWG wg1 peer failed");
+}
+
+/* Waits up to 3 s until wg1 has received n packets in all. */
+static uint64_t
+t_wait_wg1(uint64_t n)
+{
+	int i;
+
+	for (i = 0; i < 300 && t_counter("wg1", IFCOUNTER_IPACKETS) < n; i++)
+		host_sleep_ns(10 * T_MS);
+	return (t_counter("wg1", IFCOUNTER_IPACKETS));
+}
+
+/*
+ * Item 3: a packet of the largest MTU crosses a tunnel between two
+ * interfaces of the module (the sealed datagram is over udp_sendspace).
+ */
+static int
+t_jumbo(void)
+{
+	if_t ifp;
+	int i, mtu;
+
+	t_boot();
+	CURVNET_SET(vnet0);
+	t_pair();
 	/* The largest MTU the interface takes, on both ends. */
 	for (mtu = 16384; mtu > 1280; mtu--) {
 		ifp = kh_ifunit("wg0");
@@ -739,12 +760,57 @@ t_jumbo(void)
 		(void)t_transmit("wg0", t_ip2, mtu);
 		host_sleep_ns(300 * T_MS);
 	}
-	for (i = 0; i < 200 && t_counter("wg1", IFCOUNTER_IPACKETS) < 3; i++)
-		host_sleep_ns(10 * T_MS);
-	T_CHECK(t_counter("wg1", IFCOUNTER_IPACKETS) == 3, "%ju of 3 packets "
-	    "of %d bytes crossed (wg0 oerrors %ju)",
-	    (uintmax_t)t_counter("wg1", IFCOUNTER_IPACKETS), mtu,
+	T_CHECK(t_wait_wg1(3) == 3, "%ju of 3 packets of %d bytes crossed "
+	    "(wg0 oerrors %ju)", (uintmax_t)t_counter("wg1",
+	    IFCOUNTER_IPACKETS), mtu,
 	    (uintmax_t)t_counter("wg0", IFCOUNTER_OERRORS));
+	CURVNET_RESTORE();
+	return (t_unload());
+}
+
+#define	T_MTAG_WG_LOOP	0x7767726c	/* if_wg.c's MTAG_WG_LOOP */
+#define	T_MAX_LOOPS	8		/* if_wg.c's WG_MAX_LOOPS */
+
+/*
+ * Receive-side nesting: a packet that wg1 opens is delivered inline, in
+ * the thread of its datagram's input; a datagram that got there through
+ * as many decapsulations as the limit allows (their tags on it) is
+ * dropped rather than delivered one level deeper.
+ */
+static int
+t_rx_nesting(void)
+{
+	uint64_t base, ierr;
+	int i;
+
+	t_boot();
+	CURVNET_SET(vnet0);
+	t_pair();
+	T_CHECK(t_setup("wg0", 1) == 0 && t_setup("wg1", 1) == 0, "up failed");
+	for (i = 0; i < 10 && t_counter("wg1", IFCOUNTER_IPACKETS) == 0; i++) {
+		(void)t_transmit("wg0", t_ip2, 100);
+		(void)t_wait_wg1(1);
+	}
+	base = t_counter("wg1", IFCOUNTER_IPACKETS);
+	T_CHECK(base > 0, "no packet crossed");
+	ierr = t_counter("wg1", IFCOUNTER_IERRORS);
+	/* One level short of the limit: delivered. */
+	kh_so_rx_cookie = T_MTAG_WG_LOOP;
+	kh_so_rx_tags = T_MAX_LOOPS - 1;
+	(void)t_transmit("wg0", t_ip2, 100);
+	T_CHECK(t_wait_wg1(base + 1) == base + 1, "a packet %d levels deep "
+	    "was not delivered", T_MAX_LOOPS);
+	T_CHECK(kh_so_rx_tags == 0, "no datagram took the tags");
+	/* At the limit: dropped, counted. */
+	kh_so_rx_tags = T_MAX_LOOPS;
+	(void)t_transmit("wg0", t_ip2, 100);
+	host_sleep_ns(500 * T_MS);
+	T_CHECK(kh_so_rx_tags == 0, "no datagram took the tags");
+	T_CHECK(t_counter("wg1", IFCOUNTER_IPACKETS) == base + 1, "a packet "
+	    "%d levels deep was delivered", T_MAX_LOOPS + 1);
+	T_CHECK(t_counter("wg1", IFCOUNTER_IERRORS) == ierr + 1, "ierrors "
+	    "%ju -> %ju", (uintmax_t)ierr,
+	    (uintmax_t)t_counter("wg1", IFCOUNTER_IERRORS));
 	CURVNET_RESTORE();
 	return (t_unload());
 }
@@ -903,6 +969,7 @@ kh_test_defect(const char *name)
 		{ "jumbo", t_jumbo },
 		{ "set-atomic", t_set_atomic },
 		{ "stock-first", t_stock_first },
+		{ "rx-nesting", t_rx_nesting },
 	};
 	int i;
 

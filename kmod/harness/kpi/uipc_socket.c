@@ -64,6 +64,14 @@ static volatile long kh_sockets;
  */
 volatile uint64_t kh_so_stall_ns;
 volatile int kh_so_fail_opt;
+/*
+ * And kh_so_rx_tags tags of cookie kh_so_rx_cookie (each naming another
+ * interface) on the next datagram received: what a datagram carries that
+ * reaches udp_input() inline through that many decapsulations.
+ */
+volatile int kh_so_rx_tags;
+volatile uint32_t kh_so_rx_cookie;
+static char kh_so_rx_ifp;	/* the interface they name */
 
 long
 kh_socket_count(void)
@@ -232,9 +240,10 @@ kh_udp_reader(void *arg)
 	struct sockaddr *sa;
 	struct host_addr from;
 	struct mbuf *m;
+	struct m_tag *t;
 	char *buf;
 	long n;
-	int off;
+	int i, off;
 	bool taken;
 
 	buf = host_alloc(65536);
@@ -249,6 +258,14 @@ kh_udp_reader(void *arg)
 		m = kh_udp_mbuf(ks, buf, n, &from, &off);
 		if (m == NULL)
 			continue;	/* udp_input: dropped, counted */
+		for (i = __atomic_exchange_n(&kh_so_rx_tags, 0,
+		    __ATOMIC_ACQ_REL); i > 0; i--) {
+			if ((t = m_tag_alloc(kh_so_rx_cookie, 0, sizeof(void *),
+			    M_NOWAIT)) == NULL)
+				break;
+			*(void **)(t + 1) = &kh_so_rx_ifp;
+			m_tag_prepend(m, t);
+		}
 		if (from.family == 4) {
 			memset(&sin, 0, sizeof(sin));
 			sin.sin_len = sizeof(sin);

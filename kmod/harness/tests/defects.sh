@@ -13,7 +13,7 @@ KHARNESS=${KHARNESS:-$top/target/kharness/asan/kharness}
 passed=0
 failed=0
 
-tests=${*:-hsq-down hsq-admit get-null get-race jumbo set-atomic stock-first}
+tests=${*:-hsq-down hsq-admit get-null get-race jumbo set-atomic stock-first rx-nesting}
 for t in $tests; do
 	out=$(KH_NO_TUN=1 KH_NCPUS=1 timeout 120 unshare -n sh -c \
 	    'ip link set lo up && exec "$0" test "defect-$1"' \
