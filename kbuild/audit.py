@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Audits an amd64 ELF relocatable object meant for FreeBSD's kldload.
+"""Audits an amd64 or arm64 ELF object meant for FreeBSD's kldload.
 
-The object is what link_elf_obj loads: if_wg.ko itself, or the Rust core
-alone (`ld -r` of libwg_ffi.a, localised as kmod.mk localises a module).
-The checks, each printed in full, then one verdict line:
+The object is what the kernel linker loads: if_wg.ko itself, or the Rust
+core alone (`ld -r` of libwg_ffi.a, localised as kmod.mk localises a
+module). The machine comes from the ELF header. On amd64 a module is a
+relocatable (ET_REL, link_elf_obj); on arm64 kmod.mk links it as a shared
+object (`ld -Bshareable` of the `ld -r` output, loaded by link_elf), and
+the rules follow (ARM64 below). The checks, each printed in full, then one
+verdict line:
 
   [a] undefined symbols: each must be declared in a header under one of the
       --headers directories (the kernel's, and the project's sys/ for the
@@ -47,6 +51,22 @@ The checks, each printed in full, then one verdict line:
       address-taken function, the shim's own among them, and close cycles
       that do not exist (wg_clone_create > wg_core_dev_create > ...).
 
+ARM64 (EM_AARCH64): [b] on the shared .ko, its dynamic relocations must
+be of the types arm64's elf_reloc_internal (sys/arm64/arm64/elf_machdep.c)
+applies: NONE, ABS64, GLOB_DAT, JUMP_SLOT, RELATIVE, IRELATIVE; on a
+relocatable (the core alone, before the module link), its relocations in
+loaded sections must be ones `ld -Bshareable` resolves inside the module
+or turns into those (no TLS, no absolute 32/16-bit data, no MOVW
+absolutes). [c] no FP/SIMD register (v/q/d/s/h/b0-31, fpcr, fpsr) outside
+--fpu-allow: kern.mk builds with -mgeneral-regs-only and the kernel saves
+them only in fpu_kern_enter; and no write to x18, the kernel's per-CPU
+pointer (kern.mk's -ffixed-x18). [d]/[f] as above from .stack_sizes (LLVM's
+sizes include the saved x29/x30, nothing is added) or the prologue (`stp
+x29, x30, [sp, #-N]!`, `sub sp, sp, #N`); calls are bl/b, indirect calls
+blr/br, an address taken is a data relocation or an adrp+add pair. The
+disassembler is llvm-objdump (--objdump-aarch64, or OBJDUMP_AARCH64;
+Debian's binutils know x86 only).
+
 Exit status: 0 clean, 1 violations, 2 could not audit (bad input, tool
 missing). Only python3's standard library and binutils' objdump are used;
 the ELF tables are read directly.
@@ -65,8 +85,9 @@ from collections import Counter, defaultdict
 # --- ELF ------------------------------------------------------------------
 
 EM_X86_64 = 62
-ET_REL = 1
-SHT_SYMTAB, SHT_RELA, SHT_REL = 2, 4, 9
+EM_AARCH64 = 183
+ET_REL, ET_DYN = 1, 3
+SHT_SYMTAB, SHT_RELA, SHT_REL, SHT_DYNSYM = 2, 4, 9, 11
 SHF_ALLOC = 0x2
 SHN_UNDEF, SHN_ABS, SHN_COMMON, SHN_XINDEX = 0, 0xFFF1, 0xFFF2, 0xFFFF
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
@@ -96,12 +117,48 @@ X86_64_RELOCS = {
 AMD64_KLD_ACCEPTED = {0, 1, 2, 4, 11, 6, 7, 8, 37}
 
 
+# R_AARCH64_* numbers and names (ELF for the Arm 64-bit Architecture).
+AARCH64_RELOCS = {
+    0: "R_AARCH64_NONE", 257: "R_AARCH64_ABS64", 258: "R_AARCH64_ABS32",
+    259: "R_AARCH64_ABS16", 260: "R_AARCH64_PREL64", 261: "R_AARCH64_PREL32",
+    262: "R_AARCH64_PREL16", 263: "R_AARCH64_MOVW_UABS_G0",
+    264: "R_AARCH64_MOVW_UABS_G0_NC", 265: "R_AARCH64_MOVW_UABS_G1",
+    266: "R_AARCH64_MOVW_UABS_G1_NC", 267: "R_AARCH64_MOVW_UABS_G2",
+    268: "R_AARCH64_MOVW_UABS_G2_NC", 269: "R_AARCH64_MOVW_UABS_G3",
+    273: "R_AARCH64_LD_PREL_LO19", 274: "R_AARCH64_ADR_PREL_LO21",
+    275: "R_AARCH64_ADR_PREL_PG_HI21", 276: "R_AARCH64_ADR_PREL_PG_HI21_NC",
+    277: "R_AARCH64_ADD_ABS_LO12_NC", 278: "R_AARCH64_LDST8_ABS_LO12_NC",
+    279: "R_AARCH64_TSTBR14", 280: "R_AARCH64_CONDBR19", 282: "R_AARCH64_JUMP26",
+    283: "R_AARCH64_CALL26", 284: "R_AARCH64_LDST16_ABS_LO12_NC",
+    285: "R_AARCH64_LDST32_ABS_LO12_NC", 286: "R_AARCH64_LDST64_ABS_LO12_NC",
+    299: "R_AARCH64_LDST128_ABS_LO12_NC", 309: "R_AARCH64_GOTREL64",
+    311: "R_AARCH64_ADR_GOT_PAGE", 312: "R_AARCH64_LD64_GOT_LO12_NC",
+    1024: "R_AARCH64_COPY", 1025: "R_AARCH64_GLOB_DAT", 1026: "R_AARCH64_JUMP_SLOT",
+    1027: "R_AARCH64_RELATIVE", 1028: "R_AARCH64_TLS_DTPMOD64",
+    1029: "R_AARCH64_TLS_DTPREL64", 1030: "R_AARCH64_TLS_TPREL64",
+    1031: "R_AARCH64_TLSDESC", 1032: "R_AARCH64_IRELATIVE",
+}
+AARCH64_RELOCS.update({t: f"R_AARCH64_TLS*({t})" for t in range(512, 571)
+                       if t not in AARCH64_RELOCS})
+
+# What arm64's elf_reloc_internal() applies to a module (link_elf, a shared
+# object); anything else: "kldload: unexpected relocation type".
+ARM64_KLD_ACCEPTED = {0, 257, 1025, 1026, 1027, 1032}
+# In a relocatable (before kmod.mk's `ld -Bshareable`): what that link
+# resolves inside the module (PC-relative, calls through the PLT, GOT
+# entries) or turns into the accepted dynamic types (ABS64: RELATIVE or
+# ABS64). Not TLS (the kernel has none), not ABS32/ABS16/MOVW_UABS (no
+# dynamic form on arm64), not COPY.
+ARM64_LINK_RESOLVED = {0, 257, 260, 261, 262, 273, 274, 275, 276, 277, 278, 279, 280,
+                       282, 283, 284, 285, 286, 299, 311, 312}
+
+
 class AuditError(Exception):
     """The object could not be audited (as opposed to failing the audit)."""
 
 
 class Section:
-    __slots__ = ("index", "name", "type", "flags", "offset", "size", "link",
+    __slots__ = ("index", "name", "type", "flags", "addr", "offset", "size", "link",
                  "info", "entsize")
 
 
@@ -131,7 +188,7 @@ class Elf:
         for i in range(e_shnum):
             o = e_shoff + i * e_shentsize
             s = Section()
-            (s.name, s.type, s.flags, _addr, s.offset, s.size, s.link, s.info,
+            (s.name, s.type, s.flags, s.addr, s.offset, s.size, s.link, s.info,
              _align, s.entsize) = struct.unpack_from("<IIQQQQIIQQ", data, o)
             s.index = i
             self.sections.append(s)
@@ -139,6 +196,26 @@ class Elf:
         for s in self.sections:
             s.name = self._str(shstr, s.name)
         self.symbols = self._symbols()
+        # A linked object's dynamic relocations index .dynsym.
+        dyn = [s for s in self.sections if s.type == SHT_DYNSYM]
+        self.dynsyms = self._read_symbols(dyn[0]) if dyn else []
+
+    def reloc_symbols(self, relsec):
+        """The symbol table a relocation section indexes (sh_link)."""
+        if relsec.link < len(self.sections) and self.sections[relsec.link].type == SHT_DYNSYM:
+            return self.dynsyms
+        return self.symbols
+
+    @property
+    def arm64(self):
+        return self.e_machine == EM_AARCH64
+
+    def section_at(self, addr):
+        """The loaded section holding a (linked object's) address."""
+        for s in self.sections:
+            if s.flags & SHF_ALLOC and s.addr <= addr < s.addr + max(s.size, 1):
+                return s
+        return None
 
     def _str(self, strsec, off):
         start = strsec.offset + off
@@ -150,7 +227,9 @@ class Elf:
         if len(tabs) != 1:
             # link_elf_obj: "Only allow one symbol table for now".
             raise AuditError(f"expected one symbol table, found {len(tabs)}")
-        tab = tabs[0]
+        return self._read_symbols(tabs[0])
+
+    def _read_symbols(self, tab):
         strsec = self.sections[tab.link]
         out = []
         for i in range(tab.size // 24):
@@ -328,8 +407,15 @@ def rel_header(path, dirs):
 # --- [b] relocations ---------------------------------------------------------
 
 def check_relocations(elf, args, report, fail):
-    if elf.e_machine != EM_X86_64:
-        raise AuditError("only amd64 (EM_X86_64) objects are audited so far")
+    if elf.arm64:
+        names = AARCH64_RELOCS
+        if elf.e_type == ET_DYN:
+            accepted, who = ARM64_KLD_ACCEPTED, "arm64 link_elf accepts only"
+        else:
+            accepted, who = ARM64_LINK_RESOLVED, "ld -Bshareable makes into what arm64 link_elf accepts only"
+        prefix = 10
+    else:
+        names, accepted, who, prefix = X86_64_RELOCS, AMD64_KLD_ACCEPTED, "amd64 link_elf_obj accepts only", 9
     loaded, skipped = Counter(), Counter()
     skipped_secs = set()
     examples = defaultdict(list)
@@ -338,27 +424,32 @@ def check_relocations(elf, args, report, fail):
             continue
         target = elf.sections[sec.info]
         is_loaded = bool(target.flags & SHF_ALLOC)
+        if elf.e_type == ET_DYN:
+            # .rela.dyn, .rela.plt: what the kernel linker applies.
+            is_loaded = bool(sec.flags & SHF_ALLOC)
+            target = sec
         for off, rtype, symi, _addend in elf.relocations(sec):
             if is_loaded:
                 loaded[rtype] += 1
-                if rtype not in AMD64_KLD_ACCEPTED and len(examples[rtype]) < args.examples:
-                    sym = elf.symbols[symi].name if symi < len(elf.symbols) else f"#{symi}"
+                if rtype not in accepted and len(examples[rtype]) < args.examples:
+                    syms = elf.reloc_symbols(sec)
+                    sym = syms[symi].name if symi < len(syms) else f"#{symi}"
                     examples[rtype].append(f"{target.name}+{off:#x} -> {sym}")
             else:
                 skipped[rtype] += 1
                 skipped_secs.add(re.sub(r"^(\.debug)_.*", r"\1_*", target.name))
     report(f"-- [b] relocation types in loaded sections: {sum(loaded.values())} relocations")
     for rtype, n in sorted(loaded.items()):
-        name = X86_64_RELOCS.get(rtype, f"type {rtype}")
-        ok = rtype in AMD64_KLD_ACCEPTED
+        name = names.get(rtype, f"type {rtype}")
+        ok = rtype in accepted
         report(f"   {name:<24} {n:>7}  {'ok' if ok else 'VIOLATION: kldload rejects it'}")
         if not ok:
             for e in examples[rtype]:
                 report(f"      at {short(e)}")
-            fail(f"[b] {n} {name} relocations (amd64 link_elf_obj accepts only "
-                 + ", ".join(X86_64_RELOCS[t][9:] for t in sorted(AMD64_KLD_ACCEPTED)) + ")")
+            fail(f"[b] {n} {name} relocations ({who} "
+                 + ", ".join(names[t][prefix:] for t in sorted(accepted)) + ")")
     if skipped:
-        kinds = ", ".join(f"{X86_64_RELOCS.get(t, t)} {n}" for t, n in sorted(skipped.items()))
+        kinds = ", ".join(f"{names.get(t, t)} {n}" for t, n in sorted(skipped.items()))
         report(f"   not loaded, not judged: {sum(skipped.values())} relocations of "
                f"{', '.join(sorted(skipped_secs))} ({kinds})")
 
@@ -366,7 +457,7 @@ def check_relocations(elf, args, report, fail):
 # --- disassembly -------------------------------------------------------------
 
 _FUNC = re.compile(r"^([0-9a-f]+) <(.+)>:$")
-_INSN = re.compile(r"^\s*([0-9a-f]+):\t(.*)$")
+_INSN = re.compile(r"^\s*([0-9a-f]+):\s*\t(.*)$")
 _SECTION = re.compile(r"^Disassembly of section (.+):$")
 _PREFIXES = {"cs", "ds", "es", "fs", "gs", "ss", "data16", "data32", "addr32",
              "lock", "rep", "repz", "repe", "repnz", "repne", "notrack", "bnd",
@@ -380,7 +471,23 @@ class Func:
         self.section, self.addr, self.name, self.insns = section, addr, name, []
 
 
-def disassemble(path, objdump):
+def aarch64_objdump(args):
+    """llvm-objdump for arm64 (binutils' objdump on Debian is x86 only)."""
+    if args.objdump_aarch64:
+        return args.objdump_aarch64
+    for name in ["llvm-objdump"] + [f"llvm-objdump-{v}" for v in range(22, 13, -1)]:
+        found = shutil_which(name)
+        if found:
+            return found
+    raise AuditError("arm64 object: llvm-objdump not found (Debian: apt-get install llvm-14)")
+
+
+def shutil_which(name):
+    import shutil
+    return shutil.which(name)
+
+
+def disassemble(path, objdump, arm64=False):
     try:
         out = subprocess.run([objdump, "-d", "-w", "--no-show-raw-insn", path],
                              capture_output=True, text=True, check=True).stdout
@@ -392,7 +499,7 @@ def disassemble(path, objdump):
     for line in out.splitlines():
         m = _INSN.match(line)
         if m and cur is not None:
-            text = m.group(2).split("#", 1)[0].strip()
+            text = (m.group(2).split("//", 1)[0] if arm64 else m.group(2).split("#", 1)[0]).strip()
             toks = text.split(None, 1)
             while toks and toks[0].lower() in _PREFIXES:
                 toks = toks[1].split(None, 1) if len(toks) > 1 else []
@@ -418,12 +525,21 @@ _FPU_MNEMONIC = re.compile(
     r"|xsave\w*|xrstor\w*|kmov\w|kand\w+|kor\w+|kxor\w+|knot\w|kshift\w+|ktest\w|kortest\w)$")
 
 
-def fpu_use(insn):
+# arm64: the FP/SIMD registers under their every name, and the FP
+# control/status registers (mrs/msr). Symbol annotations (<...>) are
+# dropped first: a function may be called d0.
+_A64_FPU_REG = re.compile(r"(?<![\w.])(?:[vqdshb](?:[12]?[0-9]|3[01])(?:\.\w+)?|fpcr|fpsr)\b", re.I)
+_ANNOT = re.compile(r"<[^>]*>")
+
+
+def fpu_use(insn, arm64=False):
     mnemonic, operands = insn[1], insn[2]
+    if arm64:
+        return bool(_A64_FPU_REG.search(_ANNOT.sub("", operands)))
     return bool(_FPU_REG.search(operands) or _FPU_MNEMONIC.match(mnemonic.lower()))
 
 
-def check_fpu(funcs, names, args, report, fail):
+def check_fpu(funcs, names, args, report, fail, arm64=False):
     allow = read_list(args.fpu_allow, need_reason=False)
 
     def allowed(f):
@@ -433,7 +549,7 @@ def check_fpu(funcs, names, args, report, fail):
     hits = []
     allowed_hits = 0
     for f in funcs:
-        bad = [i for i in f.insns if fpu_use(i)]
+        bad = [i for i in f.insns if fpu_use(i, arm64)]
         if not bad:
             continue
         if allowed(f):
@@ -450,11 +566,38 @@ def check_fpu(funcs, names, args, report, fail):
     for f, bad in hits[:args.examples * 4]:
         report(f"   VIOLATION {short(names.get(f.name, f.name))}: {len(bad)} instructions,"
                f" first at {f.section}+{bad[0][0]:#x}: {bad[0][3]}")
+    if arm64:
+        check_x18(funcs, names, args, report, fail)
     if hits:
         if len(hits) > args.examples * 4:
             report(f"   ... and {len(hits) - args.examples * 4} more functions")
         fail(f"[c] {len(hits)} functions use FPU/SIMD outside fpu_kern_enter "
              f"(first: {short(names.get(hits[0][0].name, hits[0][0].name), 80)})")
+
+
+_A64_NOT_WRITING = ("st", "cmp", "cmn", "tst", "cb", "tb", "ccm", "prfm", "br", "blr",
+                    "ret", "msr", "at", "dc", "ic", "tlbi", "sys")
+
+
+def check_x18(funcs, names, args, report, fail):
+    """arm64: x18 is the kernel's per-CPU pointer (kern.mk -ffixed-x18);
+    code that writes it (as a destination register) breaks curthread and
+    PCPU_GET for everything it calls and returns to."""
+    hits = []
+    for f in funcs:
+        for insn in f.insns:
+            regs = _ANNOT.sub("", insn[2]).split(",")
+            if (regs and regs[0].strip() in ("x18", "w18")
+                    and not insn[1].lower().startswith(_A64_NOT_WRITING)):
+                hits.append((f, insn))
+                break
+    report(f"   x18 (the per-CPU pointer) written: {len(hits) or 'nowhere'}")
+    for f, insn in hits[:args.examples * 4]:
+        report(f"   VIOLATION {short(names.get(f.name, f.name))} writes x18 at "
+               f"{f.section}+{insn[0]:#x}: {insn[3]}")
+    if hits:
+        fail(f"[c] {len(hits)} functions write x18, the kernel's per-CPU pointer (first: "
+             f"{short(names.get(hits[0][0].name, hits[0][0].name), 80)})")
 
 
 # --- [d] stack frames --------------------------------------------------------
@@ -537,6 +680,35 @@ def prologue_frame(f):
     return best + 8, dynamic
 
 
+_A64_PRE = re.compile(r"\[sp, #-(\d+|0x[0-9a-f]+)\]!$")
+_A64_SUB = re.compile(r"^sp, sp, #(\d+|0x[0-9a-f]+)(?:, lsl #(\d+))?$")
+
+
+def prologue_frame_arm64(f):
+    """Bytes below the caller's stack pointer from an arm64 prologue:
+    pre-indexed stores (`stp x29, x30, [sp, #-N]!`) and `sub sp, sp, #N`
+    (with `lsl #12` for large ones), the first run of them (after a
+    shrink-wrapped early exit, too). The saved x30 is inside the frame.
+    Returns (bytes, dynamic)."""
+    dynamic = any(m == "sub" and ops.startswith("sp, sp, ") and "#" not in ops
+                  for _, m, ops, _t in f.insns)
+    best = total = gap = 0
+    for _a, m, ops, _t in f.insns:
+        pre = _A64_PRE.search(ops) if m.startswith(("stp", "str")) else None
+        sub = _A64_SUB.match(ops) if m == "sub" else None
+        if pre:
+            total += int(pre.group(1), 0)
+            gap = 0
+        elif sub:
+            total += int(sub.group(1), 0) << int(sub.group(2) or 0)
+            gap = 0
+        elif total:
+            gap += 1
+            if gap > 4 or m in ("ret", "bl", "b", "blr", "br"):
+                best, total, gap = max(best, total), 0, 0
+    return max(best, total), dynamic
+
+
 _SP_COPY = re.compile(r"^%rsp,(%r\w+)$")
 _SP_LEA = re.compile(r"^-(0x[0-9a-f]+|\d+)\(%rsp\),%r11$")
 
@@ -580,12 +752,16 @@ def stack_sizes(elf):
         while pos + 8 <= len(data):
             (addr,) = struct.unpack_from("<Q", data, pos)
             size, nxt = _uleb(data, pos + 8)
+            ra = 0 if elf.arm64 else 8
             if pos in rel:
                 symi, addend = rel[pos]
                 sym = elf.symbols[symi]
                 value = sym.value + (addend if addend is not None else addr)
                 if sym.shndx < len(elf.sections):
-                    out[(elf.sections[sym.shndx].name, value)] = size + 8
+                    out[(elf.sections[sym.shndx].name, value)] = size + ra
+            elif elf.e_type == ET_DYN and elf.section_at(addr) is not None:
+                # A linked object: the address is final.
+                out[(elf.section_at(addr).name, addr)] = size + ra
             pos = nxt
     return out
 
@@ -596,7 +772,7 @@ def frames(elf, funcs):
     measured = stack_sizes(elf)
     out = []
     for f in funcs:
-        pro, dynamic = prologue_frame(f)
+        pro, dynamic = prologue_frame_arm64(f) if elf.arm64 else prologue_frame(f)
         llvm = measured.get((f.section, f.addr))
         size = max(pro, llvm or 0)
         src = "stack_sizes" if llvm is not None and llvm >= pro else "prologue"
@@ -612,7 +788,8 @@ def check_stack(elf, funcs, names, args, report, fail, sizes=None):
     rows.sort(key=lambda r: (-r[0], r[3].name))
     src_note = (f".stack_sizes for {nmeasured} functions, prologues for the rest"
                 if nmeasured else "prologues (no .stack_sizes section)")
-    report(f"-- [d] largest stack frames (limit {args.stack_limit} bytes, return address included;"
+    report(f"-- [d] largest stack frames (limit {args.stack_limit} bytes, "
+           f"{'saved x29/x30' if elf.arm64 else 'return address'} included;"
            f" from {src_note})")
     for size, src, dynamic, f in rows[:args.top]:
         flag = "  VIOLATION" if size > args.stack_limit else ""
@@ -623,7 +800,7 @@ def check_stack(elf, funcs, names, args, report, fail, sizes=None):
         report(f"   {size:>7}  {short(names.get(f.name, f.name))}  VIOLATION")
     dyn = [r for r in rows if r[2]]
     if dyn:
-        report(f"   {len(dyn)} functions also adjust %rsp by a register (alloca/VLA):"
+        report(f"   {len(dyn)} functions also adjust the stack pointer by a register (alloca/VLA):"
                f" {', '.join(short(names.get(r[3].name, r[3].name), 60) for r in dyn[:5])}")
     for size, _src, _d, f in over:
         fail(f"[d] stack frame of {size} bytes > {args.stack_limit}: "
@@ -637,6 +814,7 @@ SHF_EXECINSTR = 0x4
 # for a call: unwind tables and the like (never loaded as code pointers).
 _NOT_POINTERS = re.compile(r"^\.(eh_frame|gcc_except_table|stack_sizes)")
 _TARGET = re.compile(r"^([0-9a-f]+) <")
+_A64_TARGET = re.compile(r"^0x([0-9a-f]+)\b")
 
 
 class CallGraph:
@@ -665,9 +843,29 @@ class CallGraph:
         for lst in self.by_section.values():
             lst.sort()
         self.starts = {(f.section, f.addr): i for i, f in enumerate(funcs)}
+        self.arm64 = elf.arm64
         relocs = defaultdict(list)
+        if elf.e_type == ET_DYN:
+            # A linked (shared) object: no relocations in code; data
+            # pointers to functions are its dynamic relocations.
+            for sec in elf.sections:
+                if sec.type not in (SHT_RELA, SHT_REL) or not sec.flags & SHF_ALLOC:
+                    continue
+                for _off, rtype, symi, addend in elf.relocations(sec):
+                    if rtype in (1027, 8):  # RELATIVE: the addend is the address
+                        at = elf.section_at(addend or 0)
+                        i = self.func_at(at.name, addend) if at is not None else None
+                        if i is not None and funcs[i].addr == addend:
+                            self.taken.add(i)
+                    elif symi < len(elf.reloc_symbols(sec)) and symi:
+                        sym = elf.reloc_symbols(sec)[symi]
+                        at = elf.section_at(sym.value) if sym.shndx != SHN_UNDEF else None
+                        i = self.func_at(at.name, sym.value) if at is not None else None
+                        if i is not None and funcs[i].addr == sym.value:
+                            self.taken.add(i)
         for sec in elf.sections:
-            if sec.type not in (SHT_RELA, SHT_REL) or sec.info >= len(elf.sections):
+            if (sec.type not in (SHT_RELA, SHT_REL) or sec.info >= len(elf.sections)
+                    or elf.e_type == ET_DYN):
                 continue
             target = elf.sections[sec.info]
             if not target.flags & SHF_ALLOC:
@@ -680,6 +878,11 @@ class CallGraph:
                     i = self._resolve(elf, rtype, symi, addend, 0)
                     if isinstance(i, int) and self._is_start(i, elf, symi, addend, rtype, 0):
                         self.taken.add(i)
+        if self.arm64:
+            # A linked object has no relocations in its code: every
+            # section of functions is read.
+            for secname in self.by_section:
+                relocs.setdefault(secname, [])
         for secname, rs in relocs.items():
             rs.sort()
             self._code(elf, secname, rs)
@@ -715,6 +918,9 @@ class CallGraph:
         offs = [r[0] for r in rs]
         for i, f in ((i, self.funcs[i]) for _a, _e, i in self.by_section.get(secname, [])):
             insns = f.insns
+            if self.arm64:
+                self._code_arm64(elf, secname, i, f, rs, offs)
+                continue
             for k, (addr, m, ops, _t) in enumerate(insns):
                 end = insns[k + 1][0] if k + 1 < len(insns) else addr + 16
                 lo = bisect.bisect_left(offs, addr)
@@ -746,6 +952,66 @@ class CallGraph:
                     t = self._resolve(elf, rtype, symi, addend, end - off)
                     if isinstance(t, int) and self._is_start(t, elf, symi, addend, rtype, end - off):
                         self.taken.add(t)
+
+    def _code_arm64(self, elf, secname, i, f, rs, offs):
+        """bl (call), b and b.cond (jump; out of the function: a tail
+        call), blr (indirect call), br (indirect jump); an address taken
+        is a relocation to a function's start (relocatable) or an adrp+add
+        pair that computes it (linked object)."""
+        pages = {}
+        for addr, m, ops, _t in f.insns:
+            lo = bisect.bisect_left(offs, addr)
+            hi = bisect.bisect_left(offs, addr + 4)
+            mine = rs[lo:hi]
+            if m in ("bl", "blr", "blraa", "blrab", "blraaz", "blrabz"):
+                pages.clear()  # x0-x18 do not survive a call
+            if m in ("blr", "blraa", "blrab", "blraaz", "blrabz"):
+                self.indirect[i] += 1
+                continue
+            if m in ("br", "braa", "brab", "braaz", "brabz", "ret", "retaa", "retab"):
+                continue
+            is_call = m == "bl"
+            is_jump = m == "b" or m.startswith("b.")
+            if is_call or is_jump:
+                t = None
+                if mine:
+                    off, rtype, symi, addend = mine[0]
+                    t = self._resolve(elf, rtype, symi, addend, 0)
+                else:
+                    mt = _A64_TARGET.match(ops)
+                    if mt:
+                        t = self.func_at(secname, int(mt.group(1), 16))
+                        if t is not None and self.funcs[t].name.endswith("@plt"):
+                            t = self.funcs[t].name[:-4]
+                if t is None or t == i and is_jump:
+                    continue
+                if isinstance(t, str):
+                    self.externals[i].add(t)
+                elif is_call:
+                    self.calls[i].add(t)
+                else:
+                    self.tails[i].add(t)
+                continue
+            for off, rtype, symi, addend in mine:
+                t = self._resolve(elf, rtype, symi, addend, 0)
+                if isinstance(t, int) and self._is_start(t, elf, symi, addend, rtype, 0):
+                    self.taken.add(t)
+            if mine:
+                continue
+            regs = [r.strip() for r in _ANNOT.sub("", ops).split(",")]
+            if m == "adrp" and len(regs) == 2:
+                try:
+                    pages[regs[0]] = int(regs[1], 16)
+                except ValueError:
+                    pages.pop(regs[0], None)
+            elif m == "add" and len(regs) == 3 and regs[1] in pages and regs[2].startswith("#"):
+                target = pages[regs[1]] + int(regs[2][1:], 0)
+                at = elf.section_at(target)
+                t = self.func_at(at.name, target) if at is not None else None
+                if t is not None and self.funcs[t].addr == target:
+                    self.taken.add(t)
+            elif regs and regs[0] in pages:
+                pages.pop(regs[0], None)
 
     def sccs(self, roots):
         """Strongly connected components reachable from roots, callees
@@ -980,13 +1246,22 @@ def check_shim_names(elf, args, report, fail):
             where = (elf.sections[s.shndx].name if s.shndx < len(elf.sections)
                      else {SHN_ABS: "ABS", SHN_COMMON: "COMMON"}.get(s.shndx, f"#{s.shndx}"))
             defined[s.name].append(f"{bind} in {where}")
-    captured = sorted(n for n in wanted if n not in still)
+    # A shared module (arm64): ld defines __start_<s>/__stop_<s> of each
+    # section <s> it has, and link_elf's lookup_set finds a linker set
+    # through them in the module itself.
+    section_names = {sec.name for sec in elf.sections}
+    bounds = {n for n in wanted if elf.e_type == ET_DYN and n not in still
+              and linker_set_section(n) in section_names}
+    captured = sorted(n for n in wanted if n not in still and n not in bounds)
     report(f"-- [e] names the shim leaves to the kernel: {len(wanted)} undefined in "
            f"{', '.join(os.path.basename(p) for p in args.shim_object)}"
            f" (and {len(exports)} core exports), {len(wanted) - len(captured)} still undefined here")
     for n in sorted(exports & still):
         report(f"   VIOLATION {n}: a core export the shim calls, left undefined")
         fail(f"[e] {n}: the shim calls it as the core's, but nothing in the object defines it")
+    if bounds:
+        report(f"   {len(bounds)} linker-set bounds defined by ld for their sections "
+               "(link_elf's lookup_set reads them): " + ", ".join(sorted(bounds)))
     if not captured:
         report("   none captured by what was linked beside the shim")
     for n in captured:
@@ -1026,6 +1301,8 @@ def main(argv=None):
     ap.add_argument("--top", type=int, default=10, help="frames listed (default 10)")
     ap.add_argument("--examples", type=int, default=5, help="examples shown per violation")
     ap.add_argument("--objdump", default=os.environ.get("OBJDUMP", "objdump"))
+    ap.add_argument("--objdump-aarch64", default=os.environ.get("OBJDUMP_AARCH64"),
+                    help="disassembler for arm64 objects (default: llvm-objdump in PATH)")
     args = ap.parse_args(argv)
 
     for d in args.headers:
@@ -1042,18 +1319,27 @@ def main(argv=None):
 
     try:
         elf = Elf(args.object)
-        if elf.e_type != ET_REL:
-            raise AuditError("not a relocatable object (amd64 modules are ET_REL)")
-        if elf.e_machine != EM_X86_64:
-            raise AuditError("not an x86-64 object")
+        if elf.e_machine == EM_X86_64:
+            if elf.e_type != ET_REL:
+                raise AuditError("not a relocatable object (amd64 modules are ET_REL)")
+            kind = "x86-64 relocatable"
+        elif elf.e_machine == EM_AARCH64:
+            if elf.e_type not in (ET_REL, ET_DYN):
+                raise AuditError("neither relocatable nor shared (arm64 modules are ET_DYN)")
+            kind = "AArch64 " + ("relocatable" if elf.e_type == ET_REL else "shared object")
+        else:
+            raise AuditError(f"machine {elf.e_machine}: only x86-64 and AArch64 are audited")
         ntext = sum(1 for s in elf.sections if s.flags & SHF_ALLOC)
-        report(f"== kbuild audit: {args.object} (ELF64 x86-64 relocatable, "
+        report(f"== kbuild audit: {args.object} (ELF64 {kind}, "
                f"{len(elf.sections)} sections, {ntext} loaded, {len(elf.symbols)} symbols)")
         check_undefined(elf, args, report, violations.append)
         check_relocations(elf, args, report, violations.append)
-        funcs = disassemble(args.object, args.objdump)
+        if elf.arm64:
+            funcs = disassemble(args.object, aarch64_objdump(args), arm64=True)
+        else:
+            funcs = disassemble(args.object, args.objdump)
         names = demangle(f.name for f in funcs)
-        check_fpu(funcs, names, args, report, violations.append)
+        check_fpu(funcs, names, args, report, violations.append, elf.arm64)
         sizes = frames(elf, funcs)
         check_stack(elf, funcs, names, args, report, violations.append, sizes)
         if args.shim_object:

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds the Rust core of if_wg.ko for the FreeBSD amd64 kernel: crate
+# Builds the Rust core of if_wg.ko for the FreeBSD amd64 (or arm64) kernel: crate
 # wg-ffi as a staticlib, `--no-default-features --features kernel` (no std,
 # no ring, no aws-lc), with core and alloc rebuilt (-Zbuild-std) for the
 # target spec kbuild/x86_64-ifwg-kernel.json: kernel code model, static
@@ -23,9 +23,16 @@
 #                      rust-src, e.g. KBUILD_CARGO="cargo +nightly".
 #   KBUILD_TARGET_DIR  cargo target directory [<repo>/target/kernel]
 #   KBUILD_OPT_LEVEL   2 (default) or s
-#   KBUILD_ARCH        amd64 (the only one so far; arm64 comes later)
+#   KBUILD_ARCH        amd64 (default) or arm64: kbuild/aarch64-ifwg-kernel.json,
+#                      FreeBSD arm64's kernel code generation (no FP/SIMD
+#                      registers, as kern.mk's -mgeneral-regs-only; small code
+#                      model; static relocations; soft-float ABI)
 #   KBUILD_LD, KBUILD_OBJCOPY, KBUILD_NM, KBUILD_AR
-#                      binutils for the step below [ld, objcopy, nm, ar]
+#                      tools for the step below; amd64: binutils [ld, objcopy,
+#                      nm, ar]; arm64: the ziglang wheel's ld.lld and ar, and
+#                      LLVM's objcopy and nm [python3 -m ziglang ld.lld,
+#                      llvm-objcopy, llvm-nm, python3 -m ziglang ar] (Debian's
+#                      binutils know x86 only)
 #
 # One interface: cargo's archive also carries compiler_builtins, whose
 # libm defines C names (log, exp, sin, floor, ...) as weak hidden
@@ -41,9 +48,17 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 arch=${KBUILD_ARCH:-amd64}
 case $arch in
-amd64) target=x86_64-ifwg-kernel ;;
+amd64)
+	target=x86_64-ifwg-kernel ld_emul=elf_x86_64
+	def_ld=ld def_objcopy=objcopy def_nm=nm def_ar=ar
+	;;
+arm64)
+	target=aarch64-ifwg-kernel ld_emul=aarch64elf
+	def_ld="python3 -m ziglang ld.lld" def_objcopy=llvm-objcopy
+	def_nm=llvm-nm def_ar="python3 -m ziglang ar"
+	;;
 *)
-	echo "build-kernel-lib: KBUILD_ARCH=$arch: only amd64 is supported" >&2
+	echo "build-kernel-lib: KBUILD_ARCH=$arch: amd64 or arm64" >&2
 	exit 2
 	;;
 esac
@@ -82,6 +97,12 @@ export RUSTC="$rustc" RUSTDOC="$rustdoc" CARGO_TARGET_DIR="$target_dir"
 # curve25519-dalek 4, which Cargo.lock pins). -Zemit-stack-sizes: a
 # .stack_sizes section, which the audit reads (link_elf_obj ignores it).
 export RUSTFLAGS="-Zemit-stack-sizes --cfg chacha20_force_soft --cfg poly1305_force_soft --cfg curve25519_dalek_backend=\"serial\""
+# arm64: kern.mk's -mbranch-protection=standard (BTI landing pads, PAC on
+# return addresses), as the shim; the spec reserves x18 (the kernel's
+# per-CPU pointer, kern.mk's -ffixed-x18) and has no FP/SIMD.
+if [ "$arch" = arm64 ]; then
+	RUSTFLAGS="$RUSTFLAGS -Zbranch-protection=bti,pac-ret"
+fi
 # The release profile, pinned here whatever the workspace's says: fat LTO
 # drops what the module does not call (without it curve25519-dalek's table
 # builders, with frames of up to 500 KB, stay in) and keeps frames small.
@@ -109,13 +130,15 @@ lib=$target_dir/$target/release/libwg_ffi.a
 	exit 1
 }
 
-ld=${KBUILD_LD:-ld}
-objcopy=${KBUILD_OBJCOPY:-objcopy}
-nm=${KBUILD_NM:-nm}
-ar=${KBUILD_AR:-ar}
+# (Unquoted below: a tool may be a command with arguments.)
+ld=${KBUILD_LD:-$def_ld}
+objcopy=${KBUILD_OBJCOPY:-$def_objcopy}
+nm=${KBUILD_NM:-$def_nm}
+ar=${KBUILD_AR:-$def_ar}
 # The exports, from the crate's own member (binutils' nm reads no symbols
 # from compiler_builtins' member; it does not need to).
-exports=$("$nm" -g --defined-only "$lib" 2>/dev/null |
+# shellcheck disable=SC2086
+exports=$($nm -g --defined-only "$lib" 2>/dev/null |
 	awk '$2 ~ /^[TW]$/ && $3 ~ /^wg_core_/ { print $3 }' | sort -u)
 if [ -z "$exports" ]; then
 	echo "build-kernel-lib: no wg_core_* function in $lib" >&2
@@ -126,12 +149,14 @@ trap 'rm -rf "$tmp"' EXIT
 undef=
 for e in $exports; do undef="$undef -u $e"; done
 # shellcheck disable=SC2086 # one -u per export
-"$ld" -m elf_x86_64 -r -d $undef -o "$tmp/wg_core.full.o" "$lib"
+$ld -m $ld_emul -r -d $undef -o "$tmp/wg_core.full.o" "$lib"
 # .llvmbc/.llvmcmd: compiler_builtins' embedded bitcode, never loaded.
-"$objcopy" --wildcard --keep-global-symbol='wg_core_*' \
+# shellcheck disable=SC2086
+$objcopy --wildcard --keep-global-symbol='wg_core_*' \
 	--remove-section=.llvmbc --remove-section=.llvmcmd \
 	"$tmp/wg_core.full.o" "$tmp/wg_core.o"
-(cd "$tmp" && "$ar" rcs libwg_ffi.a wg_core.o)
+# shellcheck disable=SC2086
+(cd "$tmp" && $ar rcs libwg_ffi.a wg_core.o)
 # A new file, not a write through cargo's hard link into deps/: cargo puts
 # its own archive back at its next build, and this runs again.
 mv -f "$tmp/libwg_ffi.a" "$lib"

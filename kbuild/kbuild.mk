@@ -3,6 +3,8 @@
 # the repository root).
 #
 #   make kernel-lib     libwg_ffi.a for the amd64 kernel (kbuild/build-kernel-lib.sh)
+#   make kernel-lib-arm64, audit-core-arm64
+#                       the same for the arm64 kernel (kbuild/aarch64-ifwg-kernel.json)
 #   make audit-core     that library alone, linked and localised as kmod.mk
 #                       links a module, audited (kbuild/audit.py)
 #   make audit-object AUDIT_OBJECT=path/to/if_wg.ko
@@ -44,7 +46,24 @@ AUDIT_FLAGS ?= $(addprefix --headers ,$(AUDIT_HEADERS)) \
 	--recursion-allow kbuild/recursion-allow.txt
 AUDIT = $(KBUILD_PYTHON) kbuild/audit.py $(AUDIT_FLAGS)
 
-.PHONY: kernel-lib audit-core audit-object test-audit lint-kernel audit-headers-check
+# arm64 (kbuild/aarch64-ifwg-kernel.json): no binutils for aarch64 on
+# Debian; the ziglang wheel's ld.lld and ar, LLVM's objcopy, nm and objdump
+# (llvm-14, which clang-14 brings).
+KERNEL_LIB_ARM64 = $(KBUILD_TARGET_DIR)/aarch64-ifwg-kernel/release/libwg_ffi.a
+KBUILD_LD_ARM64 ?= $(KBUILD_PYTHON) -m ziglang ld.lld
+KBUILD_OBJCOPY_ARM64 ?= llvm-objcopy
+KBUILD_NM_ARM64 ?= llvm-nm
+ZIGLANG_FREEBSD_ARM64 = $(if $(ZIGLANG_DIR),$(ZIGLANG_DIR)/lib/libc/include/generic-freebsd $(ZIGLANG_DIR)/lib/libc/include/aarch64-freebsd-none)
+AUDIT_KERNEL_HEADERS_ARM64 ?= $(ZIGLANG_FREEBSD_ARM64)
+AUDIT_ARM64 = $(KBUILD_PYTHON) kbuild/audit.py $(addprefix --headers ,$(AUDIT_KERNEL_HEADERS_ARM64) sys) \
+	--allow-undefined kbuild/undefined-allow.txt \
+	--fpu-allow kbuild/fpu-allow.txt \
+	--stack-limit $(AUDIT_STACK_LIMIT) \
+	--max-depth $(AUDIT_DEPTH_LIMIT) \
+	--recursion-allow kbuild/recursion-allow.txt
+
+.PHONY: kernel-lib audit-core audit-object test-audit lint-kernel audit-headers-check \
+	kernel-lib-arm64 audit-core-arm64
 
 kernel-lib: $(KBUILD_DEPS)
 	@KBUILD_TARGET_DIR="$(abspath $(KBUILD_TARGET_DIR))" sh kbuild/build-kernel-lib.sh
@@ -62,6 +81,23 @@ audit-core: kernel-lib audit-headers-check
 		$(KERNEL_CORE_OBJ).full $(KERNEL_CORE_OBJ)
 	@rm -f $(KERNEL_CORE_OBJ).full
 	$(AUDIT) $(KERNEL_CORE_OBJ)
+
+kernel-lib-arm64: $(KBUILD_DEPS)
+	@KBUILD_ARCH=arm64 KBUILD_TARGET_DIR="$(abspath $(KBUILD_TARGET_DIR))" \
+		KBUILD_NM="$(KBUILD_NM_ARM64)" KBUILD_OBJCOPY="$(KBUILD_OBJCOPY_ARM64)" \
+		sh kbuild/build-kernel-lib.sh
+
+# The arm64 core alone, `ld -r` and localised as above (a relocatable:
+# the audit judges its relocations by what kmod.mk's `ld -Bshareable`
+# makes of them).
+audit-core-arm64: kernel-lib-arm64
+	$(KBUILD_LD_ARM64) -m aarch64elf -r -d --whole-archive $(KERNEL_LIB_ARM64) --no-whole-archive \
+		-o $(KERNEL_CORE_OBJ:.o=.arm64.o).full
+	$(KBUILD_OBJCOPY_ARM64) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd --wildcard \
+		--keep-global-symbol='$(KERNEL_CORE_EXPORTS)' \
+		$(KERNEL_CORE_OBJ:.o=.arm64.o).full $(KERNEL_CORE_OBJ:.o=.arm64.o)
+	@rm -f $(KERNEL_CORE_OBJ:.o=.arm64.o).full
+	$(AUDIT_ARM64) $(KERNEL_CORE_OBJ:.o=.arm64.o)
 
 audit-object: audit-headers-check
 	@test -n "$(AUDIT_OBJECT)" || { echo "audit-object: set AUDIT_OBJECT=path/to/object" >&2; exit 2; }

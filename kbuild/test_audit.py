@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """kbuild/audit.py catches what it is for: each test builds a tiny object
-with gcc or as, plants one violation (or none) and runs the audit on it as
-`make audit-core` does, as a separate process.
+with gcc or as (amd64) or zig cc and the wheel's ld.lld (arm64), plants one
+violation (or none) and runs the audit on it as `make audit-core` does, as
+a separate process.
 
     python3 -m unittest kbuild/test_audit.py
     python3 kbuild/test_audit.py
@@ -478,6 +479,178 @@ class AuditTest(unittest.TestCase):
         rc, out = self.audit(path)
         self.assertEqual(rc, 2, out)
         self.assertIn("not an ELF file", out)
+
+
+
+# --- arm64 -------------------------------------------------------------------
+
+def _zig():
+    try:
+        import ziglang  # noqa: F401
+    except ImportError:
+        return None
+    return [sys.executable, "-m", "ziglang"]
+
+
+def _llvm_objdump():
+    for name in ["llvm-objdump"] + [f"llvm-objdump-{v}" for v in range(22, 13, -1)]:
+        if shutil.which(name):
+            return name
+    return None
+
+
+# kern.mk's arm64 code generation as zig cc takes it: no FP/SIMD, x18
+# reserved (its -mcpu features; zig drops -mgeneral-regs-only and
+# -ffixed-x18), PIC as for kmod.mk's shared modules.
+A64_CPU = "-mcpu=generic+reserve_x18-neon-fp_armv8"
+A64FLAGS = ["-O2", "-ffreestanding", "-fPIC", "-fno-stack-protector",
+            "-fno-asynchronous-unwind-tables", "-fno-common", "-fstack-size-section"]
+
+
+@unittest.skipUnless(_zig() and _llvm_objdump(),
+                     "arm64 audit tests skipped: need the ziglang wheel (pip install ziglang: "
+                     "zig cc, ld.lld) and llvm-objdump (Debian: llvm-14)")
+class Arm64AuditTest(unittest.TestCase):
+    """The arm64 rules, on aarch64 objects built by zig cc and linked by
+    the wheel's ld.lld as kmod.mk links an arm64 module (ld -r, then ld
+    -Bshareable): one planted violation of each rule."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="kbuild-audit-arm64-")
+        cls.headers = os.path.join(cls.tmp, "include")
+        os.makedirs(os.path.join(cls.headers, "sys"))
+        with open(os.path.join(cls.headers, "sys", "kern.h"), "w") as f:
+            f.write(KERNEL_HEADER)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def compile(self, name, source, cpu=A64_CPU):
+        src = os.path.join(self.tmp, f"{name}.c")
+        obj = os.path.join(self.tmp, f"{name}.o")
+        with open(src, "w") as f:
+            f.write(textwrap.dedent(source))
+        subprocess.run(_zig() + ["cc", "-target", "aarch64-freebsd", cpu, *A64FLAGS,
+                                 "-I", self.headers, "-c", "-o", obj, src], check=True)
+        return obj
+
+    def module(self, name, source, cpu=A64_CPU):
+        """The object as kmod.mk makes an arm64 .ko: ld -r -d, ld -Bshareable."""
+        obj = self.compile(name, source, cpu)
+        kld = os.path.join(self.tmp, f"{name}.kld")
+        ko = os.path.join(self.tmp, f"{name}.ko")
+        ld = _zig() + ["ld.lld", "-m", "aarch64elf"]
+        subprocess.run(ld + ["-r", "-d", "-o", kld, obj], check=True)
+        subprocess.run(ld + ["-Bshareable", "-z", "notext", "-z", "norelro", "-d",
+                             "-o", ko, kld], check=True)
+        return ko
+
+    def audit(self, obj, *extra):
+        p = subprocess.run([sys.executable, AUDIT, obj, "--headers", self.headers,
+                            "--objdump-aarch64", _llvm_objdump(), *extra],
+                           capture_output=True, text=True)
+        return p.returncode, p.stdout + p.stderr
+
+    def assertPasses(self, obj, *extra):
+        rc, out = self.audit(obj, *extra)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("== OK", out)
+        return out
+
+    def assertFails(self, obj, check, what, *extra):
+        rc, out = self.audit(obj, *extra)
+        self.assertEqual(rc, 1, out)
+        failures = out.split("== FAIL", 1)[1]
+        self.assertIn(check, failures, out)
+        self.assertIn(what, failures, out)
+        return out
+
+    CLEAN = AuditTest.CLEAN
+
+    def test_arm64_clean_module_passes(self):
+        out = self.assertPasses(self.module("clean", self.CLEAN))
+        self.assertIn("ELF64 AArch64 shared object", out)
+        self.assertRegex(out, r"kernel_fn\s+GLOBAL\s+declared in include/sys/kern.h")
+        self.assertRegex(out, r"R_AARCH64_JUMP_SLOT\s+\d+\s+ok")
+        self.assertRegex(out, r"R_AARCH64_GLOB_DAT\s+\d+\s+ok")
+        self.assertIn("none outside the allowlist", out)
+        self.assertIn("x18 (the per-CPU pointer) written: nowhere", out)
+        self.assertRegex(out, r"\d+\s+stack_sizes\s+clean")
+
+    def test_arm64_clean_relocatable_passes(self):
+        out = self.assertPasses(self.compile("cleanrel", self.CLEAN))
+        self.assertIn("ELF64 AArch64 relocatable", out)
+        self.assertRegex(out, r"R_AARCH64_CALL26\s+\d+\s+ok")
+
+    # [a]
+    def test_arm64_undeclared_symbol_fails(self):
+        ko = self.module("undecl", """\
+            extern void not_in_the_kernel(void);
+            void f(void) { not_in_the_kernel(); }
+            """)
+        self.assertFails(ko, "[a] undefined symbol not_in_the_kernel", "declared in no header")
+
+    # [b]
+    def test_arm64_tls_dynamic_relocation_fails(self):
+        # Thread-local storage: a TLSDESC relocation, which link_elf does
+        # not apply ("kldload: unexpected relocation type").
+        ko = self.module("tls", """\
+            __thread int per_thread;
+            int f(void) { return per_thread; }
+            """)
+        self.assertFails(ko, "[b]", "R_AARCH64_TLSDESC relocations (arm64 link_elf accepts only")
+
+    def test_arm64_abs32_in_relocatable_fails(self):
+        # A 32-bit absolute address of a kernel symbol: no dynamic form.
+        obj = self.compile("abs32", """\
+            #include <sys/kern.h>
+            __asm__(".data\\n.globl p32\\np32: .word kernel_var\\n.text\\n");
+            """)
+        self.assertFails(obj, "[b]", "R_AARCH64_ABS32 relocations")
+
+    # [c]
+    def test_arm64_fp_simd_fails(self):
+        ko = self.module("fp", """\
+            double scale(double a, double b) { return a * b; }
+            """, cpu="-mcpu=generic")
+        self.assertFails(ko, "[c]", "scale")
+
+    def test_arm64_fpu_allowlist_passes(self):
+        ko = self.module("fpok", """\
+            double under_fpu_kern(double a, double b) { return a * b; }
+            """, cpu="-mcpu=generic")
+        allow = os.path.join(self.tmp, "fpu-allow.txt")
+        with open(allow, "w") as f:
+            f.write("under_fpu_kern\n")
+        self.assertPasses(ko, "--fpu-allow", allow)
+
+    def test_arm64_x18_write_fails(self):
+        ko = self.module("x18", """\
+            void clobber(void) { __asm__ volatile("mov x18, #0"); }
+            """)
+        self.assertFails(ko, "[c]", "write x18")
+
+    # [d]
+    def test_arm64_big_frame_fails(self):
+        ko = self.module("big", """\
+            #include <sys/kern.h>
+            void big(void) { char buf[4096]; kernel_fill(buf); }
+            """)
+        out = self.assertFails(ko, "[d] stack frame of", "big")
+        self.assertRegex(out, r"4\d{3}\s+stack_sizes\s+big\s+VIOLATION")
+
+    # [f]
+    def test_arm64_deep_call_chain_fails(self):
+        ko = self.module("deep", """\
+            #include <sys/kern.h>
+            static __attribute__((noinline)) void leaf(void) { char b[1900]; kernel_fill(b); }
+            static __attribute__((noinline)) void mid(void) { char b[1900]; kernel_fill(b); leaf(); kernel_fill(b); }
+            void top(void) { char b[1900]; kernel_fill(b); mid(); kernel_fill(b); }
+            """)
+        out = self.assertFails(ko, "[f] call chain of", "top", "--max-depth", "4096")
+        self.assertRegex(out, r"top: 3 frames")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,16 @@
 # usage: sh kmod/check-compile.sh OUTDIR
 #
 # Overrides: CC (default gcc), ZIG_LIBC (the wheel's lib/libc/include),
-# CK_INCLUDE (default /usr/include), WG_CHECK_CLANG (default 1).
+# CK_INCLUDE (default /usr/include), WG_CHECK_CLANG (default 1),
+# KMOD_ARCH (amd64, the default, or arm64).
+#
+# KMOD_ARCH=arm64: clang only (Debian's gcc targets x86), -target
+# aarch64-unknown-freebsd, against the wheel's aarch64-freebsd-none
+# headers, with kern.mk's arm64 flags: -mgeneral-regs-only (no FP/SIMD
+# register, the kernel does not save them outside fpu_kern_enter),
+# -ffixed-x18 (the per-CPU pointer), -mbranch-protection=standard (BTI and
+# PAC), -mno-outline-atomics (no libgcc atomics helpers in the kernel);
+# writes OUTDIR/if_wg.clang.o.
 set -eu
 
 if [ $# -ne 1 ]; then
@@ -35,7 +44,15 @@ if [ -z "${FREEBSD_INCLUDE:-}" ]; then
 	}
 	FREEBSD_INCLUDE=$zig/lib/libc/include
 fi
-fbsd_md=$FREEBSD_INCLUDE/x86_64-freebsd-none
+arch=${KMOD_ARCH:-amd64}
+case $arch in
+amd64) fbsd_md=$FREEBSD_INCLUDE/x86_64-freebsd-none zig_arch=x86_64 ;;
+arm64) fbsd_md=$FREEBSD_INCLUDE/aarch64-freebsd-none zig_arch=aarch64 ;;
+*)
+	echo "check-compile: KMOD_ARCH=$arch: amd64 or arm64" >&2
+	exit 2
+	;;
+esac
 fbsd_mi=$FREEBSD_INCLUDE/generic-freebsd
 if [ ! -f "$fbsd_mi/sys/mbuf.h" ] || [ ! -d "$fbsd_md/machine" ]; then
 	echo "check-compile: no FreeBSD headers under $FREEBSD_INCLUDE" >&2
@@ -48,9 +65,9 @@ fi
 # __FreeBSD_version to the compiler, so it is defined here: 14.0-RELEASE's
 # for 14.0's headers, the oldest release the module supports (if_wg.4).
 if grep -q 'P_OSREL.*15[0-9][0-9][0-9][0-9][0-9]' "$fbsd_mi/sys/param.h"; then
-	fbsd_major=15 fbsd_version=1500500 fbsd_target=x86_64-freebsd.15.0
+	fbsd_major=15 fbsd_version=1500500 fbsd_target=$zig_arch-freebsd.15.0
 else
-	fbsd_major=14 fbsd_version=1400097 fbsd_target=x86_64-freebsd.14.0
+	fbsd_major=14 fbsd_version=1400097 fbsd_target=$zig_arch-freebsd.14.0
 fi
 if [ ! -f "$CK_INCLUDE/ck_epoch.h" ]; then
 	echo "check-compile: ck headers missing (apt-get install libck-dev)" >&2
@@ -81,17 +98,37 @@ target="-U__linux__ -U__linux -Ulinux -U__gnu_linux__
 # kmod.mk + kern.mk for amd64, minus their -Wno-error=... relaxations and
 # clang's -D__printf__=__freebsd_kprintf__ (Debian's gcc lacks that format
 # attribute; plain printf checking applies instead).
-cflags="-O2 -pipe -fno-strict-aliasing -Werror -D_KERNEL -DKLD_MODULE
-    -nostdinc -include $out/opt_global.h
-    -fno-common -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
-    -fno-pic -mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse -msoft-float
-    -fno-asynchronous-unwind-tables -ffreestanding -fwrapv -fstack-protector
-    -mno-aes -mno-avx -std=gnu99
-    -Wall -Wnested-externs -Wstrict-prototypes
+common="-O2 -pipe -fno-strict-aliasing -Werror -D_KERNEL -DKLD_MODULE
+    -nostdinc -include $out/opt_global.h -fno-common"
+warn="-Wall -Wnested-externs -Wstrict-prototypes
     -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wundef
     -Wmissing-include-dirs -fdiagnostics-show-option -Wswitch"
+cflags="$common -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
+    -fno-pic -mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse -msoft-float
+    -fno-asynchronous-unwind-tables -ffreestanding -fwrapv -fstack-protector
+    -mno-aes -mno-avx -std=gnu99 $warn"
 
 includes="-I$out -I$top/sys -I$fbsd_md -I$fbsd_mi -I$out/ck"
+
+if [ "$arch" = arm64 ]; then
+	# kern.mk's aarch64 block and its common flags. zig cc drops
+	# -mgeneral-regs-only and -ffixed-x18 (the audit caught q0-q1 copies
+	# in the shim): its -mcpu features are what keep FP/SIMD out and x18
+	# reserved. kmod.mk links arm64 modules as shared objects (ld
+	# -Bshareable), so the code is PIC (kernel data through the GOT:
+	# GLOB_DAT, which arm64's link_elf accepts).
+	cflags="$common -fPIC -mgeneral-regs-only -ffixed-x18
+	    -mbranch-protection=standard -mno-outline-atomics
+	    -fno-asynchronous-unwind-tables -ffreestanding -fwrapv
+	    -fstack-protector -std=gnu99 $warn"
+	set -x
+	# shellcheck disable=SC2086
+	python3 -m ziglang cc -target $fbsd_target -mcpu=generic+reserve_x18-neon-fp_armv8 \
+	    -fstack-size-section -D__printf__=__freebsd_kprintf__ \
+	    -Wno-unused-command-line-argument \
+	    $cflags $includes -c "$here/if_wg.c" -o "$out/if_wg.clang.o"
+	exit 0
+fi
 
 set -x
 # shellcheck disable=SC2086

@@ -11,7 +11,10 @@ KMOD_KO = $(KMOD_OUT)/if_wg.ko
 # and audited against 14's, and the shim must also compile against 15's.
 FBSD14_INCLUDE ?= $(HOME)/.cache/if_wg/freebsd14-include
 
-.PHONY: check-kmod-compile kmod-ko audit-ko kmod-headers-14.0
+KMOD_KO_ARM64 = $(KMOD_OUT)/arm64/if_wg.ko
+
+.PHONY: check-kmod-compile kmod-ko audit-ko kmod-headers-14.0 \
+	check-kmod-compile-arm64 kmod-ko-arm64 audit-ko-arm64 check-freebsd-arm64
 
 check-kmod-compile: $(KBUILD_DEPS)
 	FREEBSD_INCLUDE=$(FBSD14_INCLUDE) sh kmod/check-compile.sh $(KMOD_OUT)
@@ -51,3 +54,35 @@ kmod-headers-14.0:
 audit-ko: kmod-ko audit-headers-check kmod-headers-14.0
 	$(AUDIT) --shim-object $(KMOD_OUT)/if_wg.clang.o \
 		--core-export '$(KERNEL_CORE_EXPORTS)' $(KMOD_KO)
+
+# arm64: the shim compiled by the wheel's clang for aarch64-freebsd with
+# kern.mk's arm64 flags (KMOD_ARCH=arm64 kmod/check-compile.sh), against
+# the wheel's FreeBSD 15 aarch64 headers (FreeBSD 14's aarch64 headers are
+# not unpacked by scripts/deps.sh), linked with the arm64 core as kmod.mk
+# links a module where __KLD_SHARED=yes: `ld -r -d` into if_wg.kld, every
+# defined global made local (kmod_syms.awk, no EXPORT_SYMS), then `ld
+# -Bshareable -znotext -znorelro` into if_wg.ko, debug information
+# stripped. The audit reads the .ko: its dynamic relocations are what
+# arm64's link_elf applies.
+check-kmod-compile-arm64: $(KBUILD_DEPS)
+	KMOD_ARCH=arm64 sh kmod/check-compile.sh $(KMOD_OUT)/arm64
+
+kmod-ko-arm64: check-kmod-compile-arm64 kernel-lib-arm64
+	$(KBUILD_LD_ARM64) -m aarch64elf -r -d -o $(KMOD_OUT)/arm64/if_wg.kld.full \
+		$(KMOD_OUT)/arm64/if_wg.clang.o $(KERNEL_LIB_ARM64)
+	$(KBUILD_OBJCOPY_ARM64) --remove-section=.llvmbc --remove-section=.llvmcmd \
+		--wildcard --keep-global-symbol='__if_wg_exports_nothing__' \
+		$(KMOD_OUT)/arm64/if_wg.kld.full $(KMOD_OUT)/arm64/if_wg.kld
+	$(KBUILD_LD_ARM64) -m aarch64elf -Bshareable -z notext -z norelro -d --build-id=sha1 \
+		-o $(KMOD_KO_ARM64).full $(KMOD_OUT)/arm64/if_wg.kld
+	$(KBUILD_OBJCOPY_ARM64) --strip-debug $(KMOD_KO_ARM64).full $(KMOD_KO_ARM64)
+	@rm -f $(KMOD_KO_ARM64).full $(KMOD_OUT)/arm64/if_wg.kld.full
+
+audit-ko-arm64: kmod-ko-arm64
+	@test -n "$(AUDIT_KERNEL_HEADERS_ARM64)" || { \
+		echo "audit-ko-arm64: no FreeBSD aarch64 headers: pip install ziglang" >&2; exit 2; }
+	$(AUDIT_ARM64) --shim-object $(KMOD_OUT)/arm64/if_wg.clang.o \
+		--core-export '$(KERNEL_CORE_EXPORTS)' $(KMOD_KO_ARM64)
+
+# What `make check-freebsd` adds for arm64: the core alone and the module.
+check-freebsd-arm64: audit-core-arm64 audit-ko-arm64
