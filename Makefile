@@ -42,7 +42,7 @@ lint:
 # compiled with -Werror against FreeBSD's kernel headers, linked with the
 # core into if_wg.ko, and that audited too (undefined symbols, relocations,
 # FPU use, stack frames).
-check-freebsd: deps test-audit audit-core audit-ko
+check-freebsd: deps test-audit audit-core audit-ko check-freebsd-arm64
 	@sh tools/wg/check-freebsd.sh
 
 fmt:
