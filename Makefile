@@ -20,7 +20,7 @@ build: deps
 # tests, the module's, TSan, ioctl fuzzing, the seed network), the core
 # with its portable crypto, then the whole workspace (userspace AEAD,
 # boringtun interop, the C ABI driver, the bindings freshness check).
-test: deps lint check-freebsd test-netns kharness-test
+test: deps lint check-freebsd test-netns kharness-test test-install
 	@sh tests/freebsd/check-syntax.sh
 	@sh tests/tools/run.sh
 	@sh scripts/run-tests.sh
@@ -110,3 +110,24 @@ AUDIT_KERNEL_HEADERS = $(FBSD14_INCLUDE)/generic-freebsd $(FBSD14_INCLUDE)/x86_6
 include kbuild/kbuild.mk
 include kmod/check.mk
 include kmod/harness/harness.mk
+
+# The FreeBSD tree, staged or installed (scripts/install.sh): /boot/modules/
+# if_wg.ko, PREFIX/bin/wg and wg-quick, PREFIX/etc/rc.d/wireguard, the
+# manual pages in PREFIX/share/man/man4 and man8, with FreeBSD's modes and
+# owners. `make install DESTDIR=/tmp/stage PREFIX=/usr/local`; `make
+# deinstall` with the same variables removes them. The module is the one
+# check-freebsd links (target/kmod/if_wg.ko), wg the release build;
+# INSTALL_NOBUILD=1 installs what is there without building it.
+.PHONY: install deinstall wg-release test-install
+install: $(if $(INSTALL_NOBUILD),,kmod-ko wg-release)
+	DESTDIR="$(DESTDIR)" PREFIX="$(or $(PREFIX),/usr/local)" sh scripts/install.sh install
+
+deinstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(or $(PREFIX),/usr/local)" sh scripts/install.sh deinstall
+
+wg-release: deps
+	$(CARGO) build --release -p wg-tool
+
+# scripts/install.sh and make install/deinstall into a temporary DESTDIR.
+test-install:
+	@sh tests/install/run.sh
