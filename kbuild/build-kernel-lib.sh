@@ -56,6 +56,9 @@ arm64)
 	target=aarch64-ifwg-kernel ld_emul=aarch64elf
 	def_ld="python3 -m ziglang ld.lld" def_objcopy=llvm-objcopy
 	def_nm=llvm-nm def_ar="python3 -m ziglang ar"
+	# Debian's llvm-14 has only the versioned names.
+	command -v llvm-objcopy >/dev/null 2>&1 || def_objcopy=llvm-objcopy-14
+	command -v llvm-nm >/dev/null 2>&1 || def_nm=llvm-nm-14
 	;;
 *)
 	echo "build-kernel-lib: KBUILD_ARCH=$arch: amd64 or arm64" >&2

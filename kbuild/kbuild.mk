@@ -48,11 +48,12 @@ AUDIT = $(KBUILD_PYTHON) kbuild/audit.py $(AUDIT_FLAGS)
 
 # arm64 (kbuild/aarch64-ifwg-kernel.json): no binutils for aarch64 on
 # Debian; the ziglang wheel's ld.lld and ar, LLVM's objcopy, nm and objdump
-# (llvm-14, which clang-14 brings).
+# (package llvm-14, which clang-14 recommends, or llvm).
 KERNEL_LIB_ARM64 = $(KBUILD_TARGET_DIR)/aarch64-ifwg-kernel/release/libwg_ffi.a
 KBUILD_LD_ARM64 ?= $(KBUILD_PYTHON) -m ziglang ld.lld
-KBUILD_OBJCOPY_ARM64 ?= llvm-objcopy
-KBUILD_NM_ARM64 ?= llvm-nm
+# (Debian's `llvm` package has the unversioned names, llvm-14 the -14 ones.)
+KBUILD_OBJCOPY_ARM64 ?= $(firstword $(shell command -v llvm-objcopy llvm-objcopy-14 2>/dev/null) llvm-objcopy)
+KBUILD_NM_ARM64 ?= $(firstword $(shell command -v llvm-nm llvm-nm-14 2>/dev/null) llvm-nm)
 ZIGLANG_FREEBSD_ARM64 = $(if $(ZIGLANG_DIR),$(ZIGLANG_DIR)/lib/libc/include/generic-freebsd $(ZIGLANG_DIR)/lib/libc/include/aarch64-freebsd-none)
 AUDIT_KERNEL_HEADERS_ARM64 ?= $(ZIGLANG_FREEBSD_ARM64)
 AUDIT_ARM64 = $(KBUILD_PYTHON) kbuild/audit.py $(addprefix --headers ,$(AUDIT_KERNEL_HEADERS_ARM64) sys) \
