@@ -14,8 +14,10 @@
 //! "ready" is printed on stdout. It ends on SIGTERM, SIGINT or SIGHUP
 //! (exit 0) or when the door closes or fails (exit 1), removing its socket.
 
-mod ctl;
-mod errno;
+// The control door's client (framing, Door, FreeBSD errno numbers) is
+// shared with wg's FreeBSD backend.
+use kharness_ctl as ctl;
+use kharness_ctl::errno;
 // The request framing is wgd's own reader, so that malformed requests get
 // exactly wgd's answers.
 #[path = "../../../../tools/wgd/src/framing.rs"]
@@ -269,7 +271,7 @@ mod tests {
 
     #[test]
     fn listen_socket() {
-        let tmp = ctl::tests::TempDir::new();
+        let tmp = kharness_ctl::testutil::TempDir::new();
         let dir = tmp.0.join("run/wireguard");
         let (l, path) = uapi_listen(&dir, "wg0").unwrap();
         assert_eq!(path, dir.join("wg0.sock"));

@@ -5,8 +5,8 @@
 //! ENOSPC).
 
 use super::*;
-use crate::ctl::tests::{fake_door, TempDir};
 use crate::ctl::{Req, Resp, MAGIC};
+use kharness_ctl::testutil::{fake_door, TempDir};
 use std::io::BufRead;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

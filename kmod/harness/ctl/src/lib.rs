@@ -1,25 +1,32 @@
-//! The Rust mirror of kmod/harness/ctl.h: kharness's control door, the
-//! "system calls" of the harness process on a unix stream socket.
+//! kharness-ctl: the client of kharness's control door (kmod/harness/ctl.h),
+//! the "system calls" of the harness process on a unix stream socket.
 //!
-//! In: an operation (here SIOCGWG/SIOCSWG on one interface) and the
-//! caller's buffer. Out: the harness's answer — a FreeBSD errno, the
-//! `wgd_size` after the call and the buffer as the kernel left it.
-//! Framing: `struct kh_ctl_req` (48 bytes, little-endian) + `buflen`
+//! In: an operation (SIOCGWG/SIOCSWG on one interface, the list of group
+//! wg, ...) and the caller's buffer. Out: the harness's answer — a FreeBSD
+//! errno, the `wgd_size` after the call and the buffer as the kernel left
+//! it. Framing: `struct kh_ctl_req` (48 bytes, little-endian) + `buflen`
 //! bytes, answered by `struct kh_ctl_resp` (24 bytes) + `buflen` bytes,
 //! one request after another on one connection.
+//!
+//! Used by kharness-uapi (the UAPI bridge) and by wg's FreeBSD backend
+//! (`WG_KHARNESS_SOCKET`). [`errno`] holds FreeBSD's errno numbers with
+//! their Linux counterparts; `testutil` (feature `testutil`) a fake door
+//! for those crates' tests.
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+pub mod errno;
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;
+
 pub const MAGIC: u32 = 0x3177_686b; // "khw1"
 pub const NAMSIZ: usize = 16; // IFNAMSIZ
-/// The door's own limit on a buffer.
+/// The door's own limit on a buffer (KH_CTL_BUFMAX).
 pub const BUFMAX: u64 = 64 << 20;
 
-/// `enum kh_ctl_op`. The bridge only sends SIOCSWG and SIOCGWG; the rest
-/// are mirrored so that this file stays the whole of ctl.h.
-#[allow(dead_code)]
+/// `enum kh_ctl_op`, the whole of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Op {
@@ -35,7 +42,6 @@ pub enum Op {
 }
 
 /// Caller lacks PRIV_NET_WG.
-#[allow(dead_code)]
 pub const F_UNPRIV: u32 = 0x1;
 /// `wgd_data` is NULL (not the buffer).
 pub const F_NULLDATA: u32 = 0x2;
@@ -75,8 +81,10 @@ const _: () = {
     assert!(core::mem::size_of::<Resp>() == RESP_LEN);
     assert!(core::mem::offset_of!(Req, name) == 8);
     assert!(core::mem::offset_of!(Req, flags) == 24);
+    assert!(core::mem::offset_of!(Req, arg) == 28);
     assert!(core::mem::offset_of!(Req, size) == 32);
     assert!(core::mem::offset_of!(Req, buflen) == 40);
+    assert!(core::mem::offset_of!(Resp, error) == 4);
     assert!(core::mem::offset_of!(Resp, size) == 8);
     assert!(core::mem::offset_of!(Resp, buflen) == 16);
 };
@@ -112,7 +120,6 @@ impl Req {
     }
 
     /// The door's side (the fake door of the tests).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn from_bytes(b: &[u8; REQ_LEN]) -> Req {
         let mut at = 0;
         Req {
@@ -129,7 +136,6 @@ impl Req {
 
 impl Resp {
     /// The door's side (the fake door of the tests).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn to_bytes(self) -> [u8; RESP_LEN] {
         let mut b = [0u8; RESP_LEN];
         b[0..4].copy_from_slice(&self.magic.to_le_bytes());
@@ -171,14 +177,28 @@ pub struct Answer {
     pub buf: Vec<u8>,
 }
 
-fn protocol(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("control door: {what}"))
+impl Drop for Answer {
+    fn drop(&mut self) {
+        // It may hold keys.
+        self.buf.fill(0);
+        std::hint::black_box(&self.buf);
+    }
+}
+
+/// An answer that breaks the protocol (`InvalidData`).
+pub fn protocol(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("kharness control door: {what}"),
+    )
 }
 
 /// One connection to the door. Any error leaves it out of step with the
 /// harness: the caller must drop it.
 pub struct Door {
     stream: UnixStream,
+    /// Added to every request's flags.
+    flags: u32,
 }
 
 impl Door {
@@ -187,7 +207,13 @@ impl Door {
     }
 
     pub fn new(stream: UnixStream) -> Door {
-        Door { stream }
+        Door { stream, flags: 0 }
+    }
+
+    /// The same door with `flags` (e.g. [`F_UNPRIV`]) in every request.
+    pub fn with_flags(mut self, flags: u32) -> Door {
+        self.flags |= flags;
+        self
     }
 
     /// A second handle on the same connection (to watch it for a hangup).
@@ -195,9 +221,9 @@ impl Door {
         self.stream.try_clone()
     }
 
-    /// Sends one request and reads its answer. An I/O error or an answer
-    /// that breaks the protocol is an `Err`; the kernel's errno is in
-    /// [`Answer::error`].
+    /// Sends one request (`buf` as the caller's memory) and reads its
+    /// answer. An I/O error or an answer that breaks the protocol is an
+    /// `Err`; the kernel's errno is in [`Answer::error`].
     pub fn call(
         &mut self,
         op: Op,
@@ -214,7 +240,7 @@ impl Door {
             magic: MAGIC,
             op: op as u32,
             name: *name,
-            flags,
+            flags: self.flags | flags,
             arg: 0,
             size,
             buflen,
@@ -231,79 +257,26 @@ impl Door {
             return Err(protocol("answer longer than the door's limit"));
         }
         let len = usize::try_from(resp.buflen).map_err(|_| protocol("answer too long"))?;
-        let mut out = Vec::new();
-        out.try_reserve_exact(len)
-            .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
-        out.resize(len, 0);
-        self.stream.read_exact(&mut out)?;
-        Ok(Answer {
+        let mut answer = Answer {
             error: resp.error,
             size: resp.size,
-            buf: out,
-        })
+            buf: Vec::new(),
+        };
+        answer
+            .buf
+            .try_reserve_exact(len)
+            .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        answer.buf.resize(len, 0);
+        self.stream.read_exact(&mut answer.buf)?;
+        Ok(answer)
     }
 }
 
 #[cfg(test)]
-pub mod tests {
+mod tests {
+    use super::testutil::{answer, fake_door, read_request, FakeDoor, TempDir};
     use super::*;
-    use std::os::unix::net::UnixListener;
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::thread;
-
-    /// A fresh directory under the system's temp dir, removed on drop.
-    pub struct TempDir(pub PathBuf);
-
-    impl TempDir {
-        pub fn new() -> TempDir {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "kharness-uapi-test-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            TempDir(p)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    /// A fake door at `dir/door.ctl`: accepts one connection and answers
-    /// each request with `handle(request, buffer)`, until the caller
-    /// closes. Returns the path and the thread.
-    pub fn fake_door<F>(dir: &Path, mut handle: F) -> (PathBuf, thread::JoinHandle<()>)
-    where
-        F: FnMut(&Req, Vec<u8>) -> (Resp, Vec<u8>) + Send + 'static,
-    {
-        let path = dir.join("door.ctl");
-        let listener = UnixListener::bind(&path).unwrap();
-        let t = thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            loop {
-                let mut head = [0u8; REQ_LEN];
-                if s.read_exact(&mut head).is_err() {
-                    return;
-                }
-                let req = Req::from_bytes(&head);
-                assert_eq!(req.magic, MAGIC);
-                let mut buf = vec![0u8; req.buflen as usize];
-                s.read_exact(&mut buf).unwrap();
-                let (resp, out) = handle(&req, buf);
-                assert_eq!(resp.buflen, out.len() as u64);
-                if s.write_all(&resp.to_bytes()).is_err() || s.write_all(&out).is_err() {
-                    return;
-                }
-            }
-        });
-        (path, t)
-    }
 
     #[test]
     fn header_bytes() {
@@ -328,12 +301,21 @@ pub mod tests {
         let resp = Resp {
             magic: MAGIC,
             error: -1,
-            size: 5,
+            size: 0x1122_3344_5566_7788,
             buflen: 6,
         };
         let b = resp.to_bytes();
+        assert_eq!(&b[0..4], b"khw1");
         assert_eq!(&b[4..8], &[0xff; 4]);
+        assert_eq!(&b[8..16], &0x1122_3344_5566_7788u64.to_le_bytes());
+        assert_eq!(&b[16..24], &[6, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(Resp::from_bytes(&b), resp);
+        // ctl.h's numbers.
+        assert_eq!(Op::SiocSwg as u32, 1);
+        assert_eq!(Op::List as u32, 3);
+        assert_eq!(Op::Stats as u32, 9);
+        assert_eq!((F_UNPRIV, F_NULLDATA), (1, 2));
+        assert_eq!(BUFMAX, 64 << 20);
     }
 
     #[test]
@@ -349,26 +331,11 @@ pub mod tests {
         let dir = TempDir::new();
         let (path, t) = fake_door(&dir.0, |req, buf| {
             assert_eq!(&req.name[..4], b"wg7\0");
+            assert_eq!(req.arg, 0);
             match req.op {
                 // Echo the buffer reversed, size doubled.
-                2 => (
-                    Resp {
-                        magic: MAGIC,
-                        error: 0,
-                        size: req.size * 2,
-                        buflen: buf.len() as u64,
-                    },
-                    buf.into_iter().rev().collect(),
-                ),
-                _ => (
-                    Resp {
-                        magic: MAGIC,
-                        error: 45,
-                        size: req.size,
-                        buflen: 0,
-                    },
-                    vec![],
-                ),
+                2 => answer(0, req.size * 2, buf.into_iter().rev().collect()),
+                _ => answer(45, req.size, vec![]),
             }
         });
         let mut door = Door::connect(&path).unwrap();
@@ -383,6 +350,25 @@ pub mod tests {
         assert_eq!(a.buf, big);
         drop(door);
         t.join().unwrap();
+    }
+
+    #[test]
+    fn flags_go_with_every_request() {
+        let dir = TempDir::new();
+        let door = FakeDoor::new(&dir.0, |req, buf| answer(0, req.size, buf));
+        let name = ifname("wg0").unwrap();
+        let mut d = Door::connect(&door.path).unwrap();
+        d.call(Op::SiocGwg, &name, F_NULLDATA, 0, &[]).unwrap();
+        // The fake door serves one connection after the other.
+        drop(d);
+        let mut d = Door::connect(&door.path).unwrap().with_flags(F_UNPRIV);
+        d.call(Op::SiocGwg, &name, F_NULLDATA, 0, &[]).unwrap();
+        d.call(Op::SiocSwg, &name, 0, 2, b"ab").unwrap();
+        drop(d);
+        let r = door.requests();
+        let flags: Vec<u32> = r.iter().map(|(q, _)| q.flags).collect();
+        assert_eq!(flags, [F_NULLDATA, F_UNPRIV | F_NULLDATA, F_UNPRIV]);
+        assert_eq!((r[2].0.op, r[2].0.size, &r[2].1[..]), (1, 2, &b"ab"[..]));
     }
 
     #[test]
@@ -409,8 +395,7 @@ pub mod tests {
         let (a, b) = UnixStream::pair().unwrap();
         let t = thread::spawn(move || {
             let mut b = b;
-            let mut head = [0u8; REQ_LEN];
-            b.read_exact(&mut head).unwrap();
+            read_request(&mut b).unwrap();
             let r = Resp {
                 magic: MAGIC,
                 error: 0,
@@ -424,5 +409,8 @@ pub mod tests {
         let e = door.call(Op::SiocGwg, &name, 0, 0, &[]).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
         t.join().unwrap();
+        // Nobody there: connect's errno.
+        let e = Door::connect(&dir.0.join("none.ctl")).err().unwrap();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
     }
 }
