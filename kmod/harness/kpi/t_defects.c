@@ -436,11 +436,12 @@ t_stalled_wg0(uint64_t stall_ns)
 	    !t_running("wg0"))
 		kh_panic("wg0 does not come up");
 	host_sleep_ns(50 * T_MS);	/* the poll of wg_up is done */
-	kh_so_stall_ns = stall_ns;
+	__atomic_store_n(&kh_so_stall_ns, stall_ns, __ATOMIC_RELEASE);
 	(void)t_transmit("wg0", t_ip2, 64);
-	for (i = 0; i < 200 && kh_so_stall_ns != 0; i++)
+	for (i = 0; i < 200 &&
+	    __atomic_load_n(&kh_so_stall_ns, __ATOMIC_ACQUIRE) != 0; i++)
 		host_sleep_ns(5 * T_MS);
-	if (kh_so_stall_ns != 0)
+	if (__atomic_load_n(&kh_so_stall_ns, __ATOMIC_ACQUIRE) != 0)
 		kh_panic("the peer's task never sent");
 	return (port);
 }
@@ -797,17 +798,17 @@ t_rx_nesting(void)
 	T_CHECK(base > 0, "no packet crossed");
 	ierr = t_counter("wg1", IFCOUNTER_IERRORS);
 	/* One level short of the limit: delivered. */
-	kh_so_rx_cookie = T_MTAG_WG_LOOP;
-	kh_so_rx_tags = T_MAX_LOOPS - 1;
+	__atomic_store_n(&kh_so_rx_cookie, T_MTAG_WG_LOOP, __ATOMIC_RELEASE);
+	__atomic_store_n(&kh_so_rx_tags, T_MAX_LOOPS - 1, __ATOMIC_RELEASE);
 	(void)t_transmit("wg0", t_ip2, 100);
 	T_CHECK(t_wait_wg1(base + 1) == base + 1, "a packet %d levels deep "
 	    "was not delivered", T_MAX_LOOPS);
-	T_CHECK(kh_so_rx_tags == 0, "no datagram took the tags");
+	T_CHECK(__atomic_load_n(&kh_so_rx_tags, __ATOMIC_ACQUIRE) == 0, "no datagram took the tags");
 	/* At the limit: dropped, counted. */
-	kh_so_rx_tags = T_MAX_LOOPS;
+	__atomic_store_n(&kh_so_rx_tags, T_MAX_LOOPS, __ATOMIC_RELEASE);
 	(void)t_transmit("wg0", t_ip2, 100);
 	host_sleep_ns(500 * T_MS);
-	T_CHECK(kh_so_rx_tags == 0, "no datagram took the tags");
+	T_CHECK(__atomic_load_n(&kh_so_rx_tags, __ATOMIC_ACQUIRE) == 0, "no datagram took the tags");
 	T_CHECK(t_counter("wg1", IFCOUNTER_IPACKETS) == base + 1, "a packet "
 	    "%d levels deep was delivered", T_MAX_LOOPS + 1);
 	T_CHECK(t_counter("wg1", IFCOUNTER_IERRORS) == ierr + 1, "ierrors "
@@ -891,9 +892,9 @@ t_set_atomic(void)
 	nvb_bin(&b, "private-key", key2, 32);
 	nvb_num(&b, "user-cookie", 7);
 	nvb_done(&b);
-	kh_so_fail_opt = SO_USER_COOKIE;
+	__atomic_store_n(&kh_so_fail_opt, SO_USER_COOKIE, __ATOMIC_RELEASE);
 	error = t_set("wg0", &b);
-	kh_so_fail_opt = 0;
+	__atomic_store_n(&kh_so_fail_opt, 0, __ATOMIC_RELEASE);
 	T_CHECK(error == ENOBUFS, "cookie refused: error %d", error);
 	t_same("cookie", pub, port);
 	/* Then it goes through. */

@@ -260,8 +260,9 @@ kh_udp_reader(void *arg)
 			continue;	/* udp_input: dropped, counted */
 		for (i = __atomic_exchange_n(&kh_so_rx_tags, 0,
 		    __ATOMIC_ACQ_REL); i > 0; i--) {
-			if ((t = m_tag_alloc(kh_so_rx_cookie, 0, sizeof(void *),
-			    M_NOWAIT)) == NULL)
+			if ((t = m_tag_alloc(__atomic_load_n(&kh_so_rx_cookie,
+			    __ATOMIC_ACQUIRE), 0, sizeof(void *), M_NOWAIT)) ==
+			    NULL)
 				break;
 			*(void **)(t + 1) = &kh_so_rx_ifp;
 			m_tag_prepend(m, t);
@@ -375,7 +376,8 @@ sosetopt(struct socket *so, struct sockopt *sopt)
 	if (sopt->sopt_valsize < sizeof(int))
 		return (EINVAL);
 	memcpy(&v, sopt->sopt_val, sizeof(v));
-	if (sopt->sopt_level == SOL_SOCKET && kh_so_fail_opt != 0 &&
+	if (sopt->sopt_level == SOL_SOCKET &&
+	    __atomic_load_n(&kh_so_fail_opt, __ATOMIC_ACQUIRE) != 0 &&
 	    __atomic_compare_exchange_n(&kh_so_fail_opt,
 	    &(int){ sopt->sopt_name }, 0, false, __ATOMIC_ACQ_REL,
 	    __ATOMIC_RELAXED))
