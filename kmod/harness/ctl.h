@@ -10,7 +10,8 @@
  * the request's buffer as the caller's memory.
  *
  * Built only from builtin types: included from both header worlds and
- * mirrored in Rust (kmod/harness/ctl, crate kharness-ctl).  All integers little-endian.
+ * mirrored in Rust (kmod/harness/ctl, crate kharness-ctl).  All integers
+ * little-endian.
  *
  * Request:  struct kh_ctl_req, then buflen bytes (the caller's buffer).
  * Response: struct kh_ctl_resp, then buflen bytes (that buffer afterwards).
