@@ -22,11 +22,12 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok install
 # library sources, for the kernel build's -Zbuild-std (kbuild/).
 # binutils: ld, objcopy, objdump for the kernel audit.
 # libck-dev: the ck headers FreeBSD's kernel headers include (kmod/).
-# clang-14, libclang-rt-14-dev: libFuzzer for kharness's ioctl fuzz target.
+# clang-14, libclang-rt-14-dev: libFuzzer for kharness's ioctl fuzz target;
+# llvm-14: llvm-objdump, llvm-objcopy, llvm-nm for the arm64 module audit.
 # The network-namespace tests and the demo (tests/netns/): wireguard-go and
 # wg to run against, ping, tcpdump, nftables, iperf3, ip.
 # mandoc: lints the manual pages (tools/wg/wg.8, tools/wg-quick/wg-quick.8).
-for p in libclang-dev gcc make binutils rustc-web cargo-web rust-web-src libck-dev clang-14 libclang-rt-14-dev \
+for p in libclang-dev gcc make binutils rustc-web cargo-web rust-web-src libck-dev clang-14 libclang-rt-14-dev llvm-14 \
     wireguard-go wireguard-tools iputils-ping tcpdump nftables iperf3 iproute2 mandoc; do
 	have_pkg "$p" || need_pkgs="$need_pkgs $p"
 done

@@ -571,7 +571,7 @@ impl<V: Copy + Eq> AllowedIps<V> {
             .filter(|&(_, v)| v == value)
             .map(|(p, _)| p)
             .collect();
-        out.sort_unstable();
+        crate::sort::heapsort(&mut out);
         out
     }
 
@@ -582,7 +582,7 @@ impl<V: Copy + Eq> AllowedIps<V> {
         let mut out = Vec::new();
         out.try_reserve_exact(count).map_err(|_| Error::NoMemory)?;
         out.extend(self.iter().filter(|&(_, v)| v == value).map(|(p, _)| p));
-        out.sort_unstable();
+        crate::sort::heapsort(&mut out);
         Ok(out)
     }
 

@@ -1457,7 +1457,7 @@ impl Device {
         for (p, aips) in t.peers.iter().zip(by_slot) {
             if let Some(p) = p {
                 let mut aips = aips;
-                aips.sort_unstable();
+                crate::sort::heapsort(&mut aips);
                 peers.push(Self::info_with(&p[0], aips, privileged));
             }
         }

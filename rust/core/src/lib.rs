@@ -29,6 +29,7 @@ pub mod noise;
 pub mod nvconfig;
 pub mod nvlist;
 pub mod replay;
+pub mod sort;
 pub mod sync;
 #[cfg(any(test, feature = "std"))]
 pub mod testutil;

@@ -376,7 +376,7 @@ impl Nvlist {
             .try_reserve_exact(self.pairs.len())
             .map_err(|_| Error::NoMemory)?;
         names.extend(self.pairs.iter().map(|(n, _)| n.as_slice()));
-        names.sort_unstable_by(|a, b| cmp_names(a, b, ignore_case));
+        crate::sort::heapsort_by(&mut names, |a, b| cmp_names(a, b, ignore_case));
         Ok(names
             .windows(2)
             .any(|w| matches!(w, [a, b] if cmp_names(a, b, ignore_case) == Ordering::Equal)))
