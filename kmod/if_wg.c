@@ -1823,12 +1823,13 @@ wg_cloners_detach(void)
 }
 
 /*
- * FreeBSD's own driver (if_wg.ko, module "wg", or "device wg") attaches
- * the same cloner "wg".  Its module has our module's name, so the
- * kernel refuses to load one beside the other; should a "wg" cloner
- * exist anyway, MOD_LOAD fails rather than load a driver that can
- * create no interface.  MOD_LOAD attaches the cloners of the VNETs that
- * exist, so that it can fail; wg_vnet_init() those of later VNETs.
+ * FreeBSD's own driver (if_wg.ko, or "device wg" in the kernel) attaches
+ * the same cloner "wg".  Its file has our file's name, so the kernel
+ * refuses to load one beside the other, but not ours in a kernel with
+ * device wg: should a "wg" cloner exist, MOD_LOAD fails rather than load
+ * a driver that can create no interface.  MOD_LOAD attaches the cloners
+ * of the VNETs that exist, so that it can fail; wg_vnet_init() those of
+ * later VNETs.
  */
 static void	wg_unload(void);
 
@@ -1914,17 +1915,17 @@ wg_modevent(module_t mod __unused, int what, void *arg __unused)
 }
 
 /*
- * Module "wg", as FreeBSD's driver: the kernel keeps one module of a
- * name, so it refuses to load either beside the other, and ifconfig(8)
- * finds "wg" loaded and does not load /boot/kernel/if_wg.ko for
- * "ifconfig wg create".  The file stays if_wg.ko, loaded by its path
- * (if_wg(4)).
+ * File if_wg.ko, as FreeBSD's driver (module "wg"): the kernel keeps one
+ * file of a name, so it loads neither beside the other (EEXIST).  Module
+ * "if_wg": ifconfig(8) finds it loaded and does not load
+ * /boot/kernel/if_wg.ko for "ifconfig wg create", and tools tell the two
+ * drivers apart by it (kldstat -m).  Loaded by its path (if_wg(4)).
  */
 static moduledata_t wg_moduledata = {
-	"wg",
+	"if_wg",
 	wg_modevent,
 	NULL
 };
 
-DECLARE_MODULE(wg, wg_moduledata, SI_SUB_PSEUDO, SI_ORDER_ANY);
-MODULE_VERSION(wg, 1);
+DECLARE_MODULE(if_wg, wg_moduledata, SI_SUB_PSEUDO, SI_ORDER_ANY);
+MODULE_VERSION(if_wg, 1);
