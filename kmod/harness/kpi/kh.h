@@ -97,6 +97,8 @@ struct vnet;
 extern struct malloc_type M_KH_KERN[1], M_KH_TASKQUEUE[1];
 void	kh_boot(void);
 void	kh_kldload(void);
+/* kldload that may fail as FreeBSD's does (ENOEXEC: MOD_LOAD refused). */
+int	kh_kldload_try(void);
 void	kh_kldunload(void);
 struct ucred *kh_cred_default(void);
 struct vnet *kh_vnet_create(void);

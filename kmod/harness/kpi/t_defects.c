@@ -28,7 +28,6 @@
 int	kh_test_defect(const char *name);
 int	kh_ctl_exec(const struct kh_ctl_req *req, char *buf, uint64_t *buflen,
 	    uint64_t *size);
-int	kh_kldload_try(void);
 
 /* Knobs of the socket model (uipc_socket.c). */
 extern volatile uint64_t kh_so_stall_ns;

@@ -53,6 +53,13 @@ for t in lifecycle vnets ioctls race unload-busy reload port-change "faults life
 	    sed 's/^kharness: //')" "$rc"
 done
 
+# The defects fixed in the shim, each with the test that failed before
+# (kpi/t_defects.c; each in its own network namespace).
+out=$(sh "$here/defects.sh" 2>&1)
+rc=$?
+echo "$out" | grep -v '^ok' | sed 's/^/# /'
+result "shim defects: $(echo "$out" | tail -n 1)" "$rc"
+
 # The races again under ThreadSanitizer (tsan/machine/atomic.h makes
 # atomic(9) visible to it): no report is the bar.
 KHARNESS_TSAN=${KHARNESS_TSAN:-$top/target/kharness/tsan/kharness}
