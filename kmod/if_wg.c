@@ -152,7 +152,7 @@ struct wg_softc {
 	struct mtx		 sc_hs_mtx;	/* sc_hsq */
 	struct mbufq		 sc_hsq;	/* handshake messages to open */
 	struct task		 sc_hs_task;
-	u_int			 sc_underload;
+	u_int			 sc_underload;	/* sc_hs_mtx */
 };
 
 /* What a configuration change retires, to free once readers are gone. */
@@ -961,6 +961,23 @@ wg_decap(struct wg_softc *sc, const struct wg_endpoint *src, struct mbuf *m)
 }
 
 /*
+ * Tells the core whether the handshake queue is deep, under sc_hs_mtx so
+ * that it hears the changes in the order they happen: with a lock-free
+ * flag, a drain's "not loaded" could overtake an enqueue's "loaded" and
+ * leave the core demanding cookies with an empty queue.
+ */
+static void
+wg_hs_set_load(struct wg_softc *sc, u_int deep)
+{
+
+	mtx_assert(&sc->sc_hs_mtx, MA_OWNED);
+	if (sc->sc_underload != deep) {
+		sc->sc_underload = deep;
+		wg_core_dev_set_under_load(sc->sc_dev, deep);
+	}
+}
+
+/*
  * The sockets' tunnelling callback, in the stack's thread and the net
  * epoch; m is the datagram from its IP header on.  Always takes it.
  */
@@ -973,7 +990,7 @@ wg_udp_input(struct mbuf *m, int off, struct inpcb *inp __unused,
 	struct m_tag *t;
 	uint8_t hdr[4];
 	uint32_t type;
-	int deep, error, len;
+	int error, len;
 
 	m_adj(m, off + sizeof(struct udphdr));
 	len = m->m_pkthdr.len;
@@ -1005,14 +1022,14 @@ wg_udp_input(struct mbuf *m, int off, struct inpcb *inp __unused,
 
 	/* Handshakes go to the task, their source in a tag. */
 	error = ENOBUFS;
-	deep = 0;
 	if (m != NULL &&
 	    (t = m_tag_alloc(MTAG_WG_SRC, 0, sizeof(src), M_NOWAIT)) != NULL) {
 		memcpy(t + 1, &src, sizeof(src));
 		m_tag_prepend(m, t);
 		mtx_lock(&sc->sc_hs_mtx);
 		error = mbufq_enqueue(&sc->sc_hsq, m);
-		deep = mbufq_len(&sc->sc_hsq) >= WG_HSQ_LOAD;
+		if (mbufq_len(&sc->sc_hsq) >= WG_HSQ_LOAD)
+			wg_hs_set_load(sc, 1);
 		mtx_unlock(&sc->sc_hs_mtx);
 	}
 	if (error != 0) {
@@ -1020,8 +1037,6 @@ wg_udp_input(struct mbuf *m, int off, struct inpcb *inp __unused,
 		if_inc_counter(sc->sc_ifp, IFCOUNTER_IQDROPS, 1);
 		return (true);
 	}
-	if (deep && atomic_cmpset_int(&sc->sc_underload, 0, 1))
-		wg_core_dev_set_under_load(sc->sc_dev, 1);
 	taskqueue_enqueue(wg_tq[sc->sc_tqoff], &sc->sc_hs_task);
 	return (true);
 }
@@ -1035,10 +1050,9 @@ wg_hs_purge(struct wg_softc *sc)
 	mbufq_init(&q, 0);
 	mtx_lock(&sc->sc_hs_mtx);
 	mbufq_concat(&q, &sc->sc_hsq);
+	wg_hs_set_load(sc, 0);
 	mtx_unlock(&sc->sc_hs_mtx);
 	mbufq_drain(&q);
-	if (atomic_cmpset_int(&sc->sc_underload, 1, 0))
-		wg_core_dev_set_under_load(sc->sc_dev, 0);
 }
 
 static void
@@ -1084,8 +1098,10 @@ wg_hs_task(void *arg, int pending __unused)
 		return;
 	}
 	/* Drained: the core's own rate meter takes over again. */
-	if (atomic_cmpset_int(&sc->sc_underload, 1, 0))
-		wg_core_dev_set_under_load(sc->sc_dev, 0);
+	mtx_lock(&sc->sc_hs_mtx);
+	if (mbufq_len(&sc->sc_hsq) < WG_HSQ_LOAD)
+		wg_hs_set_load(sc, 0);
+	mtx_unlock(&sc->sc_hs_mtx);
 }
 
 /* Transmit. */

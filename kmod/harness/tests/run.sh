@@ -83,8 +83,12 @@ result "ioctl fuzzing: $(echo "$out" | sed -n 's/.*#\([0-9]*\) *DONE.*exec\/s: \
 # then its site-to-site scenario with 1% of M_NOWAIT allocations failing,
 # then Debian's wg-quick with kharness as its userspace implementation
 # (background mode; wg-quick down deletes the TUN, kharness unloads).
-for script in seed.sh ipv6.sh faults wgquick kharness-wg.sh; do
-	if [ "$script" = kharness-wg.sh ]; then
+for script in seed.sh ipv6.sh faults wgquick kharness-wg.sh flood; do
+	if [ "$script" = flood ]; then
+		# A 40k/s flood of MAC1-valid initiations: cookies while the
+		# queue is deep, a handshake right after (within a second).
+		out=$(TARGETS=kharness sh "$top/tests/netns/flood-recovery.sh" 2>&1)
+	elif [ "$script" = kharness-wg.sh ]; then
 		# Our wg's FreeBSD ioctl backend through the door, against
 		# Debian's wg through UAPI, on the same live interfaces.
 		out=$(sh "$top/tests/netns/kharness-wg.sh" 2>&1)
