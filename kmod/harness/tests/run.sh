@@ -77,7 +77,8 @@ done
 out=$(sh "$here/fuzz.sh" "${KH_FUZZ_SECONDS:-30}" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/# /'
-result "ioctl fuzzing: $(echo "$out" | sed -n 's/.*#\([0-9]*\) *DONE.*exec\/s: \([0-9]*\).*/\1 executions, \2 exec\/s/p')" "$rc"
+execs=$(echo "$out" | awk '/DONE/ { for (i = 1; i <= NF; i++) { if ($i ~ /^#[0-9]+$/) n = substr($i, 2); if ($i == "exec/s:") r = $(i + 1) } } END { if (n != "") printf "%s executions, %s exec/s", n, r }')
+result "ioctl fuzzing: $execs" "$rc"
 
 # The seed network with the module's code on either end (tests/netns),
 # then its site-to-site scenario with 1% of M_NOWAIT allocations failing,
