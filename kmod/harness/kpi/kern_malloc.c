@@ -37,6 +37,13 @@ static host_mutex_t *kh_malloc_mtx;
 /* Fault injection (KH_FAULT_PPM per million M_NOWAIT calls, KH_FAULT_SEED). */
 static uint32_t kh_fault_ppm;
 static uint64_t kh_fault_state;
+/*
+ * KH_FAULT_DATAPATH=1: spare the control door's threads (ioctls), where
+ * the core's allocations under its locks answer ENOMEM and change
+ * nothing (the in-process tests check that and retry); the network tests
+ * then see only the data path's failures.
+ */
+static int kh_fault_datapath;
 volatile u_long kh_faults_injected;
 
 void
@@ -48,6 +55,7 @@ kh_malloc_init_model(void)
 	if ((e = host_getenv("KH_FAULT_PPM")) != NULL)
 		kh_fault_ppm = strtoul(e, NULL, 10);
 	kh_fault_state = 0x9e3779b97f4a7c15ULL;
+	kh_fault_datapath = host_getenv("KH_FAULT_DATAPATH") != NULL;
 	if ((e = host_getenv("KH_FAULT_SEED")) != NULL)
 		kh_fault_state ^= strtoul(e, NULL, 10) * 0xbf58476d1ce4e5b9ULL;
 }
@@ -64,7 +72,12 @@ kh_fault(const char *site __unused)
 {
 	uint64_t x;
 
+	struct kh_thread *kt;
+
 	if (__atomic_load_n(&kh_fault_ppm, __ATOMIC_RELAXED) == 0)
+		return (false);
+	if (kh_fault_datapath && (kt = kh_curthread_or_null()) != NULL &&
+	    strncmp(kt->name, "door", 4) == 0)
 		return (false);
 	/* splitmix64 over a shared counter: seeded, cheap, thread-safe. */
 	x = __atomic_add_fetch(&kh_fault_state, 0x9e3779b97f4a7c15ULL,
