@@ -201,10 +201,18 @@ vnet_deregister_sysuninit(void *arg)
 	sx_xunlock(&vnet_sxlock);
 }
 
+/* The bytes of set_vnet: every VNET's copy of the VNET_DEFINEs. */
+static size_t
+kh_vnet_size(void)
+{
+
+	return ((char *)&__stop_set_vnet - (char *)&__start_set_vnet);
+}
+
 static struct vnet *
 kh_vnet_alloc(void)
 {
-	size_t len = (size_t)((char *)&__stop_set_vnet - (char *)&__start_set_vnet);
+	size_t len = kh_vnet_size();
 	struct vnet *vnet;
 
 	vnet = malloc(sizeof(*vnet), M_KH_KERN, M_WAITOK | M_ZERO);
@@ -377,10 +385,8 @@ kh_kldload_try(void)
 
 	kh_load_error = 0;
 	n = kh_sorted(&begin, &end, 0, &v);
-	kh_vnet_master = malloc((size_t)((char *)&__stop_set_vnet - (char *)&__start_set_vnet) + 1,
-	    M_KH_KERN, M_WAITOK);
-	memcpy(kh_vnet_master, (char *)&__start_set_vnet,
-	    (size_t)((char *)&__stop_set_vnet - (char *)&__start_set_vnet));
+	kh_vnet_master = malloc(kh_vnet_size() + 1, M_KH_KERN, M_WAITOK);
+	memcpy(kh_vnet_master, (char *)&__start_set_vnet, kh_vnet_size());
 	CURVNET_SET(vnet0);
 	for (i = 0; i < n; i++)
 		v[i]->func(v[i]->udata);

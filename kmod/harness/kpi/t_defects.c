@@ -802,12 +802,14 @@ t_rx_nesting(void)
 	(void)t_transmit("wg0", t_ip2, 100);
 	T_CHECK(t_wait_wg1(base + 1) == base + 1, "a packet %d levels deep "
 	    "was not delivered", T_MAX_LOOPS);
-	T_CHECK(__atomic_load_n(&kh_so_rx_tags, __ATOMIC_ACQUIRE) == 0, "no datagram took the tags");
+	T_CHECK(__atomic_load_n(&kh_so_rx_tags, __ATOMIC_ACQUIRE) == 0,
+	    "no datagram took the tags");
 	/* At the limit: dropped, counted. */
 	__atomic_store_n(&kh_so_rx_tags, T_MAX_LOOPS, __ATOMIC_RELEASE);
 	(void)t_transmit("wg0", t_ip2, 100);
 	host_sleep_ns(500 * T_MS);
-	T_CHECK(__atomic_load_n(&kh_so_rx_tags, __ATOMIC_ACQUIRE) == 0, "no datagram took the tags");
+	T_CHECK(__atomic_load_n(&kh_so_rx_tags, __ATOMIC_ACQUIRE) == 0,
+	    "no datagram took the tags");
 	T_CHECK(t_counter("wg1", IFCOUNTER_IPACKETS) == base + 1, "a packet "
 	    "%d levels deep was delivered", T_MAX_LOOPS + 1);
 	T_CHECK(t_counter("wg1", IFCOUNTER_IERRORS) == ierr + 1, "ierrors "
