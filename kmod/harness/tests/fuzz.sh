@@ -18,7 +18,7 @@ KH_NO_TUN=1 KH_FUZZ_SEEDS="$dir/corpus" "$FUZZ" > /dev/null 2>&1 || {
 KH_NO_TUN=1 "$FUZZ" -max_total_time="$secs" -max_len=4096 \
     -artifact_prefix="$dir/artifacts/" "$dir/corpus" > "$dir/log" 2>&1
 rc=$?
-grep -E '^#[0-9]+ *DONE' "$dir/log" | sed 's/^/# /'
+grep -E '^#[0-9]+[[:space:]]*DONE' "$dir/log" | sed 's/^/# /'
 if [ "$rc" -ne 0 ]; then
 	grep -A 20 -e PANIC -e ERROR "$dir/log" | head -n 40 | sed 's/^/# /'
 	for a in "$dir"/artifacts/*; do
