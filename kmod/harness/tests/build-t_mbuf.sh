@@ -3,8 +3,8 @@
 # (kpi/kern_mbuf.c) under AddressSanitizer and UBSan: the model and the
 # test in the FreeBSD header world (the flags of kmod/check-compile.sh,
 # minus its code generation options, plus the sanitizers), the host layer
-# in Linux's.  host/host_linux.c is the host layer when it compiles;
-# otherwise tests/t_mbuf_host.c stands in.  The last line is
+# in Linux's: the model's own host/host_linux.c, and tests/t_mbuf_host.c
+# for the forked children of the planted violations.  The last line is
 # "N passed, M failed"; the exit status is non-zero on any failure,
 # warning or sanitizer report.
 #
@@ -58,28 +58,15 @@ if ! { $CC $fbsd -c "$harness/kpi/kern_mbuf.c" -o "$out/kern_mbuf.o" &&
     $CC $fbsd -c "$here/t_mbuf_stubs.c" -o "$out/t_mbuf_stubs.o" &&
     $CC $fbsd -c "$here/t_mbuf.c" -o "$out/t_mbuf.o" &&
     $CC -O1 -g $san -Wall -Werror -c "$here/t_mbuf_host.c" \
-    -o "$out/t_mbuf_host.o"; }; then
+    -o "$out/t_mbuf_host.o" &&
+    $CC -O1 -g $san -Wall -Werror -c "$harness/host/host_linux.c" \
+    -o "$out/host_linux.o" &&
+    $CC $san -o "$out/t_mbuf" "$out/t_mbuf.o" "$out/kern_mbuf.o" \
+    "$out/t_mbuf_stubs.o" "$out/t_mbuf_host.o" "$out/host_linux.o" \
+    -lpthread; }; then
 	echo "build-t_mbuf: the build failed" >&2
 	echo "0 passed, 1 failed"
 	exit 1
-fi
-objs="$out/t_mbuf.o $out/kern_mbuf.o $out/t_mbuf_stubs.o"
-# shellcheck disable=SC2086
-if [ -f "$harness/host/host_linux.c" ] &&
-    $CC -O1 -g $san -Wall -c "$harness/host/host_linux.c" \
-    -o "$out/host_linux.o" 2>"$out/host_linux.err" &&
-    $CC -O1 -g $san -Wall -Werror -DT_MBUF_CHILD_ONLY \
-    -c "$here/t_mbuf_host.c" -o "$out/t_mbuf_child.o" &&
-    $CC $san -o "$out/t_mbuf" $objs "$out/t_mbuf_child.o" \
-    "$out/host_linux.o" -lpthread 2>>"$out/host_linux.err"; then
-	echo "build-t_mbuf: host layer: host/host_linux.c"
-else
-	echo "build-t_mbuf: host layer: tests/t_mbuf_host.c"
-	if ! $CC $san -o "$out/t_mbuf" $objs "$out/t_mbuf_host.o" -lpthread
-	then
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
 fi
 
 # Any sanitizer report fails the run (the children's are captured).
