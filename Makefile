@@ -97,6 +97,7 @@ test-netns: deps
 	$(CARGO) build --release -p wgd -p wg-tool
 	@sh tests/netns/seed.sh
 	@sh tests/netns/ipv6.sh
+	@sh tests/netns/unreachable.sh
 	@sh tests/netns/wgquick.sh
 	@sh tests/netns/hostile.sh
 	@sh tests/netns/flood-recovery.sh

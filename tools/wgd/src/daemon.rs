@@ -8,6 +8,7 @@
 //! (read-locked per send), `conf` (serialises configuration changes).
 
 use crate::framing::{read_request, Request};
+use crate::icmp;
 use crate::log;
 use crate::sys::{mono_ns, now};
 use crate::udp::Bind;
@@ -16,14 +17,14 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread;
 use std::time::Duration;
 use wg_core::consts::MAX_STAGED_PACKETS;
 use wg_core::device::{DATA_HEADROOM, DATA_TAILROOM, MAX_HANDSHAKE_LEN};
 use wg_core::uapi::{format_errno, format_get, parse_set, UapiError};
-use wg_core::{Decap, Device, Encap, Endpoint, PeerAction, PeerId};
+use wg_core::{Decap, Device, Encap, Endpoint, Error, PeerAction, PeerId};
 
 /// Largest IP packet read from the TUN device or datagram from the network.
 const MAX_PACKET: usize = 65535;
@@ -42,6 +43,26 @@ struct PeerHost {
     staged: VecDeque<Vec<u8>>,
 }
 
+/// The interface's error counters (logged at shutdown and, per event, at
+/// debug level).
+#[derive(Default)]
+pub struct Counters {
+    /// Packets from the TUN no peer's allowed IPs cover.
+    pub no_route: AtomicU64,
+    /// Packets from the TUN whose peer has no endpoint.
+    pub no_endpoint: AtomicU64,
+    /// ICMP unreachables written back into the TUN for those.
+    pub icmp_sent: AtomicU64,
+    /// Unreachables not sent: over the rate limit.
+    pub icmp_limited: AtomicU64,
+}
+
+impl Counters {
+    fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 #[derive(Default)]
 struct TimerQueue {
     by_time: BTreeSet<(u64, PeerId)>,
@@ -58,6 +79,8 @@ pub struct Daemon {
     bind: RwLock<Option<Arc<Bind>>>,
     conf: Mutex<()>,
     stopping: AtomicBool,
+    pub counters: Counters,
+    icmp_bucket: Mutex<icmp::TokenBucket>,
 }
 
 impl Daemon {
@@ -72,6 +95,8 @@ impl Daemon {
             bind: RwLock::new(None),
             conf: Mutex::new(()),
             stopping: AtomicBool::new(false),
+            counters: Counters::default(),
+            icmp_bucket: Mutex::new(icmp::TokenBucket::new(icmp::RATE_PER_SEC, icmp::RATE_BURST)),
         }
     }
 
@@ -120,6 +145,15 @@ impl Daemon {
     }
 
     pub fn stop(&self) {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        log::info(format_args!(
+            "counters: no route {}, no endpoint {}, ICMP unreachables sent {}, rate-limited {}",
+            get(&c.no_route),
+            get(&c.no_endpoint),
+            get(&c.icmp_sent),
+            get(&c.icmp_limited)
+        ));
         self.stopping.store(true, Ordering::SeqCst);
         self.timer_cv.notify_all();
         if let Some(b) = self.bind.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
@@ -173,8 +207,34 @@ impl Daemon {
                     self.stage(peer, &buf[..DATA_HEADROOM + n]);
                     self.poll(peer, &mut out);
                 }
-                Err(_) => {} // no route, no endpoint, not IP: drop
+                Err(e @ (Error::NoRoute | Error::NoEndpoint)) => {
+                    let c = &self.counters;
+                    Counters::bump(if e == Error::NoRoute {
+                        &c.no_route
+                    } else {
+                        &c.no_endpoint
+                    });
+                    self.unreachable(&buf[DATA_HEADROOM..DATA_HEADROOM + n]);
+                }
+                Err(_) => {} // not IP: drop
             }
+        }
+    }
+
+    /// Answers a packet the tunnel cannot carry with an ICMP unreachable
+    /// written back into the TUN (icmp.rs says which and why).
+    fn unreachable(&self, pkt: &[u8]) {
+        let mut out = [0u8; icmp::V6_MAX];
+        let Some(len) = icmp::unreachable(pkt, &mut out) else {
+            return;
+        };
+        if !lock(&self.icmp_bucket).take(mono_ns()) {
+            Counters::bump(&self.counters.icmp_limited);
+            return;
+        }
+        match (&self.tun).write_all(&out[..len]) {
+            Ok(_) => Counters::bump(&self.counters.icmp_sent),
+            Err(e) => log::debug(format_args!("TUN write (ICMP unreachable): {e}")),
         }
     }
 

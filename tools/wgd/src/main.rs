@@ -5,6 +5,7 @@
 
 mod daemon;
 mod framing;
+mod icmp;
 mod log;
 mod sys;
 mod tun;
