@@ -1,16 +1,27 @@
 #!/bin/sh
 # tests/netns/bench-tunnel.sh (`make bench-tunnel`): iperf3 TCP through a
 # WireGuard tunnel between two network namespaces joined by a veth pair,
-# for wgd<->wgd and wireguard-go<->wireguard-go in the same run; prints
-# `figure` lines (DESIGN.md section 6):
+# the same implementation on both ends, every implementation in the same
+# run; BENCH_RUNS rounds (default 3), the implementations interleaved in
+# each round so that load from elsewhere on the machine hits them alike.
+# Prints `figure` lines (DESIGN.md section 6), medians over the rounds:
 #
 #   figure tunnel_wgd_mbps V Mbit/s
+#   figure tunnel_wgd_cpu_s_per_gb C s/GB
 #   figure tunnel_wireguard_go_mbps V Mbit/s
-#   figure tunnel_vs_wireguard_go_ratio R x
+#   figure tunnel_wireguard_go_cpu_s_per_gb C s/GB
+#   figure tunnel_vs_wireguard_go_ratio R x          (throughput, wgd / wg-go)
+#   figure tunnel_cpu_per_gb_vs_wireguard_go_ratio R x   (CPU per GB, wgd / wg-go)
 #
-# Environment: BENCH_SECS (default 10), BENCH_PARALLEL (iperf3 -P, default
-# 1), BENCH_IMPLS (default "wgd wireguard-go"), WGD (default
-# target/release/wgd).  Builds nothing.
+# CPU seconds per GB: user + system time of both ends' daemons (all their
+# threads, /proc/PID/stat) during the iperf3 run, over the gigabytes the
+# receiver got.  Softirq work the kernel does on behalf of a daemon's
+# syscalls is in its system time; iperf3's own time is not counted.
+#
+# Environment: BENCH_SECS (default 10), BENCH_RUNS (default 3),
+# BENCH_PARALLEL (iperf3 -P, default 1), BENCH_IMPLS (default "wgd
+# wireguard-go kharness"), WGD (default target/release/wgd), WGD_OFFLOAD
+# (passed to wgd: 0 turns its offloads off).  Builds nothing.
 #
 # SPDX-License-Identifier: MIT OR Apache-2.0
 
@@ -18,6 +29,7 @@ WT_LIB_FILE=${WT_LIB_FILE:-$0}
 . "$(dirname -- "$WT_LIB_FILE")/lib.sh"
 
 BENCH_SECS=${BENCH_SECS:-10}
+BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_PARALLEL=${BENCH_PARALLEL:-1}
 BENCH_IMPLS=${BENCH_IMPLS:-"wgd wireguard-go kharness"}
 # The kernel module's code in kharness, built without sanitizers.
@@ -35,7 +47,15 @@ for i in $BENCH_IMPLS; do
 done
 wt_trap
 
-# bench IMPL: prints the receiver's Mbit/s for IMPL on both ends.
+# cpu_ticks PID...: user + system clock ticks of the processes.
+cpu_ticks() {
+	for _p in "$@"; do
+		# Fields 14 and 15 after the ")" that ends the command name.
+		sed 's/.*) //' "/proc/$_p/stat" 2> /dev/null | awk '{ print $12 + $13 }'
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# bench IMPL: prints "Mbit/s CPU-s/GB" for IMPL on both ends.
 bench() {
 	WT_TESTNO=$((WT_TESTNO + 1))
 	ns_add ba bb
@@ -56,48 +76,66 @@ bench() {
 		sleep 0.1
 		n=$((n + 1))
 	done
+	pids="$(cat "$WT_DIR/$wa.pid") $(cat "$WT_DIR/$wb.pid")"
+	# shellcheck disable=SC2086
+	t0=$(cpu_ticks $pids)
 	nsx ba timeout $((BENCH_SECS + 30)) iperf3 -J -c 10.98.0.2 \
 	    -t "$BENCH_SECS" -P "$BENCH_PARALLEL" > "$WT_DIR/iperf3-$1.json" 2>&1 ||
 	    fail "$1: iperf3 failed: $(tail -n 5 "$WT_DIR/iperf3-$1.json")"
+	# shellcheck disable=SC2086
+	t1=$(cpu_ticks $pids)
 	wt_wait_pid "$srv" 5
 	python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-print("%.1f" % (d["end"]["sum_received"]["bits_per_second"] / 1e6))
-' "$WT_DIR/iperf3-$1.json" || fail "$1: cannot parse iperf3 output"
+r = d["end"]["sum_received"]
+cpu = (int(sys.argv[3]) - int(sys.argv[2])) / float(sys.argv[4])
+gb = r["bytes"] / 1e9
+print("%.1f %.2f" % (r["bits_per_second"] / 1e6, cpu / gb if gb > 0 else 0))
+' "$WT_DIR/iperf3-$1.json" "$t0" "$t1" "$(getconf CLK_TCK)" ||
+	    fail "$1: cannot parse iperf3 output"
 	wt_teardown
 }
 
-echo "# bench-tunnel: iperf3 TCP, ${BENCH_SECS} s, -P $BENCH_PARALLEL, through a tunnel between two namespaces"
-wgd_mbps=""
-wggo_mbps=""
-kh_mbps=""
-for impl in $BENCH_IMPLS; do
-	v=$(bench "$impl") || exit 1
-	case "$impl" in
-	wgd)
-		wgd_mbps=$v
-		echo "figure tunnel_wgd_mbps $v Mbit/s"
-		;;
-	wireguard-go)
-		wggo_mbps=$v
-		echo "figure tunnel_wireguard_go_mbps $v Mbit/s"
-		;;
-	kharness)
-		kh_mbps=$v
-		echo "figure tunnel_kharness_mbps $v Mbit/s"
-		;;
-	esac
+echo "# bench-tunnel: iperf3 TCP, ${BENCH_SECS} s, -P $BENCH_PARALLEL, $BENCH_RUNS rounds, through a tunnel between two namespaces"
+: > "$WT_DIR/results"
+r=1
+while [ "$r" -le "$BENCH_RUNS" ]; do
+	for impl in $BENCH_IMPLS; do
+		v=$(bench "$impl") || exit 1
+		echo "# round $r: $impl $v (Mbit/s, CPU s/GB)"
+		echo "$impl $v" >> "$WT_DIR/results"
+	done
+	r=$((r + 1))
 done
-if [ -n "$wgd_mbps" ] && [ -n "$wggo_mbps" ]; then
-	awk -v a="$wgd_mbps" -v b="$wggo_mbps" \
-	    'BEGIN { if (b > 0) printf "figure tunnel_vs_wireguard_go_ratio %.2f x\n", a / b }'
+
+# median IMPL COLUMN: the median of a column (2 Mbit/s, 3 CPU s/GB).
+median() {
+	awk -v i="$1" -v c="$2" '$1 == i { print $c }' "$WT_DIR/results" | sort -n |
+	    awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+for impl in $BENCH_IMPLS; do
+	tag=$(echo "$impl" | tr - _)
+	echo "figure tunnel_${tag}_mbps $(median "$impl" 2) Mbit/s"
+	echo "figure tunnel_${tag}_cpu_s_per_gb $(median "$impl" 3) s/GB"
+done
+# ratio NAME A B: A / B as a figure.
+ratio() {
+	[ -n "$2" ] && [ -n "$3" ] && awk -v n="$1" -v a="$2" -v b="$3" \
+	    'BEGIN { if (b > 0) printf "figure %s %.2f x\n", n, a / b }'
+	return 0
+}
+case " $BENCH_IMPLS " in *" wireguard-go "*) has_go=1 ;; *) has_go=0 ;; esac
+case " $BENCH_IMPLS " in *" wgd "*) has_wgd=1 ;; *) has_wgd=0 ;; esac
+case " $BENCH_IMPLS " in *" kharness "*) has_kh=1 ;; *) has_kh=0 ;; esac
+if [ "$has_wgd" = 1 ] && [ "$has_go" = 1 ]; then
+	ratio tunnel_vs_wireguard_go_ratio "$(median wgd 2)" "$(median wireguard-go 2)"
+	ratio tunnel_cpu_per_gb_vs_wireguard_go_ratio "$(median wgd 3)" "$(median wireguard-go 3)"
 fi
-if [ -n "$kh_mbps" ] && [ -n "$wggo_mbps" ]; then
-	awk -v a="$kh_mbps" -v b="$wggo_mbps" \
-	    'BEGIN { if (b > 0) printf "figure tunnel_kharness_vs_wireguard_go_ratio %.2f x\n", a / b }'
+if [ "$has_kh" = 1 ] && [ "$has_go" = 1 ]; then
+	ratio tunnel_kharness_vs_wireguard_go_ratio "$(median kharness 2)" "$(median wireguard-go 2)"
 fi
-if [ -n "$kh_mbps" ] && [ -n "$wgd_mbps" ]; then
-	awk -v a="$kh_mbps" -v b="$wgd_mbps" \
-	    'BEGIN { if (b > 0) printf "figure tunnel_kharness_vs_wgd_ratio %.2f x\n", a / b }'
+if [ "$has_kh" = 1 ] && [ "$has_wgd" = 1 ]; then
+	ratio tunnel_kharness_vs_wgd_ratio "$(median kharness 2)" "$(median wgd 2)"
 fi
