@@ -65,13 +65,18 @@
 #include <net/if_var.h>
 #include <net/if_private.h>	/* ND_IFINFO() of FreeBSD 14 reads it */
 #include <net/netisr.h>
+#include <net/route.h>
 #include <net/vnet.h>
 
 #include <netinet/in.h>
 #include <netinet/in_pcb.h>
+#include <netinet/in_systm.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
 #include <netinet/udp.h>
 #include <netinet/udp_var.h>
 #ifdef INET6
+#include <netinet/icmp6.h>
 #include <netinet6/in6_var.h>
 #include <netinet6/nd6.h>
 #endif
@@ -146,6 +151,7 @@ struct wg_softc {
 	uint16_t		 sc_port;	/* listen port configured */
 	uint16_t		 sc_bound;	/* listen port bound */
 	uint32_t		 sc_cookie;	/* SO_USER_COOKIE */
+	int			 sc_fib;	/* the sockets' FIB: tunnelfib */
 	int			 sc_dying;
 	u_int			 sc_tqoff;	/* spreads softcs over CPUs */
 	struct wg_ptab		*sc_ptab;	/* net epoch */
@@ -197,22 +203,16 @@ wg_host_random(void *buf, size_t len)
 }
 
 /*
- * The core may allocate wherever it runs, the receive path in the net
- * epoch included, so this sleeps only where the thread may (not in the
- * epoch, which forbids it): there the core makes NULL an ENOMEM.
- * malloc(9) aligns to a pointer; malloc_aligned(9) does up to a page.
+ * The core allocates applying SIOCSWG and once per completed handshake,
+ * in the net epoch too: this sleeps only where the thread may, and the
+ * core copes with NULL (ENOMEM, or the handshake dropped).  malloc(9)
+ * aligns to a pointer; malloc_aligned(9) does up to a page.
  */
 void *
 wg_host_alloc(size_t size, size_t align)
 {
 	int flags;
 
-	/*
-	 * The core allocates while applying SIOCSWG (here we may sleep, so
-	 * configuration never fails for want of memory) and once per
-	 * completed handshake, inside the network epoch, where it copes with
-	 * NULL by dropping the handshake.
-	 */
 	flags = THREAD_CAN_SLEEP() ? M_WAITOK : M_NOWAIT;
 	if (align <= sizeof(void *))
 		return (malloc(MAX(size, 1), M_WG, flags));
@@ -232,10 +232,10 @@ wg_host_mutex_create(const char *name)
 {
 	struct mtx *m;
 
-	m = malloc(sizeof(*m), M_WG,
-	    (THREAD_CAN_SLEEP() ? M_WAITOK : M_NOWAIT) | M_ZERO);
-	if (m != NULL)
+	if ((m = wg_host_alloc(sizeof(*m), 0)) != NULL) {
+		memset(m, 0, sizeof(*m));
 		mtx_init(m, name, NULL, MTX_DEF);
+	}
 	return (m);
 }
 
@@ -268,10 +268,10 @@ wg_host_rwlock_create(const char *name)
 {
 	struct rwlock *l;
 
-	l = malloc(sizeof(*l), M_WG,
-	    (THREAD_CAN_SLEEP() ? M_WAITOK : M_NOWAIT) | M_ZERO);
-	if (l != NULL)
+	if ((l = wg_host_alloc(sizeof(*l), 0)) != NULL) {
+		memset(l, 0, sizeof(*l));
 		rw_init(l, name);
+	}
 	return (l);
 }
 
@@ -690,6 +690,10 @@ wg_so_create(struct wg_softc *sc, struct wg_endpoint *e, uint32_t cookie,
 	if (error == 0 && cookie != 0)
 		error = wg_so_setopt(so, SOL_SOCKET, SO_USER_COOKIE, &cookie,
 		    sizeof(cookie));
+	/* socreate() gave it the FIB of the thread, not the tunnel's. */
+	if (error == 0)
+		error = wg_so_setopt(so, SOL_SOCKET, SO_SETFIB, &sc->sc_fib,
+		    sizeof(sc->sc_fib));
 	/*
 	 * A new UDP socket's send buffer is udp_sendspace
 	 * (net.inet.udp.maxdgram, 9216), and sosend_dgram() refuses a
@@ -785,25 +789,24 @@ wg_so_install(struct wg_softc *sc, struct socket *so[2], uint16_t port,
 }
 
 /*
- * Sets the current sockets' SO_USER_COOKIE; on failure, puts back
- * sc_cookie on those already changed.
+ * Sets an int-sized socket option (SO_USER_COOKIE, SO_SETFIB) on the
+ * current sockets; on failure, puts old back on those already changed.
  */
 static int
-wg_so_cookie(struct wg_softc *sc, uint32_t cookie)
+wg_so_setall(struct wg_softc *sc, int name, int val, int old)
 {
 	int error, i;
 
 	sx_assert(&sc->sc_lock, SA_XLOCKED);
 	for (i = 0, error = 0; i < 2 && error == 0; i++)
 		if (sc->sc_so[i] != NULL)
-			error = wg_so_setopt(sc->sc_so[i], SOL_SOCKET,
-			    SO_USER_COOKIE, &cookie, sizeof(cookie));
+			error = wg_so_setopt(sc->sc_so[i], SOL_SOCKET, name,
+			    &val, sizeof(val));
 	if (error != 0)
 		while (--i > 0)
 			if (sc->sc_so[i - 1] != NULL)
 				(void)wg_so_setopt(sc->sc_so[i - 1],
-				    SOL_SOCKET, SO_USER_COOKIE, &sc->sc_cookie,
-				    sizeof(sc->sc_cookie));
+				    SOL_SOCKET, name, &old, sizeof(old));
 	return (error);
 }
 
@@ -1106,6 +1109,35 @@ wg_hs_task(void *arg, int pending __unused)
 
 /* Transmit. */
 
+/*
+ * A packet with no peer, or whose peer has no endpoint: its sender hears
+ * so at once, as from Linux's WireGuard (host unreachable; ICMPv6 address
+ * unreachable, where FreeBSD's driver answers code 0, no route).  In the
+ * net epoch and the interface's VNET; m (at its IP header) is consumed.
+ * The stack rate-limits and answers no error, fragment or multicast.
+ */
+static void
+wg_unreach(if_t ifp, struct mbuf *m)
+{
+
+	NET_EPOCH_ASSERT();
+	if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
+	switch (*mtod(m, uint8_t *) >> 4) {
+#ifdef INET
+	case 4:
+		icmp_error(m, ICMP_UNREACH, ICMP_UNREACH_HOST, 0, 0);
+		break;
+#endif
+#ifdef INET6
+	case 6:
+		icmp6_error(m, ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, 0);
+		break;
+#endif
+	default:
+		m_freem(m);
+	}
+}
+
 /* Keeps a packet the core cannot seal yet on its peer (oldest out). */
 static void
 wg_stage(struct wg_softc *sc, uint32_t id, struct mbuf *m)
@@ -1143,13 +1175,25 @@ static void
 wg_encap(struct wg_softc *sc, struct mbuf *m)
 {
 	struct wg_core_encap_result res;
+	struct epoch_tracker et;
 	struct wg_time now;
 	size_t buflen;
+	int error;
 
 	buflen = WG_CORE_HEADROOM + m->m_len + M_TRAILINGSPACE(m);
 	wg_now(&now);
-	if (wg_core_encapsulate(sc->sc_dev, &now, mtod(m, uint8_t *) -
-	    WG_CORE_HEADROOM, buflen, m->m_len, &res) != 0) {
+	error = wg_core_encapsulate(sc->sc_dev, &now, mtod(m, uint8_t *) -
+	    WG_CORE_HEADROOM, buflen, m->m_len, &res);
+	/* Refused before sealing: m still holds the packet. */
+	if (error == EHOSTUNREACH || error == EDESTADDRREQ) {
+		NET_EPOCH_ENTER(et);
+		CURVNET_SET(if_getvnet(sc->sc_ifp));
+		wg_unreach(sc->sc_ifp, m);
+		CURVNET_RESTORE();
+		NET_EPOCH_EXIT(et);
+		return;
+	}
+	if (error != 0) {
 		if_inc_counter(sc->sc_ifp, IFCOUNTER_OERRORS, 1);
 		m_freem(m);
 		return;
@@ -1293,10 +1337,12 @@ wg_xmit(if_t ifp, struct mbuf *m, uint32_t af)
 	error = ELOOP;
 	if (if_tunnel_check_nesting(ifp, m, MTAG_WG_LOOP, WG_MAX_LOOPS) != 0)
 		goto drop;
-	error = EHOSTUNREACH;
 	if (wg_core_route(sc->sc_dev, mtod(m, uint8_t *), m->m_len, &id) !=
-	    0 || (p = wg_peer_lookup(sc, id)) == NULL)
-		goto drop;
+	    0 || (p = wg_peer_lookup(sc, id)) == NULL) {
+		wg_unreach(ifp, m);
+		NET_EPOCH_EXIT(et);
+		return (EHOSTUNREACH);
+	}
 
 	error = ENETDOWN;
 	sched = 0;
@@ -1470,7 +1516,8 @@ wgc_set_locked(struct wg_softc *sc, struct wg_cfgctx *c, const uint8_t *buf,
 	bound = sc->sc_bound;
 	if (rebind && (error = wg_so_bind(sc, port, cookie, so, &bound)) != 0)
 		return (error);
-	if (recookie && (error = wg_so_cookie(sc, cookie)) != 0)
+	if (recookie && (error = wg_so_setall(sc, SO_USER_COOKIE, cookie,
+	    sc->sc_cookie)) != 0)
 		return (error);
 	wg_now(&now);
 	error = wg_core_set_config(sc->sc_dev, &now, buf, len, wg_peer_event,
@@ -1481,7 +1528,8 @@ wgc_set_locked(struct wg_softc *sc, struct wg_cfgctx *c, const uint8_t *buf,
 		if (so[1] != NULL)
 			soclose(so[1]);
 		if (recookie)
-			(void)wg_so_cookie(sc, sc->sc_cookie);
+			(void)wg_so_setall(sc, SO_USER_COOKIE, sc->sc_cookie,
+			    cookie);
 		return (error);
 	}
 	if (rebind)
@@ -1526,14 +1574,11 @@ wgc_set(struct wg_softc *sc, struct wg_data_io *wgd)
 }
 
 /*
- * As FreeBSD's wgc_get: a wgd_size of 0 asks for the size (whatever
- * wgd_data); a size short of the configuration is ENOSPC; otherwise the
- * configuration is copied out to wgd_data (copyout(9): EFAULT for NULL)
- * and wgd_size says how much.  The size is compared with the caller's
- * at the time of the copy: the configuration may grow between asking
- * the core for its size and for its bytes (an SIOCSWG in between,
- * endpoints that roam without sc_lock), and a caller whose buffer still
- * holds it must get it, not ENOSPC.
+ * As FreeBSD's wgc_get: a wgd_size of 0 asks for the size; a size short
+ * of the configuration is ENOSPC; else it is copied out (copyout(9):
+ * EFAULT for NULL) and wgd_size says how much.  It may grow between the
+ * two calls to the core (SIOCSWG, roaming), and a caller whose buffer
+ * still holds it must get it, not ENOSPC.
  */
 static int
 wgc_get(struct wg_softc *sc, struct wg_data_io *wgd)
@@ -1634,6 +1679,28 @@ wg_ioctl(if_t ifp, u_long cmd, caddr_t data)
 			wg_down(sc);
 		sx_xunlock(&sc->sc_lock);
 		break;
+	case SIOCGTUNFIB:
+		ifr->ifr_fib = sc->sc_fib;
+		break;
+	case SIOCSTUNFIB:
+		/*
+		 * As FreeBSD's driver, but the FIB is checked while down too
+		 * (it would only fail the next "up"), and a failure on one
+		 * socket puts the other back.
+		 */
+		error = priv_check(curthread, PRIV_NET_WG);
+		if (error == 0)
+			error = priv_check(curthread, PRIV_NET_SETIFFIB);
+		if (error == 0 && ifr->ifr_fib >= rt_numfibs)
+			error = EINVAL;
+		if (error != 0)
+			break;
+		sx_xlock(&sc->sc_lock);
+		error = wg_so_setall(sc, SO_SETFIB, ifr->ifr_fib, sc->sc_fib);
+		if (error == 0)
+			sc->sc_fib = ifr->ifr_fib;
+		sx_xunlock(&sc->sc_lock);
+		break;
 	case SIOCSIFMTU:
 		if (ifr->ifr_mtu <= 0 || ifr->ifr_mtu > WG_MTU_MAX) {
 			error = EINVAL;
@@ -1672,6 +1739,7 @@ wg_clone_create(struct if_clone *ifc __unused, char *name __unused,
 	TASK_INIT(&sc->sc_hs_task, 0, wg_hs_task, sc);
 	sc->sc_tqoff = arc4random() % wg_ntq;
 	sc->sc_cred = crhold(curthread->td_ucred);
+	sc->sc_fib = curthread->td_proc->p_fibnum;	/* as setfib(1) says */
 
 	/*
 	 * Not IFF_POINTOPOINT, as FreeBSD's if_wg: that would demand a
@@ -1839,13 +1907,10 @@ wg_cloners_detach(void)
 }
 
 /*
- * FreeBSD's own driver (if_wg.ko, or "device wg" in the kernel) attaches
- * the same cloner "wg".  Its file has our file's name, so the kernel
- * refuses to load one beside the other, but not ours in a kernel with
- * device wg: should a "wg" cloner exist, MOD_LOAD fails rather than load
- * a driver that can create no interface.  MOD_LOAD attaches the cloners
- * of the VNETs that exist, so that it can fail; wg_vnet_init() those of
- * later VNETs.
+ * FreeBSD's own driver attaches the same cloner "wg": in a kernel with
+ * device wg, MOD_LOAD fails rather than load a driver that can create no
+ * interface.  It attaches the cloners of the VNETs that exist, so that it
+ * can fail; wg_vnet_init() those of later VNETs.
  */
 static void	wg_unload(void);
 

@@ -73,6 +73,13 @@ int	host_udp_bind(int fd, const struct host_addr *a); /* 0 or -errno */
 int	host_udp_local(int fd, struct host_addr *a);
 int	host_udp_set_v6only(int fd);
 int	host_udp_set_buf(int fd, int sndbuf, int rcvbuf);
+/* SO_MARK: the model of a FIB is a mark that policy routing follows. */
+int	host_udp_set_mark(int fd, unsigned int mark);
+/* The source address the namespace's routing picks towards dst. */
+int	host_route_src(int family, const unsigned char *dst,
+	    unsigned char *src);
+/* A whole IP packet (header included) handed to the namespace's stack. */
+int	host_ip_output(int family, const void *pkt, unsigned long len);
 /* Bytes sent, or -errno. */
 long	host_udp_sendto(int fd, const void *buf, unsigned long len,
 	    const struct host_addr *to);

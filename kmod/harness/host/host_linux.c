@@ -447,6 +447,59 @@ host_udp_set_buf(int fd, int sndbuf, int rcvbuf)
 	return (0);
 }
 
+int
+host_udp_set_mark(int fd, unsigned int mark)
+{
+
+	return (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0 ?
+	    -bsd_errno(errno) : 0);
+}
+
+int
+host_route_src(int family, const unsigned char *dst, unsigned char *src)
+{
+	struct host_addr a = { .family = family, .port = 9 };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int error, fd;
+
+	if ((fd = host_udp_open(family)) < 0)
+		return (fd);
+	memcpy(a.addr, dst, family == 4 ? 4 : 16);
+	len = to_sockaddr(&a, &ss);
+	error = 0;
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0)
+		error = -bsd_errno(errno);
+	else if (host_udp_local(fd, &a) != 0)
+		error = -5;
+	else
+		memcpy(src, a.addr, family == 4 ? 4 : 16);
+	close(fd);
+	return (error);
+}
+
+int
+host_ip_output(int family, const void *pkt, unsigned long len)
+{
+	struct host_addr a = { .family = family };
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	ssize_t n;
+	int fd;
+
+	/* IPPROTO_RAW: the header is ours (IP_HDRINCL, IPV6_HDRINCL). */
+	fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC,
+	    IPPROTO_RAW);
+	if (fd < 0)
+		return (-bsd_errno(errno));
+	memcpy(a.addr, (const unsigned char *)pkt + (family == 4 ? 16 : 24),
+	    family == 4 ? 4 : 16);
+	sl = to_sockaddr(&a, &ss);
+	n = sendto(fd, pkt, len, 0, (struct sockaddr *)&ss, sl);
+	close(fd);
+	return (n < 0 ? -bsd_errno(errno) : 0);
+}
+
 long
 host_udp_sendto(int fd, const void *buf, unsigned long len,
     const struct host_addr *to)

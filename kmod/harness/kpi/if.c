@@ -55,6 +55,7 @@ struct kh_ifnet {
 	uint64_t		 counters[IFCOUNTERS];
 	uint64_t		 bpf_taps;
 	uint64_t		 dispatched;
+	int			 last_fib;	/* of the last packet dispatched */
 	struct in6_ifextra	 in6;
 	struct nd_ifinfo	 nd;
 	struct bpf_if_ext	 bpf;
@@ -524,6 +525,7 @@ netisr_dispatch(u_int proto, struct mbuf *m)
 		kh_panic("netisr_dispatch: protocol %u for an IPv%d packet",
 		    proto, v);
 	__atomic_add_fetch(&ki->dispatched, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&ki->last_fib, M_GETFIB(m), __ATOMIC_RELAXED);
 	if (ki->tunfd >= 0) {
 		buf = host_alloc(m->m_pkthdr.len);
 		m_copydata(m, 0, m->m_pkthdr.len, buf);
@@ -868,6 +870,13 @@ kh_if_list(const char *group, char *buf, size_t len)
 	}
 	host_mutex_unlock(kh_if_mtx);
 	return (n);
+}
+
+int
+kh_if_last_fib(if_t ifp)
+{
+
+	return (__atomic_load_n(&KH_IF(ifp)->last_fib, __ATOMIC_RELAXED));
 }
 
 uint64_t

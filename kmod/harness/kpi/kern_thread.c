@@ -199,6 +199,8 @@ kh_thread_self_init(const char *name, int cpu)
 	strlcpy(kt->td.td_name, name, sizeof(kt->td.td_name));
 	kt->td.td_ucred = kh_cred_default();
 	kt->td.td_vnet = NULL;
+	memset(&kt->proc, 0, sizeof(kt->proc));
+	kt->td.td_proc = &kt->proc;
 	kh_self_pcpu = pc;
 	host_set_gsbase(pc);
 	return (kt);

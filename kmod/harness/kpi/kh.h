@@ -46,6 +46,7 @@ struct kh_thread {
 	int			 epochnest;	/* net epoch sections */
 	int			 fpu;		/* in fpu_kern_enter */
 	int			 unprivileged;	/* priv_check: EPERM */
+	struct proc		 proc;		/* its own: p_fibnum (setfib) */
 };
 
 /* Fails the run: message, where, a backtrace, abort(). */
@@ -129,12 +130,19 @@ int	kh_if_vmove(struct ifnet *ifp, struct vnet *to);
 size_t	kh_if_list(const char *group, char *buf, size_t len);
 uint64_t kh_if_counter(struct ifnet *ifp, int cnt);
 uint64_t kh_if_taps(struct ifnet *ifp);
+/* The FIB (M_GETFIB) of the last packet the interface dispatched. */
+int	kh_if_last_fib(struct ifnet *ifp);
 int	kh_if_count(void);
 int	kh_if_sync_tun(struct vnet *vnet);
 
 /* Sockets (uipc_socket.c) */
 void	kh_socket_init_model(void);
 long	kh_socket_count(void);
+/* Open sockets whose FIB is fib, after adding add (0: just count). */
+#define	KH_SO_FIBS	16
+long	kh_so_fib_count(int fib, int add);
+/* ICMP and ICMPv6 errors icmp_error()/icmp6_error() sent (ip_icmp.c). */
+extern volatile u_long kh_icmp_sent, kh_icmp6_sent;
 
 /* Set-up of each model, in order (kern_main.c calls them). */
 void	kh_lock_init_model(void);

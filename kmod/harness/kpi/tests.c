@@ -22,8 +22,13 @@
 #include <net/if.h>
 #include <net/if_var.h>
 #include <net/if_private.h>
+#include <net/route.h>
 #include <net/vnet.h>
 #include <netinet/in.h>
+#include <netinet/in_systm.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <netinet/icmp6.h>
 
 #include "../ctl.h"
 #include "if_wg_ioctl.h"
@@ -45,6 +50,7 @@ kh_test_defect(const char *name)
 }
 
 static int kh_failures;
+extern volatile int kh_so_fail_opt;	/* uipc_socket.c */
 
 #define	CHECK(cond, ...) do {						\
 	if (!(cond)) {							\
@@ -699,6 +705,257 @@ t_port_change(int loops)
 	return (t_unload());
 }
 
+/* SIOCGTUNFIB/SIOCSTUNFIB as ifioctl() passes them: *fib in and out. */
+static int
+t_fib(const char *name, u_long cmd, u_int *fib, int unpriv)
+{
+	struct ifreq ifr;
+	if_t ifp;
+	int error;
+
+	if ((ifp = kh_ifunit(name)) == NULL)
+		return (ENXIO);
+	memset(&ifr, 0, sizeof(ifr));
+	strlcpy(ifr.ifr_name, name, IFNAMSIZ);
+	ifr.ifr_fib = *fib;
+	kh_curthread()->unprivileged = unpriv;
+	CURVNET_SET(ifp->if_vnet);
+	error = ifp->if_ioctl(ifp, cmd, (caddr_t)&ifr);
+	CURVNET_RESTORE();
+	kh_curthread()->unprivileged = 0;
+	*fib = ifr.ifr_fib;
+	kh_if_rele(ifp);
+	return (error);
+}
+
+/*
+ * ifconfig wgN tunnelfib: the FIB of the tunnel's sockets, the creating
+ * process's at first; kept across rebinding and down/up whatever the FIB
+ * of the thread that does them; checked; decapsulated packets keep the
+ * interface's own FIB.
+ */
+static int
+t_tunnelfib(int loops)
+{
+	struct nvb v;
+	struct tdev a, b;
+	size_t size;
+	u_int fib;
+	if_t ifp;
+	int i, port;
+
+	t_boot();
+	{ CURVNET_SET(vnet0);
+	V_rt_numfibs = 4;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	curthread->td_proc->p_fibnum = 3;	/* setfib 3 ifconfig wg create */
+	CHECK(t_dev_create(&a) == 0, "create");
+	curthread->td_proc->p_fibnum = 0;
+	fib = 99;
+	CHECK(t_fib(a.name, SIOCGTUNFIB, &fib, 0) == 0 && fib == 3,
+	    "tunnelfib of an interface created in FIB 3: %u", fib);
+	CHECK(kh_so_fib_count(3, 0) == 2, "sockets in FIB 3: %ld",
+	    kh_so_fib_count(3, 0));
+	fib = 4;
+	CHECK(t_fib(a.name, SIOCSTUNFIB, &fib, 0) == EINVAL, "FIB 4 of 4");
+	fib = 1;
+	CHECK(t_fib(a.name, SIOCSTUNFIB, &fib, 1) == EPERM, "unprivileged");
+	kh_so_fail_opt = SO_SETFIB;
+	CHECK(t_fib(a.name, SIOCSTUNFIB, &fib, 0) == ENOBUFS, "sosetopt fails");
+	kh_so_fail_opt = 0;
+	CHECK(kh_so_fib_count(3, 0) == 2, "a failed change changed sockets");
+	CHECK(t_fib(a.name, SIOCSTUNFIB, &fib, 0) == 0, "tunnelfib 1");
+	fib = 99;
+	CHECK(t_fib(a.name, SIOCGTUNFIB, &fib, 0) == 0 && fib == 1,
+	    "tunnelfib reads %u", fib);
+	CHECK(kh_so_fib_count(1, 0) == 2 && kh_so_fib_count(3, 0) == 0,
+	    "sockets moved to FIB 1");
+	/* Rebound and brought up again by a thread in FIB 2. */
+	curthread->td_proc->p_fibnum = 2;
+	for (i = 0; i < loops; i++) {
+		memset(&v, 0, sizeof(v));
+		nvb_header(&v);
+		port = 20000 + arc4random() % 20000;
+		nvb_number(&v, "listen-port", port);
+		nvb_finish(&v);
+		size = v.len;
+		if (t_ioctl(KH_CTL_SIOCSWG, a.name, v.buf, v.len, &size, 0) == 0)
+			a.port = port;
+		if ((ifp = kh_ifunit(a.name)) != NULL) {
+			CHECK(kh_if_setup(ifp, 0) == 0 && kh_if_setup(ifp, 1) ==
+			    0, "down, up");
+			kh_if_rele(ifp);
+		}
+		CHECK(kh_so_fib_count(1, 0) == 2 && kh_so_fib_count(2, 0) == 0,
+		    "round %d: sockets left FIB 1", i);
+	}
+	curthread->td_proc->p_fibnum = 0;
+	/* Traffic: b's tunnel in FIB 1, its interface in FIB 2. */
+	CHECK(t_dev_create(&b) == 0, "create b");
+	fib = 1;
+	CHECK(t_fib(b.name, SIOCSTUNFIB, &fib, 0) == 0, "b tunnelfib 1");
+	CHECK(t_peer(&a, &b, 2, 0) == 0 && t_peer(&b, &a, 1, 0) == 0, "peer");
+	if ((ifp = kh_ifunit(b.name)) != NULL) {
+		ifp->if_fib = 2;		/* ifconfig wgN fib 2 */
+		CHECK(t_reach(a.name, 1, b.name, 2, 3), "a reaches b");
+		CHECK(kh_if_last_fib(ifp) == 2, "decapsulated into FIB %d",
+		    kh_if_last_fib(ifp));
+		kh_if_rele(ifp);
+	}
+	CURVNET_RESTORE(); }
+	kh_log("tunnelfib: %d rebinds and down/up in FIB 1", loops);
+	return (t_unload());
+}
+
+/* What ip_output or ip6_output hands the interface: pkt, len bytes. */
+static int
+t_output(const char *name, const uint8_t *pkt, int len)
+{
+	struct epoch_tracker et;
+	struct sockaddr sa;
+	struct mbuf *m;
+	if_t ifp;
+	int error;
+
+	if ((ifp = kh_ifunit(name)) == NULL)
+		return (ENXIO);
+	if ((m = m_get2(len + max_linkhdr, M_WAITOK, MT_DATA, M_PKTHDR)) ==
+	    NULL) {
+		kh_if_rele(ifp);
+		return (ENOBUFS);
+	}
+	m->m_data += max_linkhdr;
+	m->m_len = m->m_pkthdr.len = len;
+	memcpy(mtod(m, uint8_t *), pkt, len);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_len = sizeof(sa);
+	sa.sa_family = pkt[0] >> 4 == 6 ? AF_INET6 : AF_INET;
+	NET_EPOCH_ENTER(et);
+	{ CURVNET_SET(ifp->if_vnet);
+	error = ifp->if_output(ifp, m, &sa, NULL);
+	CURVNET_RESTORE(); }
+	NET_EPOCH_EXIT(et);
+	kh_if_rele(ifp);
+	return (error);
+}
+
+/* An IPv4 packet from 127.0.0.1 to 10.0.0.dst: proto, first byte, off. */
+static int
+t_output4(const char *name, int dst, int proto, int b0, int off)
+{
+	uint8_t p[48];
+
+	memset(p, 0, sizeof(p));
+	p[0] = 0x45;
+	p[3] = sizeof(p);
+	p[6] = off >> 8, p[7] = off & 0xff;
+	p[8] = 64;
+	p[9] = proto;
+	p[12] = 127, p[15] = 1;
+	p[16] = 10, p[19] = dst;
+	p[20] = b0;
+	return (t_output(name, p, sizeof(p)));
+}
+
+/* Waits up to 2 s for *counter to reach n. */
+static int
+t_wait_count(volatile u_long *counter, u_long n)
+{
+	int ms;
+
+	for (ms = 0; ms < 2000 && *counter < n; ms += 10)
+		host_sleep_ns(10000000ULL);
+	return (*counter >= n);
+}
+
+/*
+ * ICMP host/address unreachable: for a packet to no peer (at once, in
+ * if_output) and to a peer without an endpoint (from its task); never
+ * about an ICMP error or a later fragment; rate-limited by the stack.
+ */
+static int
+t_unreach(int loops)
+{
+	struct nvb v = { .len = 0 };
+	struct tdev a, b;
+	uint8_t c[32], p6[48], ip[4] = { 10, 0, 0, 3 };
+	uint64_t t0, oerr;
+	u_long n;
+	if_t ifp;
+	int i;
+
+	t_boot();
+	{ CURVNET_SET(vnet0);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	CHECK(t_dev_create(&a) == 0 && t_dev_create(&b) == 0, "create");
+	CHECK(t_peer(&a, &b, 2, 0) == 0 && t_peer(&b, &a, 1, 0) == 0, "peer");
+	/* c: allowed 10.0.0.3, no endpoint. */
+	arc4random_buf(c, sizeof(c));
+	nvb_header(&v);
+	nvb_pair(&v, 11, "peers", 0, 1);
+	nvb_header(&v);
+	nvb_binary(&v, "public-key", c, 32);
+	nvb_pair(&v, 11, "allowed-ips", 0, 1);
+	nvb_header(&v);
+	nvb_number(&v, "cidr", 32);
+	nvb_binary(&v, "ipv4", ip, 4);
+	nvb_next(&v);
+	nvb_next(&v);
+	CHECK(t_set(a.name, &v) == 0, "peer without an endpoint");
+	ifp = kh_ifunit(a.name);
+	oerr = kh_if_counter(ifp, IFCOUNTER_OERRORS);
+
+	n = kh_icmp_sent;
+	CHECK(t_output4(a.name, 9, IPPROTO_UDP, 0, 0) == EHOSTUNREACH,
+	    "no peer: EHOSTUNREACH");
+	CHECK(kh_icmp_sent == n + 1, "no peer: one ICMP error");
+	CHECK(t_output4(a.name, 9, IPPROTO_ICMP, ICMP_UNREACH, 0) ==
+	    EHOSTUNREACH && kh_icmp_sent == n + 1, "an error about an error");
+	CHECK(t_output4(a.name, 9, IPPROTO_UDP, 0, 185) == EHOSTUNREACH &&
+	    kh_icmp_sent == n + 1, "an error about a later fragment");
+	CHECK(t_output4(a.name, 9, IPPROTO_ICMP, ICMP_ECHO, 0) ==
+	    EHOSTUNREACH && kh_icmp_sent == n + 2, "no error about a ping");
+	CHECK(t_output4(a.name, 3, IPPROTO_UDP, 0, 0) == 0, "queued for c");
+	CHECK(t_wait_count(&kh_icmp_sent, n + 3), "no endpoint: ICMP error");
+	CHECK(t_reach(a.name, 1, b.name, 2, 1) && kh_icmp_sent == n + 3,
+	    "an error about a packet that went");
+	CHECK(kh_if_counter(ifp, IFCOUNTER_OERRORS) == oerr + 5,
+	    "oerrors: %ju", (uintmax_t)(kh_if_counter(ifp,
+	    IFCOUNTER_OERRORS) - oerr));
+
+	/* IPv6, ::1 to fd00::9 (no peer). */
+	memset(p6, 0, sizeof(p6));
+	p6[0] = 0x60;
+	p6[5] = sizeof(p6) - 40;
+	p6[6] = IPPROTO_UDP;
+	p6[7] = 64;
+	p6[23] = 1;
+	p6[24] = 0xfd, p6[39] = 9;
+	n = kh_icmp6_sent;
+	CHECK(t_output(a.name, p6, sizeof(p6)) == EHOSTUNREACH &&
+	    kh_icmp6_sent == n + 1, "IPv6 no peer: one ICMPv6 error");
+	p6[6] = IPPROTO_ICMPV6;
+	p6[40] = ICMP6_DST_UNREACH;
+	CHECK(t_output(a.name, p6, sizeof(p6)) == EHOSTUNREACH &&
+	    kh_icmp6_sent == n + 1, "ICMPv6 error about an error");
+
+	/* A flood gets icmplim (200/s) answers, not one each. */
+	n = kh_icmp_sent;
+	t0 = host_monotonic_ns();
+	for (i = 0; i < loops; i++)
+		(void)t_output4(a.name, 9, IPPROTO_UDP, 0, 0);
+	CHECK(kh_icmp_sent - n <= 200 * ((host_monotonic_ns() - t0) /
+	    1000000000ULL + 2), "%lu errors for %d packets",
+	    kh_icmp_sent - n, loops);
+	kh_log("unreach: %lu ICMP errors for %d packets to no peer",
+	    kh_icmp_sent - n, loops);
+	kh_if_rele(ifp);
+	CURVNET_RESTORE(); }
+	return (t_unload());
+}
+
 int
 kh_test_main(const char *name)
 {
@@ -723,6 +980,10 @@ kh_test_main(const char *name)
 		return (t_reload(loops > 0 ? loops : 20));
 	if (strcmp(name, "port-change") == 0)
 		return (t_port_change(loops > 0 ? loops : 10));
+	if (strcmp(name, "tunnelfib") == 0)
+		return (t_tunnelfib(loops > 0 ? loops : 10));
+	if (strcmp(name, "unreach") == 0)
+		return (t_unreach(loops > 0 ? loops : 1000));
 	kh_log("unknown test %s", name);
 	return (2);
 }

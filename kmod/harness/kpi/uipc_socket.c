@@ -8,7 +8,9 @@
  * namespace; a thread per socket turns every datagram into an mbuf with
  * IP and UDP headers in front (as udp_input sees it) and calls the
  * callback in the net epoch, with curvnet the socket's VNET
- * (CRED_TO_VNET of the creating credential).
+ * (CRED_TO_VNET of the creating credential).  A FIB (SO_SETFIB) is the
+ * socket's Linux mark (SO_MARK): policy routing on the mark stands for
+ * the FIB's routing table.
  *
  * Enforced: the callback may be set once; sosend takes a valid packet,
  * consumes it always, and refuses a datagram over the send buffer
@@ -25,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/socketvar.h>
 #include <sys/sockopt.h>
+#include <net/route.h>
 #include <net/vnet.h>
 #include <netinet/in.h>
 #include <netinet/in_pcb.h>
@@ -73,6 +76,16 @@ volatile int kh_so_rx_tags;
 volatile uint32_t kh_so_rx_cookie;
 static char kh_so_rx_ifp;	/* the interface they name */
 
+/* Open sockets per FIB, for the tests (FIBs beyond the last: the last). */
+static volatile long kh_so_fibs[KH_SO_FIBS];
+
+long
+kh_so_fib_count(int fib, int add)
+{
+	fib = MIN((u_int)fib, KH_SO_FIBS - 1);
+	return (__atomic_add_fetch(&kh_so_fibs[fib], add, __ATOMIC_RELAXED));
+}
+
 long
 kh_socket_count(void)
 {
@@ -117,6 +130,10 @@ socreate(int dom, struct socket **aso, int type, int proto,
 	ks->so.so_rcv.sb_hiwat = KH_UDP_RECVSPACE;
 	ks->inp.inp_socket = &ks->so;
 	ks->cred = crhold(cred);
+	/* As socreate(): the FIB of the calling process (setfib(1)). */
+	ks->so.so_fibnum = td->td_proc->p_fibnum;
+	ks->inp.inp_inc.inc_fibnum = ks->so.so_fibnum;
+	kh_so_fib_count(ks->so.so_fibnum, 1);
 	__atomic_add_fetch(&kh_sockets, 1, __ATOMIC_RELAXED);
 	*aso = &ks->so;
 	return (0);
@@ -387,6 +404,18 @@ sosetopt(struct socket *so, struct sockopt *sopt)
 		case SO_USER_COOKIE:
 			so->so_user_cookie = (uint32_t)v;
 			return (0);
+		case SO_SETFIB:
+			/* The caller's VNET's count, as sosetopt() reads it. */
+			if (curvnet == NULL)
+				kh_panic("sosetopt(SO_SETFIB) without curvnet");
+			if (v < 0 || (u_int)v >= V_rt_numfibs)
+				return (EINVAL);
+			kh_so_fib_count(so->so_fibnum, -1);
+			kh_so_fib_count(v, 1);
+			so->so_fibnum = v;
+			ks->inp.inp_inc.inc_fibnum = v;
+			/* FIB N: packets marked N, for "ip rule fwmark". */
+			return (-host_udp_set_mark(ks->fd, v));
 		case SO_SNDBUF:
 		case SO_RCVBUF:
 			if (v < 1 || v > KH_SB_MAX)
@@ -419,6 +448,7 @@ soclose(struct socket *so)
 		host_thread_join(ks->reader);
 	}
 	host_close(ks->fd);
+	kh_so_fib_count(so->so_fibnum, -1);
 	crfree(ks->cred);
 	__atomic_sub_fetch(&kh_sockets, 1, __ATOMIC_RELAXED);
 	free(ks, M_KH_SOCKET);

@@ -38,8 +38,8 @@ result "planted violations: $(echo "$out" | tail -n 1)" "$rc"
 # In-process: lifecycles, VNETs and jails, hostile ioctls, races with
 # traffic, unload with interfaces alive; then again with 1% of M_NOWAIT
 # allocations failing.  No TUN device needed (KH_NO_TUN).
-for t in lifecycle vnets ioctls race unload-busy reload port-change "faults lifecycle" \
-    "faults race" "faults vnets"; do
+for t in lifecycle vnets ioctls race unload-busy reload port-change tunnelfib \
+    unreach "faults lifecycle" "faults race" "faults vnets"; do
 	case $t in
 	faults*) ppm=10000 name=${t#faults } ;;
 	*) ppm=0 name=$t ;;
