@@ -88,8 +88,12 @@ result "ioctl fuzzing: $execs" "$rc"
 # the in-process tests run 1% with a 15 s window for traffic to recover.
 # then Debian's wg-quick with kharness as its userspace implementation
 # (background mode; wg-quick down deletes the TUN, kharness unloads).
-for script in seed.sh ipv6.sh faults wgquick kharness-wg.sh flood; do
-	if [ "$script" = flood ]; then
+# Then ping's answer for a destination with no peer or no endpoint: ICMP
+# from the module's icmp_error()/icmp6_error() calls.
+for script in seed.sh ipv6.sh faults wgquick kharness-wg.sh flood unreachable; do
+	if [ "$script" = unreachable ]; then
+		out=$(IMPL=kharness sh "$top/tests/netns/unreachable.sh" 2>&1)
+	elif [ "$script" = flood ]; then
 		# A 40k/s flood of MAC1-valid initiations: cookies while the
 		# queue is deep, a handshake right after (within a second).
 		out=$(TARGETS=kharness sh "$top/tests/netns/flood-recovery.sh" 2>&1)
