@@ -10,11 +10,13 @@
 use crate::framing::{read_request, Request};
 use crate::icmp;
 use crate::log;
+use crate::offload::{self, Coalescer, VnetHdr, VNET_HDR_LEN};
 use crate::sys::{mono_ns, now};
-use crate::udp::Bind;
+use crate::tun::Offloads;
+use crate::udp::{send_trains, Bind, Datagram};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,6 +33,9 @@ const MAX_PACKET: usize = 65535;
 const BUF_LEN: usize = DATA_HEADROOM + MAX_PACKET + DATA_TAILROOM;
 /// Recycled staging buffers kept for reuse.
 const POOL_MAX: usize = 1024;
+/// The TUN reader's buffer of sealed datagrams, sent as trains once a read
+/// (up to one 64 KiB super-packet) is sealed.
+const TX_BUF: usize = 256 << 10;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -55,11 +60,44 @@ pub struct Counters {
     pub icmp_sent: AtomicU64,
     /// Unreachables not sent: over the rate limit.
     pub icmp_limited: AtomicU64,
+    /// Packets from the TUN dropped for a bad virtio-net header.
+    pub vnet_malformed: AtomicU64,
 }
 
 impl Counters {
     fn bump(c: &AtomicU64) {
         c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The offloads asked for (WGD_OFFLOAD, main.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OffloadConf {
+    /// Virtio-net headers and TSO/USO on the TUN.
+    pub tun: bool,
+    /// Coalescing of TCP segments before the TUN write.
+    pub gro: bool,
+    /// UDP GSO and GRO.
+    pub udp: bool,
+}
+
+/// The TUN reader's sealed datagrams, back to back in `buf[..w]`.
+struct TxBatch {
+    buf: Vec<u8>,
+    w: usize,
+    dgrams: Vec<Datagram>,
+    polls: Vec<PeerId>,
+}
+
+impl TxBatch {
+    /// Where a packet of `len` bytes goes (after the headroom), if the
+    /// sealed datagram will fit.
+    fn room(&mut self, len: usize) -> Option<&mut [u8]> {
+        let start = self.w + DATA_HEADROOM;
+        if start + len + DATA_TAILROOM > self.buf.len() {
+            return None;
+        }
+        Some(&mut self.buf[start..start + len])
     }
 }
 
@@ -81,10 +119,13 @@ pub struct Daemon {
     stopping: AtomicBool,
     pub counters: Counters,
     icmp_bucket: Mutex<icmp::TokenBucket>,
+    /// What the TUN does (tun.rs) and what was asked for.
+    offloads: Offloads,
+    offload: OffloadConf,
 }
 
 impl Daemon {
-    pub fn new(dev: Device, tun: File) -> Daemon {
+    pub fn new(dev: Device, tun: File, offloads: Offloads, offload: OffloadConf) -> Daemon {
         Daemon {
             dev,
             tun,
@@ -97,13 +138,19 @@ impl Daemon {
             stopping: AtomicBool::new(false),
             counters: Counters::default(),
             icmp_bucket: Mutex::new(icmp::TokenBucket::new(icmp::RATE_PER_SEC, icmp::RATE_BURST)),
+            offloads,
+            offload,
         }
     }
 
     /// Binds the initial sockets (the configured port, 0 at start) and
     /// starts every thread but the UAPI listener's.
     pub fn start(self: &Arc<Self>) -> io::Result<()> {
-        let b = Arc::new(Bind::open(self.dev.listen_port(), self.dev.user_cookie())?);
+        let b = Arc::new(Bind::open(
+            self.dev.listen_port(),
+            self.dev.user_cookie(),
+            self.offload.udp,
+        )?);
         self.dev.set_bound_port(b.port);
         log::info(format_args!("listening on UDP port {}", b.port));
         self.install_bind(b);
@@ -148,11 +195,13 @@ impl Daemon {
         let c = &self.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         log::info(format_args!(
-            "counters: no route {}, no endpoint {}, ICMP unreachables sent {}, rate-limited {}",
+            "counters: no route {}, no endpoint {}, ICMP unreachables sent {}, rate-limited {}, \
+             bad vnet headers {}",
             get(&c.no_route),
             get(&c.no_endpoint),
             get(&c.icmp_sent),
-            get(&c.icmp_limited)
+            get(&c.icmp_limited),
+            get(&c.vnet_malformed)
         ));
         self.stopping.store(true, Ordering::SeqCst);
         self.timer_cv.notify_all();
@@ -173,11 +222,35 @@ impl Daemon {
         }
     }
 
+    /// Writes one packet into the TUN, after its virtio-net header when
+    /// the device takes them.
+    fn tun_write(&self, hdr: &[u8; VNET_HDR_LEN], pkt: &[u8]) -> io::Result<()> {
+        if !self.offloads.vnet_hdr {
+            return (&self.tun).write_all(pkt);
+        }
+        let n = (&self.tun).write_vectored(&[IoSlice::new(hdr), IoSlice::new(pkt)])?;
+        if n != VNET_HDR_LEN + pkt.len() {
+            return Err(io::Error::from(io::ErrorKind::WriteZero));
+        }
+        Ok(())
+    }
+
+    /// Reads packets (or super-packets) from the TUN, cuts super-packets
+    /// into segments, seals each, and sends what one read made as UDP
+    /// trains.
     fn tun_loop(self: Arc<Self>) {
-        let mut buf = vec![0u8; BUF_LEN];
+        let vnet = self.offloads.vnet_hdr;
+        let pre = if vnet { VNET_HDR_LEN } else { 0 };
+        let mut rbuf = vec![0u8; pre + MAX_PACKET];
+        let mut tx = TxBatch {
+            buf: vec![0u8; TX_BUF],
+            w: 0,
+            dgrams: Vec::with_capacity(256),
+            polls: Vec::with_capacity(8),
+        };
         let mut out = [0u8; MAX_HANDSHAKE_LEN];
         loop {
-            let n = match (&self.tun).read(&mut buf[DATA_HEADROOM..DATA_HEADROOM + MAX_PACKET]) {
+            let n = match (&self.tun).read(&mut rbuf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -188,37 +261,108 @@ impl Daemon {
                     return;
                 }
             };
-            if n == 0 {
+            if n <= pre {
                 continue;
             }
-            match self.dev.encapsulate(now(), &mut buf, n) {
-                Ok(Encap::Send {
-                    peer,
-                    endpoint,
-                    len,
-                    poll,
-                }) => {
-                    self.send(endpoint, &buf[..len]);
-                    if poll {
-                        self.poll(peer, &mut out);
+            let hdr = if vnet {
+                VnetHdr::parse(&rbuf).unwrap_or_default()
+            } else {
+                VnetHdr::default()
+            };
+            let pkt = &mut rbuf[pre..n];
+            let t = now();
+            if hdr.gso_type == offload::GSO_NONE {
+                if hdr.flags & offload::F_NEEDS_CSUM != 0
+                    && offload::complete_csum(&hdr, pkt).is_err()
+                {
+                    Counters::bump(&self.counters.vnet_malformed);
+                    continue;
+                }
+                if let Some(dst) = tx.room(pkt.len()) {
+                    dst.copy_from_slice(pkt);
+                    self.seal(&mut tx, t, pkt.len());
+                }
+            } else {
+                let p = match offload::plan(&hdr, pkt) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        Counters::bump(&self.counters.vnet_malformed);
+                        log::debug(format_args!("TUN super-packet dropped: {e:?} {hdr:?}"));
+                        continue;
+                    }
+                };
+                for i in 0..p.count() {
+                    let len = p.seg_len(i);
+                    if tx.room(len).is_none() {
+                        self.send_batch(&mut tx);
+                    }
+                    let Some(dst) = tx.room(len) else {
+                        break;
+                    };
+                    if offload::write_segment(&p, pkt, i, dst).is_some() {
+                        self.seal(&mut tx, t, len);
                     }
                 }
-                Ok(Encap::Staged { peer }) => {
-                    self.stage(peer, &buf[..DATA_HEADROOM + n]);
-                    self.poll(peer, &mut out);
-                }
-                Err(e @ (Error::NoRoute | Error::NoEndpoint)) => {
-                    let c = &self.counters;
-                    Counters::bump(if e == Error::NoRoute {
-                        &c.no_route
-                    } else {
-                        &c.no_endpoint
-                    });
-                    self.unreachable(&buf[DATA_HEADROOM..DATA_HEADROOM + n]);
-                }
-                Err(_) => {} // not IP: drop
+            }
+            self.send_batch(&mut tx);
+            for peer in tx.polls.drain(..) {
+                self.poll(peer, &mut out);
             }
         }
+    }
+
+    /// Seals the packet of `len` bytes at the batch's write position.
+    fn seal(&self, tx: &mut TxBatch, t: wg_core::Time, len: usize) {
+        let w = tx.w;
+        let end = w + DATA_HEADROOM + len + DATA_TAILROOM;
+        match self.dev.encapsulate(t, &mut tx.buf[w..end], len) {
+            Ok(Encap::Send {
+                peer,
+                endpoint,
+                len,
+                poll,
+            }) => {
+                tx.dgrams.push(Datagram {
+                    to: SocketAddr::from(endpoint),
+                    start: w,
+                    len,
+                });
+                tx.w += len;
+                if poll && !tx.polls.contains(&peer) {
+                    tx.polls.push(peer);
+                }
+            }
+            Ok(Encap::Staged { peer }) => {
+                self.stage(peer, &tx.buf[w..w + DATA_HEADROOM + len]);
+                if !tx.polls.contains(&peer) {
+                    tx.polls.push(peer);
+                }
+            }
+            Err(e @ (Error::NoRoute | Error::NoEndpoint)) => {
+                let c = &self.counters;
+                Counters::bump(if e == Error::NoRoute {
+                    &c.no_route
+                } else {
+                    &c.no_endpoint
+                });
+                self.unreachable(&tx.buf[w + DATA_HEADROOM..w + DATA_HEADROOM + len]);
+            }
+            Err(_) => {} // not IP: drop
+        }
+    }
+
+    /// Sends the batch's sealed datagrams and empties it.
+    fn send_batch(&self, tx: &mut TxBatch) {
+        if !tx.dgrams.is_empty() {
+            let g = self.bind.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(b) = g.as_ref() {
+                if let Err(e) = send_trains(&**b, &tx.buf[..tx.w], &tx.dgrams) {
+                    log::debug(format_args!("send: {e}"));
+                }
+            }
+        }
+        tx.dgrams.clear();
+        tx.w = 0;
     }
 
     /// Answers a packet the tunnel cannot carry with an ICMP unreachable
@@ -232,7 +376,7 @@ impl Daemon {
             Counters::bump(&self.counters.icmp_limited);
             return;
         }
-        match (&self.tun).write_all(&out[..len]) {
+        match self.tun_write(&[0; VNET_HDR_LEN], &out[..len]) {
             Ok(_) => Counters::bump(&self.counters.icmp_sent),
             Err(e) => log::debug(format_args!("TUN write (ICMP unreachable): {e}")),
         }
@@ -265,20 +409,22 @@ impl Daemon {
         }
     }
 
+    /// Receives datagrams (GRO trains when the socket coalesces), opens
+    /// each, and writes the packets into the TUN, TCP segments of one flow
+    /// merged into super-packets when the TUN takes virtio-net headers.
     fn udp_loop(self: Arc<Self>, bind: Arc<Bind>, v6: bool) {
-        let sock = match if v6 { &bind.v6 } else { &bind.v4 } {
-            Some(s) => s,
-            None => return,
-        };
         let mut buf = vec![0u8; BUF_LEN];
         let mut out = [0u8; MAX_HANDSHAKE_LEN];
         let mut pout = [0u8; MAX_HANDSHAKE_LEN];
+        let mut gro = Coalescer::new();
+        let vnet = self.offloads.vnet_hdr && self.offload.gro;
+        let mut write = |h: &[u8; VNET_HDR_LEN], p: &[u8]| self.tun_write(h, p);
         loop {
-            let r = sock.recv_from(&mut buf);
+            let r = bind.recv(v6, &mut buf);
             if bind.is_closed() {
                 return;
             }
-            let (n, src) = match r {
+            let (n, src, seg) = match r {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -287,31 +433,46 @@ impl Daemon {
                     continue;
                 }
             };
-            let rcv =
-                match self
-                    .dev
-                    .decapsulate(now(), Endpoint::from(src), &mut buf[..n], &mut out)
-                {
+            let t = now();
+            let mut off = 0;
+            while off < n {
+                let end = n.min(off + seg.max(1));
+                let from = Endpoint::from(src);
+                let rcv = match self.dev.decapsulate(t, from, &mut buf[off..end], &mut out) {
                     Ok(r) => r,
-                    Err(_) => continue,
+                    Err(_) => {
+                        off = end;
+                        continue;
+                    }
                 };
-            match rcv.action {
-                Decap::Tunnel { offset, len } => {
-                    if let Err(e) = (&self.tun).write(&buf[offset..offset + len]) {
-                        log::debug(format_args!("TUN write: {e}"));
+                match rcv.action {
+                    Decap::Tunnel { offset, len } => {
+                        let pkt = &buf[off + offset..off + offset + len];
+                        let r = if vnet {
+                            gro.push(pkt, &mut write)
+                        } else {
+                            write(&[0; VNET_HDR_LEN], pkt)
+                        };
+                        if let Err(e) = r {
+                            log::debug(format_args!("TUN write: {e}"));
+                        }
+                    }
+                    Decap::Reply { len } => {
+                        if let Err(e) = bind.send(&out[..len], src) {
+                            log::debug(format_args!("reply to {src}: {e}"));
+                        }
+                    }
+                    Decap::Done => {}
+                }
+                if rcv.poll {
+                    if let Some(p) = rcv.peer {
+                        self.poll(p, &mut pout);
                     }
                 }
-                Decap::Reply { len } => {
-                    if let Err(e) = bind.send(&out[..len], src) {
-                        log::debug(format_args!("reply to {src}: {e}"));
-                    }
-                }
-                Decap::Done => {}
+                off = end;
             }
-            if rcv.poll {
-                if let Some(p) = rcv.peer {
-                    self.poll(p, &mut pout);
-                }
+            if let Err(e) = gro.flush(&mut write) {
+                log::debug(format_args!("TUN write: {e}"));
             }
         }
     }
@@ -448,7 +609,7 @@ impl Daemon {
         };
         // Bind first: a port in use fails the request with nothing changed.
         let fresh = if rebind {
-            match Bind::open(port, mark) {
+            match Bind::open(port, mark, self.offload.udp) {
                 Ok(b) => Some(Arc::new(b)),
                 Err(e) => {
                     log::error(format_args!("cannot bind UDP port {port}: {e}"));

@@ -7,6 +7,7 @@ mod daemon;
 mod framing;
 mod icmp;
 mod log;
+mod offload;
 mod sys;
 mod tun;
 mod udp;
@@ -160,9 +161,38 @@ fn redirect_stdio() -> io::Result<()> {
     Ok(())
 }
 
+/// Which offloads to ask for, from WGD_OFFLOAD: unset or 1 for all; 0
+/// (or off, no, false) for none: no virtio-net headers on the TUN (so no
+/// TSO/USO and no GRO), no UDP GSO/GRO, every packet one read or write and
+/// every datagram one syscall. A comma list of `tun` (virtio-net headers,
+/// TSO/USO), `gro` (coalescing before the TUN write; needs `tun`) and
+/// `udp` (UDP GSO/GRO) picks some, to measure each one's share.
+fn offload_from_env() -> daemon::OffloadConf {
+    let all = daemon::OffloadConf {
+        tun: true,
+        gro: true,
+        udp: true,
+    };
+    match std::env::var("WGD_OFFLOAD").as_deref() {
+        Err(_) | Ok("1") | Ok("on") | Ok("") => all,
+        Ok(v) => {
+            let has = |k: &str| v.split(',').any(|x| x.trim() == k);
+            daemon::OffloadConf {
+                tun: has("tun"),
+                gro: has("tun") && has("gro"),
+                udp: has("udp"),
+            }
+        }
+    }
+}
+
 fn run(name: &str, foreground: bool) -> Result<(), String> {
-    let (tun_file, ifname) =
-        tun::create(name).map_err(|e| format!("failed to create TUN device {name}: {e}"))?;
+    let offload = offload_from_env();
+    let (tun_file, ifname, offloads) = tun::create(name, offload.tun)
+        .map_err(|e| format!("failed to create TUN device {name}: {e}"))?;
+    log::info(format_args!(
+        "offloads asked: {offload:?}; TUN has {offloads:?}"
+    ));
     if let Err(e) = tun::set_mtu(&ifname, tun::DEFAULT_MTU) {
         log::error(format_args!("cannot set the MTU of {ifname}: {e}"));
     }
@@ -180,7 +210,7 @@ fn run(name: &str, foreground: bool) -> Result<(), String> {
     let dev = wg_core::Device::new(Box::new(sys::GetRandom))
         .map_err(|e| format!("cannot create the device: {e}"))?;
     dev.set_mtu(tun::get_mtu(&ifname).unwrap_or(tun::DEFAULT_MTU));
-    let d = Arc::new(daemon::Daemon::new(dev, tun_file));
+    let d = Arc::new(daemon::Daemon::new(dev, tun_file, offloads, offload));
     let started = d
         .start()
         .map_err(|e| format!("cannot start the device: {e}"));

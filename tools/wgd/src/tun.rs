@@ -1,5 +1,6 @@
-//! The Linux TUN device: /dev/net/tun with TUNSETIFF (IFF_TUN | IFF_NO_PI),
-//! and its MTU set with SIOCSIFMTU.
+//! The Linux TUN device: /dev/net/tun with TUNSETIFF (IFF_TUN | IFF_NO_PI,
+//! and IFF_VNET_HDR with TUNSETOFFLOAD when offloads are on), and its MTU
+//! set with SIOCSIFMTU.
 
 use crate::sys::cvt;
 use std::fs::{File, OpenOptions};
@@ -10,6 +11,25 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
+const IFF_VNET_HDR: libc::c_short = 0x4000;
+/// _IOW('T', 208, unsigned int)
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+const TUN_F_CSUM: libc::c_uint = 0x01;
+const TUN_F_TSO4: libc::c_uint = 0x02;
+const TUN_F_TSO6: libc::c_uint = 0x04;
+const TUN_F_USO4: libc::c_uint = 0x20;
+const TUN_F_USO6: libc::c_uint = 0x40;
+
+/// What the device does beyond plain packets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offloads {
+    /// Every read and write carries a virtio_net_hdr (offload.rs).
+    pub vnet_hdr: bool,
+    /// The kernel may hand over TCP super-packets (TSO4/TSO6).
+    pub tso: bool,
+    /// ... and UDP ones (USO, Linux 6.2 and later).
+    pub uso: bool,
+}
 
 /// The MTU wireguard-go gives a new interface.
 pub const DEFAULT_MTU: u32 = 1420;
@@ -50,25 +70,63 @@ fn ifreq_for(name: &str) -> libc::ifreq {
     ifr
 }
 
+fn set_offload(file: &File, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: the fd is open; TUNSETOFFLOAD takes its argument by value.
+    cvt(unsafe { libc::ioctl(file.as_raw_fd(), TUNSETOFFLOAD as _, flags as libc::c_ulong) })?;
+    Ok(())
+}
+
 /// Creates (or attaches to) the TUN interface `name`; returns the device
-/// file and the name the kernel gave it.
-pub fn create(name: &str) -> io::Result<(File, String)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/net/tun")?;
+/// file, the name the kernel gave it and the offloads in force. With
+/// `offload`, asks for virtio-net headers and TSO/USO, falling back step by
+/// step to what the kernel and the device accept (a pre-made device may
+/// refuse the vnet header; kernels before 6.2 lack USO).
+pub fn create(name: &str, offload: bool) -> io::Result<(File, String, Offloads)> {
+    let open = || {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/net/tun")
+    };
+    let mut file = open()?;
     let mut ifr = ifreq_for(name);
-    ifr.ifr_ifru.ifru_flags = IFF_TUN | IFF_NO_PI;
-    // SAFETY: the fd is open; `ifr` is a valid ifreq that TUNSETIFF reads
-    // and writes (the kernel fills in the final name).
-    cvt(unsafe { libc::ioctl(file.as_raw_fd(), TUNSETIFF as _, &mut ifr) })?;
+    let mut off = Offloads::default();
+    let mut rc = -1;
+    if offload {
+        ifr.ifr_ifru.ifru_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
+        // SAFETY: the fd is open; `ifr` is a valid ifreq that TUNSETIFF
+        // reads and writes (the kernel fills in the final name).
+        rc = unsafe { libc::ioctl(file.as_raw_fd(), TUNSETIFF as _, &mut ifr) };
+        off.vnet_hdr = rc == 0;
+    }
+    if rc != 0 {
+        if offload {
+            // A failed TUNSETIFF leaves the file unattached; start afresh.
+            file = open()?;
+        }
+        ifr = ifreq_for(name);
+        ifr.ifr_ifru.ifru_flags = IFF_TUN | IFF_NO_PI;
+        // SAFETY: as above.
+        cvt(unsafe { libc::ioctl(file.as_raw_fd(), TUNSETIFF as _, &mut ifr) })?;
+    }
+    if off.vnet_hdr {
+        let tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+        if set_offload(&file, tso | TUN_F_USO4 | TUN_F_USO6).is_ok() {
+            off.tso = true;
+            off.uso = true;
+        } else if set_offload(&file, tso).is_ok() {
+            off.tso = true;
+        }
+        // Neither: the headers stay (they cannot be turned off on an
+        // attached file) and every packet comes with GSO_NONE.
+    }
     let actual: Vec<u8> = ifr
         .ifr_name
         .iter()
         .take_while(|c| **c != 0)
         .map(|c| *c as u8)
         .collect();
-    Ok((file, String::from_utf8_lossy(&actual).into_owned()))
+    Ok((file, String::from_utf8_lossy(&actual).into_owned(), off))
 }
 
 fn ctl_socket() -> io::Result<OwnedFd> {
