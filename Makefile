@@ -94,11 +94,14 @@ bench-tunnel: deps kharness
 # and against itself (site-to-site, remote access through NAT, roaming);
 # IPv6 inside and outside the tunnel; wg-quick driving wgd; hostile
 # datagrams, handshake floods and malformed UAPI requests; our wg against
-# Debian's on live devices (show output, config operations, errors).
+# Debian's on live devices (show output, config operations, errors); the
+# seed scenarios and IPv6 once more with wgd's offloads off (WGD_OFFLOAD=0).
 test-netns: deps
 	$(CARGO) build --release -p wgd -p wg-tool
 	@sh tests/netns/seed.sh
 	@sh tests/netns/ipv6.sh
+	@WGD_OFFLOAD=0 PAIRS=wgd:wireguard-go sh tests/netns/seed.sh
+	@WGD_OFFLOAD=0 PAIRS=wgd:wireguard-go sh tests/netns/ipv6.sh
 	@sh tests/netns/unreachable.sh
 	@sh tests/netns/wgquick.sh
 	@sh tests/netns/hostile.sh

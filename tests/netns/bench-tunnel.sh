@@ -20,8 +20,10 @@
 #
 # Environment: BENCH_SECS (default 10), BENCH_RUNS (default 3),
 # BENCH_PARALLEL (iperf3 -P, default 1), BENCH_IMPLS (default "wgd
-# wireguard-go kharness"), WGD (default target/release/wgd), WGD_OFFLOAD
-# (passed to wgd: 0 turns its offloads off).  Builds nothing.
+# wireguard-go kharness"), BENCH_INNER (4 or 6: iperf3 over IPv4 or IPv6
+# inside the tunnel, default 4), WGD (default target/release/wgd),
+# WGD_OFFLOAD (passed to wgd: 0 turns its offloads off, a list such as
+# tun,gro picks some).  Builds nothing.
 #
 # SPDX-License-Identifier: MIT OR Apache-2.0
 
@@ -30,6 +32,7 @@ WT_LIB_FILE=${WT_LIB_FILE:-$0}
 
 BENCH_SECS=${BENCH_SECS:-10}
 BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_INNER=${BENCH_INNER:-4}
 BENCH_PARALLEL=${BENCH_PARALLEL:-1}
 BENCH_IMPLS=${BENCH_IMPLS:-"wgd wireguard-go kharness"}
 # The kernel module's code in kharness, built without sanitizers.
@@ -66,10 +69,22 @@ bench() {
 	wb=$(wg_ifname b)
 	wg_up "$1" ba "$wa" ba 10.98.0.1/24
 	wg_up "$1" bb "$wb" bb 10.98.0.2/24
-	wg_peer ba "$wa" bb "10.99.0.2:$WG_PORT" 10.98.0.2/32
-	wg_peer bb "$wb" ba "10.99.0.1:$WG_PORT" 10.98.0.1/32
+	wg_peer ba "$wa" bb "10.99.0.2:$WG_PORT" 10.98.0.2/32,fd98::2/128
+	wg_peer bb "$wb" ba "10.99.0.1:$WG_PORT" 10.98.0.1/32,fd98::1/128
+	dst=10.98.0.2
+	if [ "$BENCH_INNER" = 6 ]; then
+		dst=fd98::2
+		for _n in ba:"$wa":1 bb:"$wb":2; do
+			_ns=${_n%%:*}
+			_if=${_n#*:}
+			_if=${_if%:*}
+			nsq "$_ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0
+			nsq "$_ns" sysctl -qw "net.ipv6.conf.$_if.disable_ipv6=0"
+			addr "$_ns" "$_if" "fd98::${_n##*:}/64" nodad
+		done
+	fi
 	wt_ping ba 10.98.0.2 10 || fail "$1: no tunnel"
-	srv=$(wt_bg iperf3-server.log bb iperf3 -s -1 -B 10.98.0.2)
+	srv=$(wt_bg iperf3-server.log bb iperf3 -s -1 -B "$dst")
 	n=0
 	until nsx bb ss -Hltn 2> /dev/null | grep -q ':5201 '; do
 		[ "$n" -ge 50 ] && fail "iperf3 server did not start"
@@ -79,7 +94,7 @@ bench() {
 	pids="$(cat "$WT_DIR/$wa.pid") $(cat "$WT_DIR/$wb.pid")"
 	# shellcheck disable=SC2086
 	t0=$(cpu_ticks $pids)
-	nsx ba timeout $((BENCH_SECS + 30)) iperf3 -J -c 10.98.0.2 \
+	nsx ba timeout $((BENCH_SECS + 30)) iperf3 -J -c "$dst" \
 	    -t "$BENCH_SECS" -P "$BENCH_PARALLEL" > "$WT_DIR/iperf3-$1.json" 2>&1 ||
 	    fail "$1: iperf3 failed: $(tail -n 5 "$WT_DIR/iperf3-$1.json")"
 	# shellcheck disable=SC2086
@@ -97,7 +112,7 @@ print("%.1f %.2f" % (r["bits_per_second"] / 1e6, cpu / gb if gb > 0 else 0))
 	wt_teardown
 }
 
-echo "# bench-tunnel: iperf3 TCP, ${BENCH_SECS} s, -P $BENCH_PARALLEL, $BENCH_RUNS rounds, through a tunnel between two namespaces"
+echo "# bench-tunnel: iperf3 TCP over IPv$BENCH_INNER, ${BENCH_SECS} s, -P $BENCH_PARALLEL, $BENCH_RUNS rounds, through a tunnel between two namespaces"
 : > "$WT_DIR/results"
 r=1
 while [ "$r" -le "$BENCH_RUNS" ]; do

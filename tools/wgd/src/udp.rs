@@ -5,7 +5,8 @@
 //! out as one train with UDP_SEGMENT (GSO: one sendmsg, the kernel cuts it),
 //! and UDP_GRO hands over trains of datagrams from one sender in one
 //! recvmsg, cut by the caller at the size a control message gives. Both
-//! fall back to one datagram per syscall when the kernel refuses.
+//! fall back when the kernel refuses: a train goes out with sendmmsg, and
+//! datagrams are received one per recvfrom.
 
 use crate::sys::cvt;
 use std::io;
@@ -437,15 +438,61 @@ impl TrainSink for Bind {
                 Err(e) => return Err(e),
             }
         }
-        let mut r = Ok(());
-        for d in buf.chunks(seg.max(1)) {
-            if let Err(e) = sock.send_to(d, to) {
-                if r.is_ok() {
-                    r = Err(e);
-                }
-            }
+        if buf.len() <= seg {
+            return sock.send_to(buf, to).map(|_| ());
         }
-        r
+        send_mmsg(sock, buf, seg.max(1), to)
+    }
+}
+
+/// Sends `buf` cut into datagrams of `seg` bytes with sendmmsg: one
+/// syscall for the train where UDP GSO is not to be had.
+fn send_mmsg(sock: &UdpSocket, buf: &[u8], seg: usize, to: SocketAddr) -> io::Result<()> {
+    let (mut sa, salen) = sockaddr_of(to);
+    // SAFETY: iovec and mmsghdr are plain old data; all-zero is valid.
+    let mut iov: [libc::iovec; MAX_TRAIN_SEGS] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut msgs: [libc::mmsghdr; MAX_TRAIN_SEGS] = unsafe { std::mem::zeroed() };
+    let mut chunks = buf.chunks(seg);
+    loop {
+        let mut k = 0;
+        for d in chunks.by_ref().take(MAX_TRAIN_SEGS) {
+            iov[k] = libc::iovec {
+                iov_base: d.as_ptr() as *mut libc::c_void,
+                iov_len: d.len(),
+            };
+            let h = &mut msgs[k].msg_hdr;
+            h.msg_name = (&mut sa as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = salen;
+            h.msg_iov = &mut iov[k];
+            h.msg_iovlen = 1;
+            k += 1;
+        }
+        if k == 0 {
+            return Ok(());
+        }
+        let mut sent = 0;
+        while sent < k {
+            // SAFETY: msgs[sent..k] point at `sa` and at iovecs over `buf`,
+            // all alive and unchanged for the call; the kernel only reads
+            // them (and writes msg_len).
+            let n = unsafe {
+                libc::sendmmsg(
+                    sock.as_raw_fd(),
+                    msgs[sent..].as_mut_ptr(),
+                    (k - sent) as libc::c_uint,
+                    0,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            sent += (n as usize).max(1);
+        }
     }
 }
 
@@ -506,8 +553,17 @@ mod tests {
 
     #[test]
     fn gso_and_gro_on_loopback() {
-        let tx = Bind::open(0, 0, true).unwrap();
-        let rx = Bind::open(0, 0, true).unwrap();
+        round_trip(true);
+    }
+
+    #[test]
+    fn mmsg_without_offloads() {
+        round_trip(false);
+    }
+
+    fn round_trip(offload: bool) {
+        let tx = Bind::open(0, 0, offload).unwrap();
+        let rx = Bind::open(0, 0, offload).unwrap();
         let to: SocketAddr = format!("127.0.0.1:{}", rx.port).parse().unwrap();
         let mut data = vec![0u8; 10 * 1000 + 300];
         for (i, b) in data.iter_mut().enumerate() {
