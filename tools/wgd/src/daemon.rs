@@ -13,7 +13,7 @@ use crate::log;
 use crate::offload::{self, Coalescer, VnetHdr, VNET_HDR_LEN};
 use crate::sys::{mono_ns, now};
 use crate::tun::Offloads;
-use crate::udp::{send_trains, Bind, Datagram};
+use crate::udp::{send_trains, Bind, Datagram, Received, RecvBatch};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufReader, IoSlice, Read, Write};
@@ -28,9 +28,8 @@ use wg_core::device::{DATA_HEADROOM, DATA_TAILROOM, MAX_HANDSHAKE_LEN};
 use wg_core::uapi::{format_errno, format_get, parse_set, UapiError};
 use wg_core::{Decap, Device, Encap, Endpoint, Error, PeerAction, PeerId};
 
-/// Largest IP packet read from the TUN device or datagram from the network.
+/// Largest IP packet read from the TUN device.
 const MAX_PACKET: usize = 65535;
-const BUF_LEN: usize = DATA_HEADROOM + MAX_PACKET + DATA_TAILROOM;
 /// Recycled staging buffers kept for reuse.
 const POOL_MAX: usize = 1024;
 /// The TUN reader's buffer of sealed datagrams, sent as trains once a read
@@ -413,63 +412,72 @@ impl Daemon {
     /// each, and writes the packets into the TUN, TCP segments of one flow
     /// merged into super-packets when the TUN takes virtio-net headers.
     fn udp_loop(self: Arc<Self>, bind: Arc<Bind>, v6: bool) {
-        let mut buf = vec![0u8; BUF_LEN];
+        let mut rb = RecvBatch::default();
         let mut out = [0u8; MAX_HANDSHAKE_LEN];
         let mut pout = [0u8; MAX_HANDSHAKE_LEN];
         let mut gro = Coalescer::new();
         let vnet = self.offloads.vnet_hdr && self.offload.gro;
         let mut write = |h: &[u8; VNET_HDR_LEN], p: &[u8]| self.tun_write(h, p);
         loop {
-            let r = bind.recv(v6, &mut buf);
+            let r = bind.recv_batch(v6, &mut rb);
             if bind.is_closed() {
                 return;
             }
-            let (n, src, seg) = match r {
-                Ok(x) => x,
+            match r {
+                Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     log::debug(format_args!("UDP receive: {e}"));
                     // ICMP errors (ECONNREFUSED) and the like: keep going.
                     continue;
                 }
-            };
+            }
             let t = now();
-            let mut off = 0;
-            while off < n {
-                let end = n.min(off + seg.max(1));
-                let from = Endpoint::from(src);
-                let rcv = match self.dev.decapsulate(t, from, &mut buf[off..end], &mut out) {
-                    Ok(r) => r,
-                    Err(_) => {
-                        off = end;
-                        continue;
+            for k in 0..rb.got.len() {
+                let Received {
+                    start,
+                    len: n,
+                    from: src,
+                    seg,
+                } = rb.got[k];
+                let buf = &mut rb.buf[start..start + n];
+                let mut off = 0;
+                while off < n {
+                    let end = n.min(off + seg.max(1));
+                    let from = Endpoint::from(src);
+                    let rcv = match self.dev.decapsulate(t, from, &mut buf[off..end], &mut out) {
+                        Ok(r) => r,
+                        Err(_) => {
+                            off = end;
+                            continue;
+                        }
+                    };
+                    match rcv.action {
+                        Decap::Tunnel { offset, len } => {
+                            let pkt = &buf[off + offset..off + offset + len];
+                            let r = if vnet {
+                                gro.push(pkt, &mut write)
+                            } else {
+                                write(&[0; VNET_HDR_LEN], pkt)
+                            };
+                            if let Err(e) = r {
+                                log::debug(format_args!("TUN write: {e}"));
+                            }
+                        }
+                        Decap::Reply { len } => {
+                            if let Err(e) = bind.send(&out[..len], src) {
+                                log::debug(format_args!("reply to {src}: {e}"));
+                            }
+                        }
+                        Decap::Done => {}
                     }
-                };
-                match rcv.action {
-                    Decap::Tunnel { offset, len } => {
-                        let pkt = &buf[off + offset..off + offset + len];
-                        let r = if vnet {
-                            gro.push(pkt, &mut write)
-                        } else {
-                            write(&[0; VNET_HDR_LEN], pkt)
-                        };
-                        if let Err(e) = r {
-                            log::debug(format_args!("TUN write: {e}"));
+                    if rcv.poll {
+                        if let Some(p) = rcv.peer {
+                            self.poll(p, &mut pout);
                         }
                     }
-                    Decap::Reply { len } => {
-                        if let Err(e) = bind.send(&out[..len], src) {
-                            log::debug(format_args!("reply to {src}: {e}"));
-                        }
-                    }
-                    Decap::Done => {}
+                    off = end;
                 }
-                if rcv.poll {
-                    if let Some(p) = rcv.peer {
-                        self.poll(p, &mut pout);
-                    }
-                }
-                off = end;
             }
             if let Err(e) = gro.flush(&mut write) {
                 log::debug(format_args!("TUN write: {e}"));
