@@ -432,16 +432,20 @@ impl World {
             self.seal(from, pkt.clone(), false);
             // Retries give up after 90 s (DropStaged); send again then. Three
             // minutes covers a cookie round, a timestamp from the future of
-            // a forged initiation aside, and a rekey.
-            for round in 0..400u32 {
+            // a forged initiation aside, and a rekey. Steps of 100 ms, finer
+            // than the retries' jitter (up to 333 ms): with 500 ms steps two
+            // sides that initiate at once (each initiation replaces the
+            // other side's own pending one) kept retrying in the same step,
+            // every time, which real time's jitter breaks.
+            for round in 0..2000u32 {
                 self.settle();
                 if self.health_seen {
                     break;
                 }
-                if round % 100 == 99 {
+                if round % 500 == 499 {
                     self.seal(from, pkt.clone(), false);
                 }
-                self.advance(SEC / 2);
+                self.advance(SEC / 10);
             }
             assert!(
                 self.health_seen,
