@@ -163,6 +163,36 @@ int	wg_core_encapsulate(struct wg_core_dev *dev, const struct wg_time *now,
 int	wg_core_encapsulate_to(struct wg_core_dev *dev, uint32_t peer,
 	    const struct wg_time *now, uint8_t *buf, size_t buflen, size_t len,
 	    struct wg_core_encap_result *res);
+/*
+ * A train of IP packets (a peer's transmit queue), each sealed as
+ * wg_core_encapsulate seals one (routed again; sent, staged or refused
+ * alike): pkts[i].error is 0 with pkts[i].res filled, or the errno
+ * wg_core_encapsulate would return.  Consecutive packets of one peer share
+ * one hold of its locks and one FPU section for their crypto (see
+ * wg_host_fpu_enter), at most WG_CORE_ENCAP_BATCH packets at a time.
+ * Returns 0, or EFAULT for a NULL dev, now or pkts (with n > 0).
+ */
+#define	WG_CORE_ENCAP_BATCH	8
+
+struct wg_core_encap_pkt {
+	uint8_t				*buf;
+	size_t				 buflen;
+	size_t				 len;
+	int				 error;
+	struct wg_core_encap_result	 res;
+};
+
+int	wg_core_encapsulate_batch(struct wg_core_dev *dev,
+	    const struct wg_time *now, struct wg_core_encap_pkt *pkts, size_t n);
+
+/*
+ * Whether transport ChaCha20-Poly1305 runs vector code (AVX2 on amd64,
+ * inside wg_host_fpu_enter/leave) or the portable code: decided once at
+ * load by the CPU's features, before the first device.  allow 0 forces the
+ * portable code (tests, a tunable).  Returns 1 for vector, 0 for portable.
+ */
+int	wg_core_simd_select(int allow);
+
 int	wg_core_decapsulate(struct wg_core_dev *dev, const struct wg_time *now,
 	    const struct wg_endpoint *src, uint8_t *buf, size_t len,
 	    uint8_t *out, size_t outlen, struct wg_core_decap_result *res);

@@ -64,6 +64,19 @@ void	wg_host_rwlock_wlock(void *l);
 void	wg_host_rwlock_wunlock(void *l);
 
 /*
+ * FPU sections, for the vector ChaCha20-Poly1305 of amd64 kernel builds
+ * (only those call them; wg_core_simd_select says whether they are used).
+ * The core calls wg_host_fpu_enter before vector code and wg_host_fpu_leave
+ * after it, on the same thread, with nothing else in between: no lock
+ * taken, no allocation, no logging, no sleep, no second section.  It may
+ * hold its own locks across a section (taken before, released after).
+ * The shim: fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX) and
+ * fpu_kern_leave(curthread, NULL), a critical section that saves nothing.
+ */
+void	wg_host_fpu_enter(void);
+void	wg_host_fpu_leave(void);
+
+/*
  * The core's panic handler ends here (kernel builds only; no input is
  * meant to reach it).  Must not return: the shim calls panic(9).
  */

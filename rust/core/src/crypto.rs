@@ -3,13 +3,17 @@
 //! HASH, MAC, HMAC and the KDFs are BLAKE2s; DH is X25519; AEAD is
 //! ChaCha20-Poly1305 with the counter as nonce; XAEAD (cookies) is
 //! XChaCha20-Poly1305. The ChaCha20-Poly1305 calls go through one seam so
-//! that userspace builds can use `ring` (feature `ring`) while the kernel keeps
-//! the portable RustCrypto code.
+//! that userspace builds can use `ring` (feature `ring`) while the kernel
+//! uses [`kern`]: the AVX2 object of crate wg-aead inside an FPU section
+//! when the CPU has AVX2 (decided once, [`simd_select`]), else the portable
+//! RustCrypto code.
 
 use blake2::digest::{FixedOutput, KeyInit, Mac, Update};
 use blake2::{Blake2s256, Blake2sMac};
 use chacha20poly1305::aead::generic_array::typenum::U16;
 use chacha20poly1305::aead::AeadInPlace;
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicU8, Ordering};
 use zeroize::Zeroize;
 
 pub const KEY_LEN: usize = 32;
@@ -290,7 +294,283 @@ mod soft {
 }
 
 #[cfg(not(feature = "ring"))]
-use soft as backend;
+use kern as backend;
+
+/// Seals with the kernel build's transport AEAD whatever the build (SIMD in
+/// an FPU section when selected, else portable): benchmarks and tests
+/// measure the kernel's path from userspace with it.
+pub fn aead_seal_kernel(
+    key: &[u8; KEY_LEN],
+    counter: u64,
+    aad: &[u8],
+    buf: &mut [u8],
+) -> [u8; TAG_LEN] {
+    kern::seal(key, &nonce(counter), aad, buf)
+}
+
+/// Kernel-path counterpart of [`aead_open`].
+pub fn aead_open_kernel(
+    key: &[u8; KEY_LEN],
+    counter: u64,
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &[u8; TAG_LEN],
+) -> Result<(), CryptoError> {
+    kern::open(key, &nonce(counter), aad, buf, tag)
+}
+
+/// One packet of a batch: `body` is sealed in place under `key` with
+/// `counter`, and its tag written to `tag`.
+pub struct SealJob<'a> {
+    pub key: &'a [u8; KEY_LEN],
+    pub counter: u64,
+    pub body: &'a mut [u8],
+    pub tag: &'a mut [u8; TAG_LEN],
+}
+
+/// Seals a train of packets: with SIMD selected, all of them inside one
+/// FPU section (one fpu_kern_enter/leave for the batch, not one per
+/// packet). The caller has done its locked work (routing, counters) and
+/// passes only keys, counters and bytes, so nothing in the section can
+/// reach a lock.
+/// Empty slots (None) are skipped.
+pub fn aead_seal_batch(jobs: &mut [Option<SealJob<'_>>]) {
+    #[cfg(not(feature = "ring"))]
+    if let Some(sec) = FpuSection::enter() {
+        for j in jobs.iter_mut().flatten() {
+            *j.tag = sec.seal(j.key, &nonce(j.counter), &[], j.body);
+        }
+        return;
+    }
+    for j in jobs.iter_mut().flatten() {
+        *j.tag = aead_seal(j.key, j.counter, &[], j.body);
+    }
+}
+
+/// The vector ChaCha20-Poly1305 and the FPU sections it must run in, as a
+/// host provides them. The kernel shim's (crate wg-ffi, feature
+/// kernel-simd): FreeBSD's fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX)
+/// and fpu_kern_leave through sys/wg_host.h's wg_host_fpu_enter/leave, and
+/// the separate hard-float object of crate wg-aead, whose entry points take
+/// only pointers and lengths. Userspace builds (feature simd) have
+/// [`UserSimd`]: no sections (the OS saves vector registers itself) and
+/// wg-aead as an rlib.
+///
+/// `seal` and `open` take an [`FpuSection`], which only this module can
+/// make: the type system proves every vector call is inside a section.
+pub trait SimdBackend: Sync {
+    /// The CPU and the OS support the vector code (AVX2, YMM state saved).
+    fn usable(&self) -> bool;
+    /// Starts a section: a critical section in the kernel, where nothing may
+    /// sleep, take a lock, allocate, log, or enter another section.
+    fn enter(&self);
+    /// Ends the section [`SimdBackend::enter`] started.
+    fn leave(&self);
+    /// RFC 8439 AEAD seal of `buf` in place; returns the tag.
+    fn seal(
+        &self,
+        sec: &FpuSection,
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> [u8; TAG_LEN];
+    /// Opens `buf` in place when `tag` verifies; false (buf unchanged) if not.
+    fn open(
+        &self,
+        sec: &FpuSection,
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> bool;
+}
+
+static SIMD_BACKEND: spin::Once<&'static dyn SimdBackend> = spin::Once::new();
+
+/// Registers the host's vector AEAD and FPU sections (the kernel build's
+/// wg-ffi does, before the first device). Returns false if one was
+/// registered before (that one stays).
+pub fn set_simd_backend(backend: &'static dyn SimdBackend) -> bool {
+    let mut ours = false;
+    SIMD_BACKEND.call_once(|| {
+        ours = true;
+        backend
+    });
+    ours
+}
+
+/// The registered backend, or in userspace builds wg-aead's.
+fn simd_backend() -> Option<&'static dyn SimdBackend> {
+    #[cfg(feature = "simd")]
+    {
+        Some(*SIMD_BACKEND.call_once(|| &UserSimd))
+    }
+    #[cfg(not(feature = "simd"))]
+    {
+        SIMD_BACKEND.get().copied()
+    }
+}
+
+const SIMD_UNDECIDED: u8 = 0;
+const SIMD_OFF: u8 = 1;
+const SIMD_ON: u8 = 2;
+static SIMD: AtomicU8 = AtomicU8::new(SIMD_UNDECIDED);
+
+/// Decides whether transport AEAD uses the vector code: yes when `allow`
+/// and a backend is there (registered by the host, or wg-aead's in
+/// userspace builds) whose CPU check passes. A host calls it once at load
+/// (with `allow` false to force the portable path, as tests do); otherwise
+/// the first packet decides with `allow` true. A later call changes the
+/// decision (tests): packets in flight may take either path, and both give
+/// the same bytes. Returns the decision.
+pub fn simd_select(allow: bool) -> bool {
+    let on = allow && simd_backend().is_some_and(|b| b.usable());
+    SIMD.store(if on { SIMD_ON } else { SIMD_OFF }, Ordering::Relaxed);
+    on
+}
+
+/// Whether transport AEAD uses the vector code (deciding now if no one has).
+pub fn simd_active() -> bool {
+    match SIMD.load(Ordering::Relaxed) {
+        SIMD_ON => true,
+        SIMD_OFF => false,
+        _ => simd_select(true),
+    }
+}
+
+/// Proof that this thread is inside the host's FPU section: made only by
+/// [`FpuSection::enter`] (private), left when dropped.
+///
+/// Why no lock can be taken while a section lives: sections are made only
+/// in this file, in `kern::seal`, `kern::open` and [`aead_seal_batch`], and
+/// each holds its section across nothing but `SimdBackend::seal`/`open`
+/// calls on keys, counters and byte slices. None of them is handed a
+/// Device, peer or keypair, the only owners of locks (crate::sync), so no
+/// lock is reachable from inside a section; the caller's locks were taken
+/// before it and are released after it (holding a lock across a critical
+/// section is allowed; taking one inside is not). Nothing here allocates or
+/// logs either. Sections do not nest: none of these functions is called
+/// from inside one, and the backends' seal/open call back into nothing.
+pub struct FpuSection {
+    backend: &'static dyn SimdBackend,
+    // Not Send or Sync: the section belongs to this thread (and CPU).
+    _here: PhantomData<*mut ()>,
+}
+
+impl FpuSection {
+    /// Enters a section when the vector code is selected; None means use
+    /// the portable code.
+    fn enter() -> Option<FpuSection> {
+        if !simd_active() {
+            return None;
+        }
+        let backend = simd_backend()?;
+        backend.enter();
+        Some(FpuSection {
+            backend,
+            _here: PhantomData,
+        })
+    }
+
+    fn seal(
+        &self,
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        self.backend.seal(self, key, nonce, aad, buf)
+    }
+
+    fn open(
+        &self,
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), CryptoError> {
+        if self.backend.open(self, key, nonce, aad, buf, tag) {
+            Ok(())
+        } else {
+            Err(CryptoError)
+        }
+    }
+}
+
+impl Drop for FpuSection {
+    fn drop(&mut self) {
+        self.backend.leave();
+    }
+}
+
+/// Userspace builds' vector AEAD: wg-aead as an rlib (AVX2 by CPUID inside
+/// RustCrypto's backends); no sections needed.
+#[cfg(feature = "simd")]
+pub struct UserSimd;
+
+#[cfg(feature = "simd")]
+impl SimdBackend for UserSimd {
+    fn usable(&self) -> bool {
+        wg_aead::cpu_has_avx2()
+    }
+    fn enter(&self) {}
+    fn leave(&self) {}
+    fn seal(
+        &self,
+        _sec: &FpuSection,
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        wg_aead::seal(key, nonce, aad, &mut [buf])
+    }
+    fn open(
+        &self,
+        _sec: &FpuSection,
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> bool {
+        wg_aead::open(key, nonce, aad, &mut [buf], tag)
+    }
+}
+
+/// The kernel's transport AEAD: the vector code when selected, else the
+/// portable code. Same bytes either way (tests compare them).
+mod kern {
+    use super::{soft, CryptoError, FpuSection, KEY_LEN, TAG_LEN};
+
+    pub fn seal(
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        match FpuSection::enter() {
+            Some(sec) => sec.seal(key, nonce, aad, buf),
+            None => soft::seal(key, nonce, aad, buf),
+        }
+    }
+
+    pub fn open(
+        key: &[u8; KEY_LEN],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), CryptoError> {
+        match FpuSection::enter() {
+            Some(sec) => sec.open(key, nonce, aad, buf, tag),
+            None => soft::open(key, nonce, aad, buf, tag),
+        }
+    }
+}
 
 #[cfg(feature = "ring")]
 mod backend {
@@ -529,5 +809,69 @@ mod tests {
         assert_eq!(a, kdf1(&key, b"x"));
         let (a3, b3, _) = kdf3(&key, b"x");
         assert_eq!((a, b), (a3, b3));
+    }
+
+    /// The kernel's transport path (the vector code when this CPU has AVX2)
+    /// gives the portable path's bytes on every length 0..2048, opens what
+    /// the portable path sealed and refuses a flipped tag; the same with the
+    /// vector code forced off. (Other tests may flip the selection
+    /// meanwhile: both paths give the same bytes, so none can tell.)
+    #[test]
+    fn kernel_path_equals_portable() {
+        for allow in [true, false] {
+            simd_select(allow);
+            for len in 0..2048usize {
+                let key = hash(&[&len.to_le_bytes()]);
+                let pt: std::vec::Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+                let mut a = pt.clone();
+                let mut b = pt.clone();
+                let ta = aead_seal_kernel(&key, len as u64, &[], &mut a);
+                let tb = aead_seal_portable(&key, len as u64, &[], &mut b);
+                assert_eq!((ta, &a), (tb, &b), "len {len} simd {allow}");
+                aead_open_kernel(&key, len as u64, &[], &mut b, &tb).unwrap();
+                assert_eq!(b, pt);
+                let mut bad = ta;
+                bad[len % 16] ^= 1;
+                assert!(aead_open_kernel(&key, len as u64, &[], &mut a, &bad).is_err());
+            }
+        }
+        simd_select(true);
+    }
+
+    /// A batch seals as packet-by-packet sealing does.
+    #[test]
+    fn batch_equals_single() {
+        let key = hash(&[b"batch"]);
+        let mut bufs: std::vec::Vec<std::vec::Vec<u8>> =
+            (0..9).map(|i| std::vec![i as u8; 100 * i + 3]).collect();
+        let expect: std::vec::Vec<_> = bufs
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let mut b = b.clone();
+                let t = aead_seal_portable(&key, 40 + i as u64, &[], &mut b);
+                (b, t)
+            })
+            .collect();
+        let mut tags = [[0u8; TAG_LEN]; 9];
+        let mut jobs: std::vec::Vec<Option<SealJob<'_>>> = bufs
+            .iter_mut()
+            .zip(tags.iter_mut())
+            .enumerate()
+            .map(|(i, (body, tag))| {
+                Some(SealJob {
+                    key: &key,
+                    counter: 40 + i as u64,
+                    body,
+                    tag,
+                })
+            })
+            .collect();
+        jobs.insert(4, None);
+        aead_seal_batch(&mut jobs);
+        drop(jobs);
+        for (i, (b, t)) in expect.iter().enumerate() {
+            assert_eq!((&bufs[i], &tags[i]), (b, t), "packet {i}");
+        }
     }
 }

@@ -19,6 +19,7 @@ pub const WG_CORE_PEER_FLUSH_STAGED: u32 = 2;
 pub const WG_CORE_PEER_DROP_STAGED: u32 = 3;
 pub const WG_CORE_PEER_REMOVED: u32 = 1;
 pub const WG_CORE_PEER_TOUCHED: u32 = 2;
+pub const WG_CORE_ENCAP_BATCH: u32 = 8;
 pub const WG_HOST_LOG_ERR: u32 = 3;
 pub const WG_HOST_LOG_WARNING: u32 = 4;
 pub const WG_HOST_LOG_INFO: u32 = 6;
@@ -182,6 +183,39 @@ const _: () = {
     ["Offset of field: wg_core_limits::max_allowed_ips_total"]
         [::core::mem::offset_of!(wg_core_limits, max_allowed_ips_total) - 16usize];
 };
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct wg_core_encap_pkt {
+    pub buf: *mut u8,
+    pub buflen: usize,
+    pub len: usize,
+    pub error: ::core::ffi::c_int,
+    pub res: wg_core_encap_result,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of wg_core_encap_pkt"][::core::mem::size_of::<wg_core_encap_pkt>() - 88usize];
+    ["Alignment of wg_core_encap_pkt"][::core::mem::align_of::<wg_core_encap_pkt>() - 8usize];
+    ["Offset of field: wg_core_encap_pkt::buf"]
+        [::core::mem::offset_of!(wg_core_encap_pkt, buf) - 0usize];
+    ["Offset of field: wg_core_encap_pkt::buflen"]
+        [::core::mem::offset_of!(wg_core_encap_pkt, buflen) - 8usize];
+    ["Offset of field: wg_core_encap_pkt::len"]
+        [::core::mem::offset_of!(wg_core_encap_pkt, len) - 16usize];
+    ["Offset of field: wg_core_encap_pkt::error"]
+        [::core::mem::offset_of!(wg_core_encap_pkt, error) - 24usize];
+    ["Offset of field: wg_core_encap_pkt::res"]
+        [::core::mem::offset_of!(wg_core_encap_pkt, res) - 32usize];
+};
+impl Default for wg_core_encap_pkt {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
 unsafe extern "C" {
     pub fn wg_host_random(buf: *mut ::core::ffi::c_void, len: usize);
 }
@@ -223,6 +257,12 @@ unsafe extern "C" {
 }
 unsafe extern "C" {
     pub fn wg_host_rwlock_wunlock(l: *mut ::core::ffi::c_void);
+}
+unsafe extern "C" {
+    pub fn wg_host_fpu_enter();
+}
+unsafe extern "C" {
+    pub fn wg_host_fpu_leave();
 }
 unsafe extern "C" {
     pub fn wg_host_panic(msg: *const ::core::ffi::c_char, len: usize);

@@ -26,6 +26,10 @@ mod bindings;
 #[cfg(all(feature = "kernel", not(feature = "std"), not(test)))]
 mod kernel;
 
+// The kernel build's vector AEAD (amd64), registered with the core below.
+#[cfg(all(feature = "kernel-simd", target_arch = "x86_64"))]
+mod simd;
+
 use alloc::boxed::Box;
 use bindings::{
     wg_core_decap_result, wg_core_encap_result, wg_core_limits, wg_core_peer_cb,
@@ -131,6 +135,24 @@ fn err(e: Error) -> i32 {
     e.errno()
 }
 
+/// The kernel build's vector AEAD and the shim's FPU sections, before any
+/// transport packet (once; later calls find them registered).
+fn register_simd() {
+    #[cfg(all(feature = "kernel-simd", target_arch = "x86_64"))]
+    let _ = wg_core::crypto::set_simd_backend(&simd::KERNEL_SIMD);
+}
+
+/// Decides, once at load, whether transport ChaCha20-Poly1305 runs the
+/// vector code (AVX2 on amd64, in FPU sections) or the portable code:
+/// vector when `allow` is nonzero and the build and the CPU have it. Returns
+/// 1 for vector, 0 for portable. `allow` 0 forces the portable path
+/// (tests; a tunable).
+#[no_mangle]
+pub extern "C" fn wg_core_simd_select(allow: i32) -> i32 {
+    register_simd();
+    i32::from(wg_core::crypto::simd_select(allow != 0))
+}
+
 /// # Safety
 /// `devp` is NULL or valid for writing one pointer.
 #[no_mangle]
@@ -142,6 +164,7 @@ pub unsafe extern "C" fn wg_core_dev_create(devp: *mut *mut wg_core_dev) -> i32 
     // find it registered).
     #[cfg(all(feature = "kernel", not(feature = "std"), not(test)))]
     let _ = wg_core::sync::set_lock_backend(&kernel::HOST_LOCKS);
+    register_simd();
     let dev = match Device::new(Box::new(HostRng)) {
         Ok(dev) => Box::new(wg_core_dev { dev }),
         Err(e) => return err(e),
@@ -263,6 +286,60 @@ fn fill_encap(r: Encap, res: &mut wg_core_encap_result) {
             res.len = 0;
         }
     }
+}
+
+/// # Safety
+/// `dev` is NULL or a live handle, `now` NULL or valid, `pkts` NULL or valid
+/// for `n` entries whose `buf` is NULL or valid for `buflen` bytes, no two
+/// overlapping.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_encapsulate_batch(
+    dev: *mut wg_core_dev,
+    now: *const wg_time,
+    pkts: *mut bindings::wg_core_encap_pkt,
+    n: usize,
+) -> i32 {
+    const B: usize = wg_core::device::ENCAP_BATCH;
+    // SAFETY: per the contract.
+    let (Some(d), Some(now)) = (unsafe { dev_ref(dev) }, time_of(now)) else {
+        return EFAULT;
+    };
+    if n == 0 {
+        return 0;
+    }
+    if pkts.is_null() {
+        return EFAULT;
+    }
+    // SAFETY: non-null and valid for n entries, per the contract.
+    let pkts = unsafe { slice::from_raw_parts_mut(pkts, n) };
+    for run in pkts.chunks_mut(B) {
+        let mut bufs: [(&mut [u8], usize); B] = core::array::from_fn(|_| (&mut [][..], 0));
+        let mut out: [wg_core::Result<Encap>; B] = [Err(Error::BufferTooSmall); B];
+        for (b, p) in bufs.iter_mut().zip(run.iter()) {
+            // SAFETY: NULL or valid for buflen bytes, not overlapping
+            // another packet's, per the contract. A NULL buffer stays
+            // empty: the core refuses it (BufferTooSmall), as EFAULT below.
+            if let Some(buf) = unsafe { buf_mut(p.buf, p.buflen) } {
+                *b = (buf, p.len);
+            }
+        }
+        let k = run.len();
+        d.encapsulate_batch(now, &mut bufs[..k], &mut out[..k]);
+        for (p, r) in run.iter_mut().zip(out) {
+            p.error = if p.buf.is_null() {
+                EFAULT
+            } else {
+                match r {
+                    Ok(r) => {
+                        fill_encap(r, &mut p.res);
+                        0
+                    }
+                    Err(e) => err(e),
+                }
+            };
+        }
+    }
+    0
 }
 
 /// # Safety
