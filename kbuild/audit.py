@@ -22,7 +22,8 @@ verdict line:
       unloaded sections (.debug_*, .stack_sizes) are skipped by
       link_elf_obj, and are counted here but not judged.
   [c] no x87/MMX/SSE/AVX instruction or register outside functions listed
-      in --fpu-allow (code that runs between fpu_kern_enter/leave).
+      in --fpu-allow (code that runs between fpu_kern_enter/leave), and
+      every entry there names a function that has one (exact both ways).
   [d] the largest stack frames, from LLVM's .stack_sizes section when the
       object has one (-Zemit-stack-sizes) and from the prologues otherwise;
       any frame over --stack-limit bytes fails.
@@ -539,23 +540,42 @@ def fpu_use(insn, arm64=False):
     return bool(_FPU_REG.search(operands) or _FPU_MNEMONIC.match(mnemonic.lower()))
 
 
+# Rust v0 demangling names each crate with a hash ("wg_aead[33b81ae34485d7db]")
+# that changes with the compiler and the crate's metadata; the allowlist
+# names functions without it.
+_CRATE_HASH = re.compile(r"\[[0-9a-f]{16}\]")
+
+
+def fpu_names(f, names):
+    """The names an allowlist entry may match: symbol, demangled, unhashed."""
+    demangled = names.get(f.name, "")
+    return [f.name, demangled, _CRATE_HASH.sub("", demangled)]
+
+
 def check_fpu(funcs, names, args, report, fail, arm64=False):
     allow = read_list(args.fpu_allow, need_reason=False)
 
-    def allowed(f):
-        return any(fnmatch.fnmatchcase(f.name, p) or fnmatch.fnmatchcase(names.get(f.name, ""), p)
-                   for p in allow)
+    def entries_of(f):
+        return [p for p in allow if any(fnmatch.fnmatchcase(n, p) for n in fpu_names(f, names))]
 
+    # Exact both ways: every function with an FPU/SIMD instruction is
+    # listed, and every entry names at least one such function (an entry
+    # left over from code that is gone, or that no longer uses vector
+    # registers, would silently allow whatever next takes its name).
     hits = []
     allowed_hits = 0
+    used = set()
     for f in funcs:
         bad = [i for i in f.insns if fpu_use(i, arm64)]
         if not bad:
             continue
-        if allowed(f):
+        matched = entries_of(f)
+        if matched:
+            used.update(matched)
             allowed_hits += 1
             continue
         hits.append((f, bad))
+    stale = [p for p in allow if p not in used]
     ninsn = sum(len(f.insns) for f in funcs)
     report(f"-- [c] FPU/SIMD instructions: {len(funcs)} functions, {ninsn} instructions, "
            f"fpu_kern allowlist: {len(allow)} entries")
@@ -573,6 +593,11 @@ def check_fpu(funcs, names, args, report, fail, arm64=False):
             report(f"   ... and {len(hits) - args.examples * 4} more functions")
         fail(f"[c] {len(hits)} functions use FPU/SIMD outside fpu_kern_enter "
              f"(first: {short(names.get(hits[0][0].name, hits[0][0].name), 80)})")
+    for p in stale:
+        report(f"   STALE fpu-allow entry {p}: no function with FPU/SIMD instructions has that name")
+    if stale:
+        fail(f"[c] {len(stale)} fpu-allow entries name no function with FPU/SIMD "
+             f"instructions (first: {stale[0]})")
 
 
 _A64_NOT_WRITING = ("st", "cmp", "cmn", "tst", "cb", "tb", "ccm", "prfm", "br", "blr",

@@ -23,6 +23,12 @@
 #                      rust-src, e.g. KBUILD_CARGO="cargo +nightly".
 #   KBUILD_TARGET_DIR  cargo target directory [<repo>/target/kernel]
 #   KBUILD_OPT_LEVEL   2 (default) or s
+#   KBUILD_SIMD        amd64: 1 links the vector ChaCha20-Poly1305
+#                      (crate wg-aead, built alone for the hard-float target
+#                      kbuild/x86_64-ifwg-kernel-simd.json) and builds wg-ffi
+#                      with feature kernel-simd, which calls the shim's
+#                      wg_host_fpu_enter/leave; 0 (default until the shim
+#                      defines those): the portable code only
 #   KBUILD_ARCH        amd64 (default) or arm64: kbuild/aarch64-ifwg-kernel.json,
 #                      FreeBSD arm64's kernel code generation (no FP/SIMD
 #                      registers, as kern.mk's -mgeneral-regs-only; small code
@@ -118,13 +124,18 @@ export CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=false
 export CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=false
 export CARGO_PROFILE_RELEASE_INCREMENTAL=false
 
+simd=${KBUILD_SIMD:-0}
+[ "$arch" = amd64 ] || simd=0
+features=kernel
+[ "$simd" = 1 ] && features=kernel,kernel-simd
+
 cd "$root"
 # `cargo rustc --crate-type staticlib`: wg-ffi is also an rlib, and cargo
 # runs no LTO for a crate with an rlib output.
 # shellcheck disable=SC2086 # KBUILD_CARGO may carry "+nightly"
 $cargo rustc --locked --release \
 	-Zbuild-std=core,alloc -Zjson-target-spec --target "$spec" \
-	-p wg-ffi --no-default-features --features kernel \
+	-p wg-ffi --no-default-features --features $features \
 	--crate-type staticlib >&2
 
 lib=$target_dir/$target/release/libwg_ffi.a
@@ -151,8 +162,37 @@ tmp=$(mktemp -d "$target_dir/$target/release/.kmod-core.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 undef=
 for e in $exports; do undef="$undef -u $e"; done
-# shellcheck disable=SC2086 # one -u per export
-$ld -m $ld_emul -r -d $undef -o "$tmp/wg_core.full.o" "$lib"
+
+# The vector object: crate wg-aead alone for the hard-float kernel target
+# (AVX2; kernel code model, static relocations, no red zone, as the core),
+# its AVX2 backends chosen at compile time. It is its own `ld -r`
+# object with every global but its two entry points made local (its copy
+# of core and compiler_builtins then clash with nothing, and its code
+# cannot be reached but through wg_aead_simd_seal/open, which the core
+# calls only inside FPU sections). Like the core's spec, the target's name
+# lacks "-none", so compiler_builtins brings no memcpy/memset: the
+# kernel's are used (the audit lists the undefined names).
+simd_obj=
+if [ "$simd" = 1 ]; then
+	simd_target=x86_64-ifwg-kernel-simd
+	# shellcheck disable=SC2086
+	RUSTFLAGS="-Zemit-stack-sizes --cfg chacha20_force_avx2" \
+	$cargo rustc --locked --release \
+		-Zbuild-std=core -Zjson-target-spec \
+		--target "$root/kbuild/$simd_target.json" \
+		-p wg-aead --features kernel --crate-type staticlib >&2
+	simd_lib=$target_dir/$simd_target/release/libwg_aead.a
+	# shellcheck disable=SC2086
+	$ld -m $ld_emul -r -d -u wg_aead_simd_seal -u wg_aead_simd_open \
+		-o "$tmp/wg_aead.full.o" "$simd_lib"
+	# shellcheck disable=SC2086
+	$objcopy --wildcard --keep-global-symbol='wg_aead_simd_*' \
+		--remove-section=.llvmbc --remove-section=.llvmcmd \
+		"$tmp/wg_aead.full.o" "$tmp/wg_aead.o"
+	simd_obj=$tmp/wg_aead.o
+fi
+# shellcheck disable=SC2086 # one -u per export; simd_obj may be empty
+$ld -m $ld_emul -r -d $undef -o "$tmp/wg_core.full.o" "$lib" $simd_obj
 # .llvmbc/.llvmcmd: compiler_builtins' embedded bitcode, never loaded.
 # shellcheck disable=SC2086
 $objcopy --wildcard --keep-global-symbol='wg_core_*' \

@@ -58,7 +58,7 @@ ZIGLANG_FREEBSD_ARM64 = $(if $(ZIGLANG_DIR),$(ZIGLANG_DIR)/lib/libc/include/gene
 AUDIT_KERNEL_HEADERS_ARM64 ?= $(ZIGLANG_FREEBSD_ARM64)
 AUDIT_ARM64 = $(KBUILD_PYTHON) kbuild/audit.py $(addprefix --headers ,$(AUDIT_KERNEL_HEADERS_ARM64) sys) \
 	--allow-undefined kbuild/undefined-allow.txt \
-	--fpu-allow kbuild/fpu-allow.txt \
+	--fpu-allow kbuild/fpu-allow-arm64.txt \
 	--stack-limit $(AUDIT_STACK_LIMIT) \
 	--max-depth $(AUDIT_DEPTH_LIMIT) \
 	--recursion-allow kbuild/recursion-allow.txt

@@ -232,6 +232,67 @@ class AuditTest(unittest.TestCase):
         allow = self.write("fpu-allow.txt", "# under fpu_kern_enter\nsse_*\n")
         self.assertPasses(self.build("sse2", self.SSE, lang="s"), "--fpu-allow", allow)
 
+    # The rule is exact both ways: a vector instruction planted beside the
+    # listed vector code is caught, and an entry that names no function with
+    # one (gone, or no longer vector code) fails too.
+    LISTED_AND_PLANTED = """\
+        .text
+        .globl  wg_aead_simd_seal
+        .type   wg_aead_simd_seal, @function
+        wg_aead_simd_seal:
+            vpxor   %ymm0, %ymm0, %ymm0
+            vzeroupper
+            ret
+        .size   wg_aead_simd_seal, .-wg_aead_simd_seal
+        .globl  planted
+        .type   planted, @function
+        planted:
+            pxor    %xmm1, %xmm1
+            ret
+        .size   planted, .-planted
+        .globl  scalar
+        .type   scalar, @function
+        scalar:
+            xorl    %eax, %eax
+            ret
+        .size   scalar, .-scalar
+        .section .note.GNU-stack,"",@progbits
+        """
+
+    def test_fpu_planted_outside_the_list_fails(self):
+        allow = self.write("fpu-allow.txt", "wg_aead_simd_seal\n")
+        obj = self.build("planted", self.LISTED_AND_PLANTED, lang="s")
+        out = self.assertFails(obj, "[c] 1 functions use FPU/SIMD", "planted", "--fpu-allow", allow)
+        self.assertNotIn("VIOLATION wg_aead_simd_seal", out)
+
+    def test_fpu_stale_entry_fails(self):
+        allow = self.write("fpu-allow.txt", "wg_aead_simd_seal\nplanted\nwg_aead_simd_gone\n")
+        obj = self.build("stale", self.LISTED_AND_PLANTED, lang="s")
+        out = self.assertFails(obj, "[c] 1 fpu-allow entries", "wg_aead_simd_gone",
+                               "--fpu-allow", allow)
+        self.assertIn("STALE fpu-allow entry wg_aead_simd_gone", out)
+
+    def test_fpu_entry_for_scalar_code_fails(self):
+        allow = self.write("fpu-allow.txt", "wg_aead_simd_seal\nplanted\nscalar\n")
+        obj = self.build("scalar", self.LISTED_AND_PLANTED, lang="s")
+        self.assertFails(obj, "[c] 1 fpu-allow entries", "scalar", "--fpu-allow", allow)
+
+    def test_fpu_list_names_rust_functions_without_crate_hash(self):
+        # v0 mangling of wg_aead[1234567890abcdef]::avx2::gen
+        name = "_RNvNtCs4riAIYGJsUx_7wg_aead4avx23gen"
+        allow = self.write("fpu-allow.txt", "wg_aead::avx2::gen\n")
+        obj = self.build("rustname", f"""\
+            .text
+            .globl  {name}
+            .type   {name}, @function
+            {name}:
+                vpxor   %ymm0, %ymm0, %ymm0
+                ret
+            .size   {name}, .-{name}
+            .section .note.GNU-stack,"",@progbits
+            """, lang="s")
+        self.assertPasses(obj, "--fpu-allow", allow)
+
     # --- [d] stack frames --------------------------------------------------
 
     BIG = """\
