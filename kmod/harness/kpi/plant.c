@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/sx.h>
 #include <sys/taskqueue.h>
+#include <machine/fpu.h>
 #include <net/if.h>
 #include <net/if_var.h>
 #include <net/if_private.h>
@@ -98,6 +99,17 @@ kh_plant_main(const char *name)
 	if (strcmp(name, "sleep-mutex") == 0) {
 		mtx_lock(&a);
 		p = malloc(16, M_PLANT, M_WAITOK);
+	} else if (strcmp(name, "fpu-lock-inside") == 0) {
+		fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX);
+		mtx_lock(&a);
+	} else if (strcmp(name, "fpu-sleep-inside") == 0) {
+		fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX);
+		p = malloc(16, M_PLANT, M_WAITOK);
+	} else if (strcmp(name, "fpu-nested") == 0) {
+		fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX);
+		fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX);
+	} else if (strcmp(name, "fpu-leave-unpaired") == 0) {
+		fpu_kern_leave(curthread, NULL);
 	} else if (strcmp(name, "sleep-epoch") == 0) {
 		NET_EPOCH_ENTER(et);
 		p = malloc(16, M_PLANT, M_WAITOK);
