@@ -20,7 +20,7 @@ use std::io::{self, BufReader, IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread;
 use std::time::Duration;
 use wg_core::consts::MAX_STAGED_PACKETS;
@@ -78,6 +78,8 @@ pub struct OffloadConf {
     pub gro: bool,
     /// UDP GSO and GRO.
     pub udp: bool,
+    /// A second thread seals half of each super-packet.
+    pub threads: bool,
 }
 
 /// The TUN reader's sealed datagrams, back to back in `buf[..w]`.
@@ -86,6 +88,42 @@ struct TxBatch {
     w: usize,
     dgrams: Vec<Datagram>,
     polls: Vec<PeerId>,
+    /// Packets to stage (no session yet), kept in the buffer as
+    /// `[headroom][packet]` at `start` until the batch is sent, so that
+    /// they are staged in their order: (peer, start, packet length).
+    staged: Vec<(PeerId, usize, usize)>,
+}
+
+impl Default for TxBatch {
+    fn default() -> Self {
+        TxBatch {
+            buf: vec![0u8; TX_BUF],
+            w: 0,
+            dgrams: Vec::with_capacity(256),
+            polls: Vec::with_capacity(8),
+            staged: Vec::new(),
+        }
+    }
+}
+
+/// Half of a super-packet for the sealing helper: segments `from..to` of
+/// `pkt[pre..n]`, sealed into `tx`, which comes back.
+struct SealJob {
+    pkt: Arc<Vec<u8>>,
+    pre: usize,
+    n: usize,
+    plan: offload::Plan,
+    from: usize,
+    to: usize,
+    t: wg_core::Time,
+    tx: TxBatch,
+}
+
+/// The TUN reader's line to its sealing helper.
+struct Helper {
+    jobs: mpsc::SyncSender<SealJob>,
+    done: mpsc::Receiver<TxBatch>,
+    spare: Option<TxBatch>,
 }
 
 impl TxBatch {
@@ -234,22 +272,91 @@ impl Daemon {
         Ok(())
     }
 
+    /// Starts the sealing helper of the TUN reader (None: one thread).
+    fn start_helper(self: &Arc<Self>) -> Option<Helper> {
+        if !self.offload.threads || !self.offloads.tso {
+            return None;
+        }
+        let (jobs, job_rx) = mpsc::sync_channel::<SealJob>(1);
+        let (done_tx, done) = mpsc::sync_channel::<TxBatch>(1);
+        let d = self.clone();
+        let r = thread::Builder::new()
+            .name("wgd-seal".into())
+            .spawn(move || d.seal_helper(job_rx, done_tx));
+        match r {
+            Ok(_) => Some(Helper {
+                jobs,
+                done,
+                spare: Some(TxBatch::default()),
+            }),
+            Err(e) => {
+                log::error(format_args!("cannot start the sealing thread: {e}"));
+                None
+            }
+        }
+    }
+
+    fn seal_helper(
+        self: Arc<Self>,
+        jobs: mpsc::Receiver<SealJob>,
+        done: mpsc::SyncSender<TxBatch>,
+    ) {
+        while let Ok(mut j) = jobs.recv() {
+            if let Some(pkt) = j.pkt.get(j.pre..j.n) {
+                self.seal_segments(&mut j.tx, &j.plan, pkt, j.from..j.to, j.t);
+            }
+            // The reader reuses its buffer once this reference is gone.
+            drop(j.pkt);
+            if done.send(j.tx).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Cuts segments `range` of the super-packet `pkt` into `tx` and seals
+    /// each.
+    fn seal_segments(
+        &self,
+        tx: &mut TxBatch,
+        p: &offload::Plan,
+        pkt: &[u8],
+        range: std::ops::Range<usize>,
+        t: wg_core::Time,
+    ) {
+        for i in range {
+            let len = p.seg_len(i);
+            if tx.room(len).is_none() {
+                self.send_batch(tx);
+            }
+            let Some(dst) = tx.room(len) else {
+                break;
+            };
+            if offload::write_segment(p, pkt, i, dst).is_some() {
+                self.seal(tx, t, len);
+            }
+        }
+    }
+
     /// Reads packets (or super-packets) from the TUN, cuts super-packets
-    /// into segments, seals each, and sends what one read made as UDP
-    /// trains.
+    /// into segments, seals each (half of them in the helper thread when
+    /// there is one), and sends what one read made as UDP trains, in
+    /// order.
     fn tun_loop(self: Arc<Self>) {
         let vnet = self.offloads.vnet_hdr;
         let pre = if vnet { VNET_HDR_LEN } else { 0 };
-        let mut rbuf = vec![0u8; pre + MAX_PACKET];
-        let mut tx = TxBatch {
-            buf: vec![0u8; TX_BUF],
-            w: 0,
-            dgrams: Vec::with_capacity(256),
-            polls: Vec::with_capacity(8),
-        };
+        let mut rbuf = Arc::new(vec![0u8; pre + MAX_PACKET]);
+        let mut tx = TxBatch::default();
+        let mut helper = self.start_helper();
         let mut out = [0u8; MAX_HANDSHAKE_LEN];
         loop {
-            let n = match (&self.tun).read(&mut rbuf) {
+            if Arc::get_mut(&mut rbuf).is_none() {
+                // The helper still holds it (it died mid-job): a new one.
+                rbuf = Arc::new(vec![0u8; pre + MAX_PACKET]);
+            }
+            let Some(rb) = Arc::get_mut(&mut rbuf) else {
+                return;
+            };
+            let n = match (&self.tun).read(rb) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -264,11 +371,11 @@ impl Daemon {
                 continue;
             }
             let hdr = if vnet {
-                VnetHdr::parse(&rbuf).unwrap_or_default()
+                VnetHdr::parse(rb).unwrap_or_default()
             } else {
                 VnetHdr::default()
             };
-            let pkt = &mut rbuf[pre..n];
+            let pkt = &mut rb[pre..n];
             let t = now();
             if hdr.gso_type == offload::GSO_NONE {
                 if hdr.flags & offload::F_NEEDS_CSUM != 0
@@ -290,16 +397,51 @@ impl Daemon {
                         continue;
                     }
                 };
-                for i in 0..p.count() {
-                    let len = p.seg_len(i);
-                    if tx.room(len).is_none() {
-                        self.send_batch(&mut tx);
+                let count = p.count();
+                let mid = count / 2;
+                // The helper's half must fit its buffer in one go.
+                let fits = (count - mid) * (DATA_HEADROOM + p.seg_len(0) + DATA_TAILROOM) <= TX_BUF;
+                let mut sent = false;
+                let mut dead = false;
+                if let Some(h) = helper.as_mut().filter(|_| count >= 4 && fits) {
+                    if let Some(htx) = h.spare.take() {
+                        let job = SealJob {
+                            pkt: rbuf.clone(),
+                            pre,
+                            n,
+                            plan: p,
+                            from: mid,
+                            to: count,
+                            t,
+                            tx: htx,
+                        };
+                        match h.jobs.send(job) {
+                            Ok(()) => sent = true,
+                            // The helper is gone: everything here from now on.
+                            Err(_) => dead = true,
+                        }
                     }
-                    let Some(dst) = tx.room(len) else {
-                        break;
-                    };
-                    if offload::write_segment(&p, pkt, i, dst).is_some() {
-                        self.seal(&mut tx, t, len);
+                }
+                if dead {
+                    helper = None;
+                }
+                let own = if sent { 0..mid } else { 0..count };
+                self.seal_segments(&mut tx, &p, &rbuf[pre..n], own, t);
+                if sent {
+                    self.send_batch(&mut tx);
+                    match helper.as_mut().map(|h| h.done.recv()) {
+                        Some(Ok(mut htx)) => {
+                            self.send_batch(&mut htx);
+                            for peer in htx.polls.drain(..) {
+                                if !tx.polls.contains(&peer) {
+                                    tx.polls.push(peer);
+                                }
+                            }
+                            if let Some(h) = helper.as_mut() {
+                                h.spare = Some(htx);
+                            }
+                        }
+                        _ => helper = None,
                     }
                 }
             }
@@ -332,7 +474,8 @@ impl Daemon {
                 }
             }
             Ok(Encap::Staged { peer }) => {
-                self.stage(peer, &tx.buf[w..w + DATA_HEADROOM + len]);
+                tx.staged.push((peer, w, len));
+                tx.w += DATA_HEADROOM + len;
                 if !tx.polls.contains(&peer) {
                     tx.polls.push(peer);
                 }
@@ -350,8 +493,12 @@ impl Daemon {
         }
     }
 
-    /// Sends the batch's sealed datagrams and empties it.
+    /// Sends the batch's sealed datagrams, stages its packets waiting for
+    /// a session, and empties it.
     fn send_batch(&self, tx: &mut TxBatch) {
+        for (peer, start, len) in tx.staged.drain(..) {
+            self.stage(peer, &tx.buf[start..start + DATA_HEADROOM + len]);
+        }
         if !tx.dgrams.is_empty() {
             let g = self.bind.read().unwrap_or_else(|e| e.into_inner());
             if let Some(b) = g.as_ref() {

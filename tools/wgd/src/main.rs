@@ -165,13 +165,19 @@ fn redirect_stdio() -> io::Result<()> {
 /// (or off, no, false) for none: no virtio-net headers on the TUN (so no
 /// TSO/USO and no GRO), no UDP GSO/GRO, every packet one read or write and
 /// every datagram one syscall. A comma list of `tun` (virtio-net headers,
-/// TSO/USO), `gro` (coalescing before the TUN write; needs `tun`) and
-/// `udp` (UDP GSO/GRO) picks some, to measure each one's share.
+/// TSO/USO), `gro` (coalescing before the TUN write; needs `tun`), `udp`
+/// (UDP GSO/GRO) and `threads` (a second thread seals half of each
+/// super-packet; needs `tun`, and more than one CPU) picks some, to measure
+/// each one's share. `threads` is in the default set only with more than
+/// two CPUs: on two, with both tunnel ends and iperf3 on the same machine
+/// (bench-tunnel), it gained nothing and cost about 15% more CPU per GB.
 fn offload_from_env() -> daemon::OffloadConf {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
     let all = daemon::OffloadConf {
         tun: true,
         gro: true,
         udp: true,
+        threads: cpus > 2,
     };
     match std::env::var("WGD_OFFLOAD").as_deref() {
         Err(_) | Ok("1") | Ok("on") | Ok("") => all,
@@ -181,6 +187,7 @@ fn offload_from_env() -> daemon::OffloadConf {
                 tun: has("tun"),
                 gro: has("tun") && has("gro"),
                 udp: has("udp"),
+                threads: has("tun") && has("threads") && cpus > 1,
             }
         }
     }
