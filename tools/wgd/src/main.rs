@@ -2,6 +2,11 @@
 //! wireguard-go: `wgd [-f|--foreground] INTERFACE` creates the TUN
 //! interface and serves the cross-platform UAPI on
 //! /var/run/wireguard/INTERFACE.sock, so `wg` and `wg-quick` drive it.
+//!
+//! On Linux it asks for offloads (issue 13): TSO/USO super-packets from the
+//! TUN with virtio-net headers, TCP coalescing before the TUN write, UDP
+//! GSO/GRO (sendmmsg/recvmmsg where refused). WGD_OFFLOAD=0 in the
+//! environment turns them all off; see `offload_from_env` for the list form.
 
 mod daemon;
 mod framing;
