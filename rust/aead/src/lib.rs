@@ -21,11 +21,11 @@
 //! of userspace builds on CPUs without AVX2 and as a reference in tests.
 #![no_std]
 
+// The own code is x86-64's (AVX2); elsewhere RustCrypto's serves.
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod poly;
-
-use subtle::ConstantTimeEq;
 
 pub const KEY_LEN: usize = 32;
 pub const NONCE_LEN: usize = 12;
@@ -50,7 +50,9 @@ fn wipe(buf: &mut [u8]) {
 }
 
 /// Tags compared in constant time.
+#[cfg(target_arch = "x86_64")]
 fn tag_eq(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> bool {
+    use subtle::ConstantTimeEq;
     a.ct_eq(b).into()
 }
 
