@@ -27,8 +27,8 @@
 #                      (crate wg-aead, built alone for the hard-float target
 #                      kbuild/x86_64-ifwg-kernel-simd.json) and builds wg-ffi
 #                      with feature kernel-simd, which calls the shim's
-#                      wg_host_fpu_enter/leave; 0 (default until the shim
-#                      defines those): the portable code only
+#                      wg_host_fpu_enter/leave (default); 0: the portable
+#                      code only (the shim's wg_host_fpu_* then go unused)
 #   KBUILD_ARCH        amd64 (default) or arm64: kbuild/aarch64-ifwg-kernel.json,
 #                      FreeBSD arm64's kernel code generation (no FP/SIMD
 #                      registers, as kern.mk's -mgeneral-regs-only; small code
@@ -124,7 +124,7 @@ export CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=false
 export CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=false
 export CARGO_PROFILE_RELEASE_INCREMENTAL=false
 
-simd=${KBUILD_SIMD:-0}
+simd=${KBUILD_SIMD:-1}
 [ "$arch" = amd64 ] || simd=0
 features=kernel
 [ "$simd" = 1 ] && features=kernel,kernel-simd

@@ -58,6 +58,10 @@
 #include <sys/taskqueue.h>
 #include <sys/ucred.h>
 
+#ifdef __amd64__
+#include <machine/fpu.h>
+#endif
+
 #include <net/bpf.h>
 #include <net/if.h>
 #include <net/if_clone.h>
@@ -330,6 +334,27 @@ wg_host_log(int level, const char *msg, size_t len)
 		level = LOG_INFO;
 	log(level, "if_wg: %.*s\n", (int)MIN(len, 1024), msg);
 }
+
+#ifdef __amd64__
+/*
+ * Around the core's vector ChaCha20-Poly1305 (amd64 only), which saves no
+ * FPU state: a NOCTX section is a critical section; the core runs nothing
+ * else inside (no lock, no allocation, no sleep, no second section).
+ */
+void
+wg_host_fpu_enter(void)
+{
+
+	fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX);
+}
+
+void
+wg_host_fpu_leave(void)
+{
+
+	fpu_kern_leave(curthread, NULL);
+}
+#endif
 
 void
 wg_host_panic(const char *msg, size_t len)
@@ -1165,25 +1190,14 @@ wg_stage(struct wg_softc *sc, uint32_t id, struct mbuf *m)
 	}
 }
 
-/*
- * Seals the IP packet at m's data (the core's room around it; consumed),
- * then sends or stages it.  The core routes it again rather than being
- * given a peer id, staged packets included: a packet is never sealed for
- * a new peer that took over the id of the one it was queued for.
- */
+/* Sends or stages m (consumed) as the core's answer for it says. */
 static void
-wg_encap(struct wg_softc *sc, struct mbuf *m)
+wg_encap_done(struct wg_softc *sc, struct mbuf *m, int error,
+    const struct wg_core_encap_result *rp, size_t buflen)
 {
-	struct wg_core_encap_result res;
+	struct wg_core_encap_result res = *rp;
 	struct epoch_tracker et;
-	struct wg_time now;
-	size_t buflen;
-	int error;
 
-	buflen = WG_CORE_HEADROOM + m->m_len + M_TRAILINGSPACE(m);
-	wg_now(&now);
-	error = wg_core_encapsulate(sc->sc_dev, &now, mtod(m, uint8_t *) -
-	    WG_CORE_HEADROOM, buflen, m->m_len, &res);
 	/* Refused before sealing: m still holds the packet. */
 	if (error == EHOSTUNREACH || error == EDESTADDRREQ) {
 		NET_EPOCH_ENTER(et);
@@ -1210,6 +1224,41 @@ wg_encap(struct wg_softc *sc, struct mbuf *m)
 		wg_peer_kick_id(sc, res.peer, WGP_POLL);
 }
 
+/*
+ * Seals the IP packets of q at their data (the core's room around each;
+ * consumed), then sends or stages each.  The core routes them again rather
+ * than being given a peer id, staged packets included: a packet is never
+ * sealed for a new peer that took over the id of the one it was queued
+ * for.  A batch at a time: one FPU section for the crypto of each run of
+ * a peer's packets, not one per packet.
+ */
+static void
+wg_encap(struct wg_softc *sc, struct mbufq *q)
+{
+	struct wg_core_encap_pkt pk[WG_CORE_ENCAP_BATCH];
+	struct mbuf *ms[WG_CORE_ENCAP_BATCH], *m;
+	struct wg_time now;
+	size_t i, n;
+
+	for (;;) {
+		for (n = 0; n < nitems(pk) && (m = mbufq_dequeue(q)) != NULL;
+		    n++) {
+			ms[n] = m;
+			pk[n].buf = mtod(m, uint8_t *) - WG_CORE_HEADROOM;
+			pk[n].buflen = WG_CORE_HEADROOM + m->m_len +
+			    M_TRAILINGSPACE(m);
+			pk[n].len = m->m_len;
+		}
+		if (n == 0)
+			return;
+		wg_now(&now);
+		(void)wg_core_encapsulate_batch(sc->sc_dev, &now, pk, n);
+		for (i = 0; i < n; i++)
+			wg_encap_done(sc, ms[i], pk[i].error, &pk[i].res,
+			    pk[i].buflen);
+	}
+}
+
 /* Polls the core for a peer until it is idle, then arms the callout. */
 static void
 wg_peer_poll(struct wg_peer *p)
@@ -1218,7 +1267,6 @@ wg_peer_poll(struct wg_peer *p)
 	struct wg_core_poll_result res;
 	struct wg_time now;
 	struct mbufq q;
-	struct mbuf *m;
 	uint8_t out[WG_CORE_HANDSHAKE_MAX];
 	sbintime_t sbt;
 	uint64_t delta;
@@ -1245,8 +1293,7 @@ wg_peer_poll(struct wg_peer *p)
 		mtx_unlock(&p->p_mtx);
 		if (res.action == WG_CORE_PEER_DROP_STAGED)
 			mbufq_drain(&q);
-		while ((m = mbufq_dequeue(&q)) != NULL)
-			wg_encap(sc, m);
+		wg_encap(sc, &q);
 	}
 	if (i == WG_POLL_MAX) {
 		/* A busy peer lets the others on this CPU run first. */
@@ -1283,7 +1330,6 @@ wg_peer_task(void *arg, int pending __unused)
 	struct wg_peer *p = arg;
 	struct wg_softc *sc = p->p_sc;
 	struct mbufq q;
-	struct mbuf *m;
 	int flags;
 
 	mbufq_init(&q, 0);
@@ -1299,8 +1345,7 @@ wg_peer_task(void *arg, int pending __unused)
 	}
 	if ((flags & WGP_POLL) != 0)
 		wg_peer_poll(p);
-	while ((m = mbufq_dequeue(&q)) != NULL)
-		wg_encap(sc, m);
+	wg_encap(sc, &q);
 }
 
 /*
@@ -1937,6 +1982,8 @@ wg_load(void)
 		    &mask, "wg tq %u", cpu);
 	}
 	wg_osd_slot = osd_jail_register(NULL, methods);
+	/* ChaCha20-Poly1305: AVX2 if the CPU has it, decided once here. */
+	(void)wg_core_simd_select(1);
 	error = 0;
 	VNET_LIST_RLOCK();
 	VNET_FOREACH(vnet_iter) {
