@@ -112,10 +112,10 @@ audit-headers-check:
 test-audit: $(KBUILD_DEPS)
 	PYTHONDONTWRITEBYTECODE=1 $(KBUILD_PYTHON) -m unittest kbuild/test_audit.py
 
-# The kernel feature's code (global allocator, panic handler) is compiled
-# out of the std build that `make lint` checks. Host target with
-# panic=abort, in its own target directory so that the usual dev builds
-# keep their artifacts.
+# The kernel feature's code (global allocator, panic handler, the vector
+# AEAD's registration) is compiled out of the std build that `make lint`
+# checks. Host target with panic=abort, in its own target directory so
+# that the usual dev builds keep their artifacts.
 lint-kernel:
-	$(CARGO) clippy -p wg-ffi --no-default-features --features kernel \
+	$(CARGO) clippy -p wg-ffi --no-default-features --features kernel,kernel-simd \
 		--config 'profile.dev.panic="abort"' --target-dir target/kernel-lint -- -D warnings
