@@ -126,6 +126,44 @@ unsafe fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
 /// The CPU has AVX2.
 #[target_feature(enable = "avx2")]
 pub unsafe fn gen(c: &Cipher, ctr: u32, ks: &mut [u8; CHUNK], mac: &mut Mac, mac_in: &[u8]) {
+    let (lo, hi) = blocks8(c, ctr, mac, mac_in);
+    let p = ks.as_mut_ptr();
+    for j in 0..8 {
+        // SAFETY: 64 * j + 64 <= CHUNK; unaligned stores.
+        _mm256_storeu_si256(p.add(64 * j).cast(), lo[j]);
+        _mm256_storeu_si256(p.add(64 * j + 32).cast(), hi[j]);
+    }
+}
+
+/// As [`gen`], but XORs the keystream straight into the CHUNK bytes at
+/// `data` (a whole chunk) instead of storing it: no round trip through a
+/// buffer. `mac_in` may be those same bytes (open: the MAC reads the
+/// ciphertext during the rounds, before the XOR writes it).
+///
+/// # Safety
+/// The CPU has AVX2; `data` is valid for CHUNK bytes of reads and writes
+/// and `mac_in` is not written through anything but `data` meanwhile.
+#[target_feature(enable = "avx2")]
+pub unsafe fn gen_xor(c: &Cipher, ctr: u32, data: *mut u8, mac: &mut Mac, mac_in: &[u8]) {
+    let (lo, hi) = blocks8(c, ctr, mac, mac_in);
+    for j in 0..8 {
+        // SAFETY: 64 * j + 64 <= CHUNK bytes at data; unaligned access.
+        let a = data.add(64 * j).cast::<__m256i>();
+        let b = data.add(64 * j + 32).cast::<__m256i>();
+        _mm256_storeu_si256(a, _mm256_xor_si256(_mm256_loadu_si256(a), lo[j]));
+        _mm256_storeu_si256(b, _mm256_xor_si256(_mm256_loadu_si256(b), hi[j]));
+    }
+}
+
+/// Eight keystream blocks, transposed: block j is `lo[j]` then `hi[j]`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn blocks8(
+    c: &Cipher,
+    ctr: u32,
+    mac: &mut Mac,
+    mac_in: &[u8],
+) -> ([__m256i; 8], [__m256i; 8]) {
     let s = |v: u32| _mm256_set1_epi32(v as i32);
     let ctrs = _mm256_add_epi32(s(ctr), _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0));
     let init = [
@@ -169,12 +207,7 @@ pub unsafe fn gen(c: &Cipher, ctr: u32, ks: &mut [u8; CHUNK], mac: &mut Mac, mac
     }
     let lo = transpose([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
     let hi = transpose([x[8], x[9], x[10], x[11], x[12], x[13], x[14], x[15]]);
-    let p = ks.as_mut_ptr();
-    for j in 0..8 {
-        // SAFETY: 64 * j + 64 <= CHUNK; unaligned stores.
-        _mm256_storeu_si256(p.add(64 * j).cast(), lo[j]);
-        _mm256_storeu_si256(p.add(64 * j + 32).cast(), hi[j]);
-    }
+    (lo, hi)
 }
 
 /// `data ^= ks[..data.len()]`.
@@ -275,11 +308,15 @@ pub unsafe fn seal(c: &Cipher, aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
     // Each later chunk's keystream is made while the MAC takes the
     // previous chunk's ciphertext.
     while !rest.is_empty() {
-        gen(c, st.ctr, &mut st.ks, &mut mac, done);
-        st.ctr = st.ctr.wrapping_add(8);
         let n = rest.len().min(CHUNK);
         let (now, later) = rest.split_at_mut(n);
-        xor(now, &st.ks[..n]);
+        if n == CHUNK {
+            gen_xor(c, st.ctr, now.as_mut_ptr(), &mut mac, done);
+        } else {
+            gen(c, st.ctr, &mut st.ks, &mut mac, done);
+            xor(now, &st.ks[..n]);
+        }
+        st.ctr = st.ctr.wrapping_add(8);
         done = now;
         rest = later;
     }
@@ -323,10 +360,18 @@ pub unsafe fn open(c: &Cipher, aad: &[u8], buf: &mut [u8], tag: &[u8; 16]) -> bo
             // the MAC holds no partial block and `gen` may feed it blocks.
             let n = rest.len().min(CHUNK);
             let (now, later) = rest.split_at_mut(n);
-            gen(c, st.ctr, &mut st.ks, &mut mac, now);
+            if n == CHUNK {
+                let p = now.as_mut_ptr();
+                // SAFETY: the MAC reads the chunk (through `p`) during the
+                // rounds; gen_xor writes it (through `p`) after them.
+                let ct = core::slice::from_raw_parts(p, n);
+                gen_xor(c, st.ctr, p, &mut mac, ct);
+            } else {
+                gen(c, st.ctr, &mut st.ks, &mut mac, now);
+                mac.update(&now[n & !15..]);
+                xor(now, &st.ks[..n]);
+            }
             st.ctr = st.ctr.wrapping_add(8);
-            mac.update(&now[n & !15..]);
-            xor(now, &st.ks[..n]);
             rest = later;
         }
     }
