@@ -124,15 +124,9 @@ unsafe fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
 ///
 /// # Safety
 /// The CPU has AVX2.
-#[target_feature(enable = "avx2")]
+#[inline]
 pub unsafe fn gen(c: &Cipher, ctr: u32, ks: &mut [u8; CHUNK], mac: &mut Mac, mac_in: &[u8]) {
-    let (lo, hi) = blocks8(c, ctr, mac, mac_in);
-    let p = ks.as_mut_ptr();
-    for j in 0..8 {
-        // SAFETY: 64 * j + 64 <= CHUNK; unaligned stores.
-        _mm256_storeu_si256(p.add(64 * j).cast(), lo[j]);
-        _mm256_storeu_si256(p.add(64 * j + 32).cast(), hi[j]);
-    }
+    blocks8(c, ctr, ks.as_mut_ptr(), false, mac, mac_in)
 }
 
 /// As [`gen`], but XORs the keystream straight into the CHUNK bytes at
@@ -143,27 +137,20 @@ pub unsafe fn gen(c: &Cipher, ctr: u32, ks: &mut [u8; CHUNK], mac: &mut Mac, mac
 /// # Safety
 /// The CPU has AVX2; `data` is valid for CHUNK bytes of reads and writes
 /// and `mac_in` is not written through anything but `data` meanwhile.
-#[target_feature(enable = "avx2")]
+#[inline]
 pub unsafe fn gen_xor(c: &Cipher, ctr: u32, data: *mut u8, mac: &mut Mac, mac_in: &[u8]) {
-    let (lo, hi) = blocks8(c, ctr, mac, mac_in);
-    for j in 0..8 {
-        // SAFETY: 64 * j + 64 <= CHUNK bytes at data; unaligned access.
-        let a = data.add(64 * j).cast::<__m256i>();
-        let b = data.add(64 * j + 32).cast::<__m256i>();
-        _mm256_storeu_si256(a, _mm256_xor_si256(_mm256_loadu_si256(a), lo[j]));
-        _mm256_storeu_si256(b, _mm256_xor_si256(_mm256_loadu_si256(b), hi[j]));
-    }
+    blocks8(c, ctr, data, true, mac, mac_in)
 }
 
-/// Eight keystream blocks, transposed: block j is `lo[j]` then `hi[j]`.
-#[inline]
+/// Eight keystream blocks, stored at `out` or XORed into it (CHUNK bytes).
+/// Never inlined: its callers' frames stay small for the kernel stack, and
+/// kbuild/fpu-allow.txt names a stable function.
+///
+/// # Safety
+/// The CPU has AVX2; `out` is valid for CHUNK bytes (read too if `xor`).
+#[inline(never)]
 #[target_feature(enable = "avx2")]
-unsafe fn blocks8(
-    c: &Cipher,
-    ctr: u32,
-    mac: &mut Mac,
-    mac_in: &[u8],
-) -> ([__m256i; 8], [__m256i; 8]) {
+unsafe fn blocks8(c: &Cipher, ctr: u32, out: *mut u8, xor: bool, mac: &mut Mac, mac_in: &[u8]) {
     let s = |v: u32| _mm256_set1_epi32(v as i32);
     let ctrs = _mm256_add_epi32(s(ctr), _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0));
     let init = [
@@ -207,7 +194,18 @@ unsafe fn blocks8(
     }
     let lo = transpose([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
     let hi = transpose([x[8], x[9], x[10], x[11], x[12], x[13], x[14], x[15]]);
-    (lo, hi)
+    for j in 0..8 {
+        // SAFETY: 64 * j + 64 <= CHUNK bytes at `out`; unaligned access.
+        let a = out.add(64 * j).cast::<__m256i>();
+        let b = out.add(64 * j + 32).cast::<__m256i>();
+        if xor {
+            _mm256_storeu_si256(a, _mm256_xor_si256(_mm256_loadu_si256(a), lo[j]));
+            _mm256_storeu_si256(b, _mm256_xor_si256(_mm256_loadu_si256(b), hi[j]));
+        } else {
+            _mm256_storeu_si256(a, lo[j]);
+            _mm256_storeu_si256(b, hi[j]);
+        }
+    }
 }
 
 /// `data ^= ks[..data.len()]`.
