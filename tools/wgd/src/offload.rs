@@ -179,7 +179,8 @@ pub fn plan(hdr: &VnetHdr, pkt: &[u8]) -> Result<Plan, Malformed> {
         8
     };
     let hdrs = l3 + l4;
-    if l4 < 8 || pkt.len() < hdrs {
+    // A TCP header is at least 20 bytes (data offset 5), UDP's 8.
+    if l4 < 8 || (proto == PROTO_TCP && l4 < 20) || pkt.len() < hdrs {
         return Err(Malformed::Headers);
     }
     // An IP header that claims less than we read (trailing bytes) or more.
@@ -318,9 +319,12 @@ fn tcp_seg(pkt: &[u8]) -> Option<TcpSeg> {
         }
     } else {
         // No options; no MF flag, no fragment offset.
+        // A bad header checksum is left for the kernel to drop: merging
+        // would write a fresh one.
         if l3 != 20
             || usize::from(u16::from_be_bytes([pkt[2], pkt[3]])) != pkt.len()
             || u16::from_be_bytes([pkt[6], pkt[7]]) & 0x3fff != 0
+            || checksum(&pkt[..20]) != 0
         {
             return None;
         }
@@ -825,6 +829,10 @@ mod tests {
         assert_eq!(bad(&|h| h.gso_type = GSO_TCPV6), Err(Malformed::GsoType));
         assert_eq!(bad(&|h| h.gso_type = 3), Err(Malformed::GsoType));
         assert_eq!(plan(&good, &sup[..40]), Err(Malformed::Headers));
+        // A TCP data offset under 5 words.
+        let mut p = sup.clone();
+        p[32] = 2 << 4;
+        assert_eq!(plan(&good, &p), Err(Malformed::Headers));
         let mut p = sup.clone();
         p[9] = PROTO_UDP;
         assert_eq!(plan(&good, &p), Err(Malformed::GsoType));
@@ -950,5 +958,19 @@ mod tests {
         assert_eq!(out2.len(), 2);
         assert_eq!(out2[0].0.flags, 0);
         assert_eq!(out2[0].1, bad);
+        // Nor is one with a bad IPv4 header checksum.
+        let mut bad_ip = mk(false, 1000, &a[0]);
+        bad_ip[8] = 7; // TTL changed, header checksum now wrong
+        let mut out3 = Vec::new();
+        let mut c = Coalescer::new();
+        let mut w3 = |h: &[u8; VNET_HDR_LEN], p: &[u8]| -> Result<(), ()> {
+            out3.push((VnetHdr::parse(h).unwrap(), p.to_vec()));
+            Ok(())
+        };
+        c.push(&bad_ip, &mut w3).unwrap();
+        c.push(&mk(false, 2000, &a[1]), &mut w3).unwrap();
+        c.flush(&mut w3).unwrap();
+        assert_eq!(out3.len(), 2);
+        assert_eq!((out3[0].0.flags, &out3[0].1), (0, &bad_ip));
     }
 }
