@@ -458,6 +458,35 @@ fn candidates() {
             figure(&format!("aead_{n}_vs_ring"), v / best[0], "x");
         }
     }
+    // The kernel path on 1 and on 2 threads at once (each its own key and
+    // buffer, as two per-CPU taskqueues sealing for two peers): packets/s
+    // of seal + open in all. The best of a few 200 ms runs each.
+    let threads = |n: usize| -> f64 {
+        (0..5)
+            .map(|_| {
+                std::thread::scope(|s| {
+                    let hs: Vec<_> = (0..n)
+                        .map(|_| {
+                            s.spawn(|| {
+                                let mut c = Candidates::new();
+                                rate(Duration::from_millis(200), || {
+                                    for _ in 0..batch {
+                                        c.kernel();
+                                    }
+                                    batch
+                                })
+                            })
+                        })
+                        .collect();
+                    hs.into_iter().map(|h| h.join().unwrap_or(0.0)).sum::<f64>()
+                })
+            })
+            .fold(0f64, f64::max)
+    };
+    let (one, two) = (threads(1), threads(2));
+    figure("kernel_transport_1thread_pps", one, "packets/s");
+    figure("kernel_transport_2threads_pps", two, "packets/s");
+    figure("kernel_transport_2threads_scaling", two / one, "x");
     // Alone on its line, as issue 12 asks: the kernel build's transport
     // crypto (seal + open of 1420-byte packets) against ring, same run.
     println!("kernel_transport_vs_ring {:.2}", best[4] / best[0]);
