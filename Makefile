@@ -95,7 +95,8 @@ bench-tunnel: deps kharness
 # IPv6 inside and outside the tunnel; wg-quick driving wgd; hostile
 # datagrams, handshake floods and malformed UAPI requests; our wg against
 # Debian's on live devices (show output, config operations, errors); the
-# seed scenarios and IPv6 once more with wgd's offloads off (WGD_OFFLOAD=0).
+# seed scenarios and IPv6 once more with wgd's offloads off (WGD_OFFLOAD=0);
+# ICMP unreachables; bulk TCP through wgd's offloads, checked byte for byte.
 test-netns: deps
 	$(CARGO) build --release -p wgd -p wg-tool
 	@sh tests/netns/seed.sh
@@ -103,6 +104,7 @@ test-netns: deps
 	@WGD_OFFLOAD=0 PAIRS=wgd:wireguard-go sh tests/netns/seed.sh
 	@WGD_OFFLOAD=0 PAIRS=wgd:wireguard-go sh tests/netns/ipv6.sh
 	@sh tests/netns/unreachable.sh
+	@sh tests/netns/offload.sh
 	@sh tests/netns/wgquick.sh
 	@sh tests/netns/hostile.sh
 	@sh tests/netns/flood-recovery.sh
