@@ -7,6 +7,8 @@
 # super-packets that wgd cuts; with wgd on a receiving end it merges the
 # segments before the TUN write: a wrong cut or merge that still carries
 # good checksums (wgd computes them) shows up here and not in iperf3.
+# Also through b to a host c behind it (b forwards: the super-packets wgd
+# writes into b's TUN are cut again by the kernel on the way to c).
 # Then UDP sent with UDP_SEGMENT inside the tunnel (USO super-packets from
 # the TUN): every datagram that arrives must be whole and unchanged, and
 # most must arrive.
@@ -141,12 +143,17 @@ t_offload() {
 	for _i in "$1" "$2"; do
 		_why=$(wt_impl_ok "$_i") || skip "$_why"
 	done
-	ns_add a b
+	ns_add a b c
 	v6_on a
 	v6_on b
 	veth a ab b ba
+	veth b bc c cb
 	addr a ab 10.99.0.1/24
 	addr b ba 10.99.0.2/24
+	addr b bc 10.97.0.1/24
+	addr c cb 10.97.0.2/24
+	route c default via 10.97.0.1
+	ns_forward b
 	WGA=$(wg_ifname a)
 	WGB=$(wg_ifname b)
 	wg_up "$1" a "$WGA" a 10.98.0.1/24
@@ -155,13 +162,18 @@ t_offload() {
 	nsq b sysctl -qw "net.ipv6.conf.$WGB.disable_ipv6=0"
 	addr a "$WGA" fd98::1/64 nodad
 	addr b "$WGB" fd98::2/64 nodad
-	wg_peer a "$WGA" b "10.99.0.2:$WG_PORT" 10.98.0.2/32,fd98::2/128
+	wg_peer a "$WGA" b "10.99.0.2:$WG_PORT" 10.98.0.2/32,fd98::2/128,10.97.0.0/24
 	wg_peer b "$WGB" a "10.99.0.1:$WG_PORT" 10.98.0.1/32,fd98::1/128
+	route a 10.97.0.0/24 dev "$WGA"
+	route c 10.98.0.0/24 via 10.97.0.1
 	wt_ping a 10.98.0.2 10 || fail "no tunnel"
+	wt_ping a 10.97.0.2 5 || fail "a cannot reach c through b"
 	transfer a b 10.98.0.2
 	transfer b a 10.98.0.1
 	transfer a b fd98::2
 	transfer b a fd98::1
+	transfer a c 10.97.0.2
+	transfer c a 10.98.0.1
 	udp_gso a b 10.98.0.2
 	udp_gso b a fd98::1
 }
