@@ -28,8 +28,13 @@ use wg_core::device::{DATA_HEADROOM, DATA_TAILROOM, MAX_HANDSHAKE_LEN};
 use wg_core::uapi::{format_errno, format_get, parse_set, UapiError};
 use wg_core::{Decap, Device, Encap, Endpoint, Error, PeerAction, PeerId};
 
-/// Largest IP packet read from the TUN device.
-const MAX_PACKET: usize = 65535;
+/// Largest packet read from the TUN device: a super-packet's skb may hold
+/// 64 KiB (GSO_LEGACY_MAX_SIZE), and an IPv6 one carries its 40-byte
+/// header outside the 65535 bytes its length field counts.
+const MAX_PACKET: usize = 65536 + 256;
+/// TUN read errors in a row that end the daemon (one that says the device
+/// is gone ends it at once).
+const MAX_READ_ERRORS: u32 = 100;
 /// Recycled staging buffers kept for reuse.
 const POOL_MAX: usize = 1024;
 /// The TUN reader's buffer of sealed datagrams, sent as trains once a read
@@ -348,6 +353,7 @@ impl Daemon {
         let mut tx = TxBatch::default();
         let mut helper = self.start_helper();
         let mut out = [0u8; MAX_HANDSHAKE_LEN];
+        let mut errors = 0u32;
         loop {
             if Arc::get_mut(&mut rbuf).is_none() {
                 // The helper still holds it (it died mid-job): a new one.
@@ -357,8 +363,24 @@ impl Daemon {
                 return;
             };
             let n = match (&self.tun).read(rb) {
-                Ok(n) => n,
+                Ok(n) => {
+                    errors = 0;
+                    n
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if !matches!(
+                        e.raw_os_error(),
+                        Some(libc::EBADFD) | Some(libc::EBADF) | Some(libc::ENODEV)
+                    ) && errors < MAX_READ_ERRORS
+                        && !self.stopping.load(Ordering::SeqCst) =>
+                {
+                    // One bad packet (EFAULT, EINVAL on a packet larger than
+                    // the buffer) must not end the daemon.
+                    errors += 1;
+                    log::debug(format_args!("TUN read: {e}"));
+                    continue;
+                }
                 Err(e) => {
                     if !self.stopping.load(Ordering::SeqCst) {
                         log::info(format_args!("TUN device closed ({e}): shutting down"));
