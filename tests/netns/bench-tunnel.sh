@@ -35,7 +35,9 @@ BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_INNER=${BENCH_INNER:-4}
 BENCH_PARALLEL=${BENCH_PARALLEL:-1}
 BENCH_IMPLS=${BENCH_IMPLS:-"wgd wireguard-go kharness"}
-# The kernel module's code in kharness, built without sanitizers.
+# The kernel module's code in kharness, built without sanitizers (lib.sh's
+# wg_start reads KHARNESS).
+# shellcheck disable=SC2034
 KHARNESS=${KHARNESS_BENCH:-$WT_ROOT/target/kharness/none/kharness}
 
 fail() {
