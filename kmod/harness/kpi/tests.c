@@ -161,27 +161,47 @@ t_peer(struct tdev *a, struct tdev *b, int bn, int keepalive)
 	return (t_set(a->name, &v));
 }
 
-/* What ip_output does: an IPv4 packet from 10.0.0.src to 10.0.0.dst. */
+/* What ip_output or ip6_output hands the interface: pkt, len bytes. */
 static int
-t_send(const char *name, int src, int dst, int len)
+t_output(const char *name, const uint8_t *pkt, int len)
 {
 	struct epoch_tracker et;
 	struct sockaddr sa;
 	struct mbuf *m;
-	uint8_t *p;
 	if_t ifp;
 	int error;
 
 	if ((ifp = kh_ifunit(name)) == NULL)
 		return (ENXIO);
-	m = m_get2(len + max_linkhdr, M_NOWAIT, MT_DATA, M_PKTHDR);
-	if (m == NULL) {
+	if ((m = m_get2(len + max_linkhdr, M_NOWAIT, MT_DATA, M_PKTHDR)) ==
+	    NULL) {
 		kh_if_rele(ifp);
 		return (ENOBUFS);
 	}
 	m->m_data += max_linkhdr;
 	m->m_len = m->m_pkthdr.len = len;
-	p = mtod(m, uint8_t *);
+	memcpy(mtod(m, uint8_t *), pkt, len);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_len = sizeof(sa);
+	sa.sa_family = pkt[0] >> 4 == 6 ? AF_INET6 : AF_INET;
+	NET_EPOCH_ENTER(et);
+	{ CURVNET_SET(ifp->if_vnet);
+	error = ifp->if_output(ifp, m, &sa, NULL);
+	CURVNET_RESTORE(); }
+	NET_EPOCH_EXIT(et);
+	kh_if_rele(ifp);
+	return (error);
+}
+
+/* What ip_output does: an IPv4 packet from 10.0.0.src to 10.0.0.dst. */
+static int
+t_send(const char *name, int src, int dst, int len)
+{
+	uint8_t *p;
+	int error;
+
+	if ((p = host_alloc(len)) == NULL)
+		return (ENOBUFS);
 	memset(p, 0xab, len);
 	p[0] = 0x45;
 	p[2] = len >> 8;
@@ -190,15 +210,8 @@ t_send(const char *name, int src, int dst, int len)
 	p[9] = 17;
 	p[12] = 10, p[13] = 0, p[14] = 0, p[15] = src;
 	p[16] = 10, p[17] = 0, p[18] = 0, p[19] = dst;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_len = sizeof(sa);
-	sa.sa_family = AF_INET;
-	NET_EPOCH_ENTER(et);
-	{ CURVNET_SET(ifp->if_vnet);
-	error = ifp->if_output(ifp, m, &sa, NULL);
-	CURVNET_RESTORE(); }
-	NET_EPOCH_EXIT(et);
-	kh_if_rele(ifp);
+	error = t_output(name, p, len);
+	host_free(p);
 	return (error);
 }
 
@@ -806,38 +819,6 @@ t_tunnelfib(int loops)
 	CURVNET_RESTORE(); }
 	kh_log("tunnelfib: %d rebinds and down/up in FIB 1", loops);
 	return (t_unload());
-}
-
-/* What ip_output or ip6_output hands the interface: pkt, len bytes. */
-static int
-t_output(const char *name, const uint8_t *pkt, int len)
-{
-	struct epoch_tracker et;
-	struct sockaddr sa;
-	struct mbuf *m;
-	if_t ifp;
-	int error;
-
-	if ((ifp = kh_ifunit(name)) == NULL)
-		return (ENXIO);
-	if ((m = m_get2(len + max_linkhdr, M_WAITOK, MT_DATA, M_PKTHDR)) ==
-	    NULL) {
-		kh_if_rele(ifp);
-		return (ENOBUFS);
-	}
-	m->m_data += max_linkhdr;
-	m->m_len = m->m_pkthdr.len = len;
-	memcpy(mtod(m, uint8_t *), pkt, len);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_len = sizeof(sa);
-	sa.sa_family = pkt[0] >> 4 == 6 ? AF_INET6 : AF_INET;
-	NET_EPOCH_ENTER(et);
-	{ CURVNET_SET(ifp->if_vnet);
-	error = ifp->if_output(ifp, m, &sa, NULL);
-	CURVNET_RESTORE(); }
-	NET_EPOCH_EXIT(et);
-	kh_if_rele(ifp);
-	return (error);
 }
 
 /* An IPv4 packet from 127.0.0.1 to 10.0.0.dst: proto, first byte, off. */
