@@ -336,8 +336,10 @@ impl Daemon {
             let Some(dst) = tx.room(len) else {
                 break;
             };
-            if offload::write_segment(p, pkt, i, dst).is_some() {
-                self.seal(tx, t, len);
+            // The segments share one destination: one unreachable is
+            // enough (Linux sends one per packet the stack hands it).
+            if offload::write_segment(p, pkt, i, dst).is_some() && !self.seal(tx, t, len) {
+                break;
             }
         }
     }
@@ -408,7 +410,7 @@ impl Daemon {
                 }
                 if let Some(dst) = tx.room(pkt.len()) {
                     dst.copy_from_slice(pkt);
-                    self.seal(&mut tx, t, pkt.len());
+                    let _ = self.seal(&mut tx, t, pkt.len());
                 }
             } else {
                 let p = match offload::plan(&hdr, pkt) {
@@ -474,8 +476,10 @@ impl Daemon {
         }
     }
 
-    /// Seals the packet of `len` bytes at the batch's write position.
-    fn seal(&self, tx: &mut TxBatch, t: wg_core::Time, len: usize) {
+    /// Seals the packet of `len` bytes at the batch's write position;
+    /// false when no peer could take it (no route or no endpoint), which
+    /// holds for the rest of its super-packet too.
+    fn seal(&self, tx: &mut TxBatch, t: wg_core::Time, len: usize) -> bool {
         let w = tx.w;
         let end = w + DATA_HEADROOM + len + DATA_TAILROOM;
         match self.dev.encapsulate(t, &mut tx.buf[w..end], len) {
@@ -510,9 +514,11 @@ impl Daemon {
                     &c.no_endpoint
                 });
                 self.unreachable(&tx.buf[w + DATA_HEADROOM..w + DATA_HEADROOM + len]);
+                return false;
             }
             Err(_) => {} // not IP: drop
         }
+        true
     }
 
     /// Sends the batch's sealed datagrams, stages its packets waiting for
