@@ -13,7 +13,7 @@ use crate::log;
 use crate::offload::{self, Coalescer, VnetHdr, VNET_HDR_LEN};
 use crate::sys::{mono_ns, now};
 use crate::tun::Offloads;
-use crate::udp::{send_trains, Bind, Datagram, Received, RecvBatch};
+use crate::udp::{send_trains, Bind, Datagram, Received, RecvBatch, RECV_SLOT};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufReader, IoSlice, Read, Write};
@@ -122,6 +122,24 @@ struct SealJob {
     to: usize,
     t: wg_core::Time,
     tx: TxBatch,
+}
+
+/// The second half of a UDP GRO train for a UDP reader's opening helper:
+/// datagrams of `seg` bytes in `buf` from `from`; `opened` comes back with
+/// where each packet for the TUN is in `buf`, in order.
+struct OpenJob {
+    buf: Vec<u8>,
+    seg: usize,
+    from: SocketAddr,
+    t: wg_core::Time,
+    opened: Vec<(usize, usize)>,
+}
+
+/// A UDP reader's line to its opening helper.
+struct OpenHelper {
+    jobs: mpsc::SyncSender<OpenJob>,
+    done: mpsc::Receiver<OpenJob>,
+    spare: Option<OpenJob>,
 }
 
 /// The TUN reader's line to its sealing helper.
@@ -592,6 +610,7 @@ impl Daemon {
         let mut pout = [0u8; MAX_HANDSHAKE_LEN];
         let mut gro = Coalescer::new();
         let vnet = self.offloads.vnet_hdr && self.offload.gro;
+        let mut helper = self.start_open_helper(&bind, v6);
         let mut write = |h: &[u8; VNET_HDR_LEN], p: &[u8]| self.tun_write(h, p);
         loop {
             let r = bind.recv_batch(v6, &mut rb);
@@ -608,6 +627,16 @@ impl Daemon {
                 }
             }
             let t = now();
+            let mut deliver = |pkt: &[u8]| {
+                let r = if vnet {
+                    gro.push(pkt, &mut write)
+                } else {
+                    write(&[0; VNET_HDR_LEN], pkt)
+                };
+                if let Err(e) = r {
+                    log::debug(format_args!("TUN write: {e}"));
+                }
+            };
             for k in 0..rb.got.len() {
                 let Received {
                     start,
@@ -615,47 +644,148 @@ impl Daemon {
                     from: src,
                     seg,
                 } = rb.got[k];
+                let seg = seg.max(1);
                 let buf = &mut rb.buf[start..start + n];
-                let mut off = 0;
-                while off < n {
-                    let end = n.min(off + seg.max(1));
-                    let from = Endpoint::from(src);
-                    let rcv = match self.dev.decapsulate(t, from, &mut buf[off..end], &mut out) {
-                        Ok(r) => r,
-                        Err(_) => {
-                            off = end;
-                            continue;
-                        }
-                    };
-                    match rcv.action {
-                        Decap::Tunnel { offset, len } => {
-                            let pkt = &buf[off + offset..off + offset + len];
-                            let r = if vnet {
-                                gro.push(pkt, &mut write)
-                            } else {
-                                write(&[0; VNET_HDR_LEN], pkt)
-                            };
-                            if let Err(e) = r {
-                                log::debug(format_args!("TUN write: {e}"));
+                // A long train: its second half opens in the helper, in
+                // parallel, and is delivered after the first.
+                let count = n.div_ceil(seg);
+                let mut here = n;
+                let mut sent = false;
+                let mut dead = false;
+                if let Some(h) = helper.as_mut().filter(|_| count >= 4) {
+                    if let Some(mut job) = h.spare.take() {
+                        let mid = (count / 2) * seg;
+                        job.buf.clear();
+                        job.buf.extend_from_slice(&buf[mid..]);
+                        job.seg = seg;
+                        job.from = src;
+                        job.t = t;
+                        job.opened.clear();
+                        match h.jobs.send(job) {
+                            Ok(()) => {
+                                sent = true;
+                                here = mid;
                             }
+                            Err(_) => dead = true,
                         }
-                        Decap::Reply { len } => {
-                            if let Err(e) = bind.send(&out[..len], src) {
-                                log::debug(format_args!("reply to {src}: {e}"));
-                            }
-                        }
-                        Decap::Done => {}
                     }
-                    if rcv.poll {
-                        if let Some(p) = rcv.peer {
-                            self.poll(p, &mut pout);
-                        }
+                }
+                if dead {
+                    helper = None;
+                }
+                let mut off = 0;
+                while off < here {
+                    let end = here.min(off + seg);
+                    let dg = &mut buf[off..end];
+                    if let Some((o, l)) = self.open_one(t, src, &bind, dg, &mut out, &mut pout) {
+                        deliver(&buf[off + o..off + o + l]);
                     }
                     off = end;
+                }
+                if sent {
+                    match helper.as_mut().map(|h| h.done.recv()) {
+                        Some(Ok(job)) => {
+                            for &(o, l) in &job.opened {
+                                if let Some(p) = job.buf.get(o..o + l) {
+                                    deliver(p);
+                                }
+                            }
+                            if let Some(h) = helper.as_mut() {
+                                h.spare = Some(job);
+                            }
+                        }
+                        _ => helper = None,
+                    }
                 }
             }
             if let Err(e) = gro.flush(&mut write) {
                 log::debug(format_args!("TUN write: {e}"));
+            }
+        }
+    }
+
+    /// Opens one datagram in place, answering handshakes and polling its
+    /// peer as it asks; returns where the packet for the TUN is in `dg`.
+    fn open_one(
+        &self,
+        t: wg_core::Time,
+        src: SocketAddr,
+        bind: &Bind,
+        dg: &mut [u8],
+        out: &mut [u8; MAX_HANDSHAKE_LEN],
+        pout: &mut [u8; MAX_HANDSHAKE_LEN],
+    ) -> Option<(usize, usize)> {
+        let rcv = self.dev.decapsulate(t, Endpoint::from(src), dg, out).ok()?;
+        let r = match rcv.action {
+            Decap::Tunnel { offset, len } => Some((offset, len)),
+            Decap::Reply { len } => {
+                if let Err(e) = bind.send(&out[..len], src) {
+                    log::debug(format_args!("reply to {src}: {e}"));
+                }
+                None
+            }
+            Decap::Done => None,
+        };
+        if rcv.poll {
+            if let Some(p) = rcv.peer {
+                self.poll(p, pout);
+            }
+        }
+        r
+    }
+
+    /// Starts the opening helper of a UDP reader (None: one thread).
+    fn start_open_helper(self: &Arc<Self>, bind: &Arc<Bind>, v6: bool) -> Option<OpenHelper> {
+        if !self.offload.threads || !bind.gro[usize::from(v6)] {
+            return None;
+        }
+        let (jobs, job_rx) = mpsc::sync_channel::<OpenJob>(1);
+        let (done_tx, done) = mpsc::sync_channel::<OpenJob>(1);
+        let d = self.clone();
+        let b = bind.clone();
+        let r = thread::Builder::new()
+            .name(if v6 { "wgd-open6" } else { "wgd-open4" }.into())
+            .spawn(move || d.open_helper(b, job_rx, done_tx));
+        match r {
+            Ok(_) => Some(OpenHelper {
+                jobs,
+                done,
+                spare: Some(OpenJob {
+                    buf: Vec::with_capacity(RECV_SLOT),
+                    seg: 1,
+                    from: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    t: now(),
+                    opened: Vec::with_capacity(64),
+                }),
+            }),
+            Err(e) => {
+                log::error(format_args!("cannot start an opening thread: {e}"));
+                None
+            }
+        }
+    }
+
+    fn open_helper(
+        self: Arc<Self>,
+        bind: Arc<Bind>,
+        jobs: mpsc::Receiver<OpenJob>,
+        done: mpsc::SyncSender<OpenJob>,
+    ) {
+        let mut out = [0u8; MAX_HANDSHAKE_LEN];
+        let mut pout = [0u8; MAX_HANDSHAKE_LEN];
+        while let Ok(mut j) = jobs.recv() {
+            let n = j.buf.len();
+            let mut off = 0;
+            while off < n {
+                let end = n.min(off + j.seg.max(1));
+                let dg = &mut j.buf[off..end];
+                if let Some((o, l)) = self.open_one(j.t, j.from, &bind, dg, &mut out, &mut pout) {
+                    j.opened.push((off + o, l));
+                }
+                off = end;
+            }
+            if done.send(j).is_err() {
+                return;
             }
         }
     }

@@ -172,10 +172,11 @@ fn redirect_stdio() -> io::Result<()> {
 /// every datagram one syscall. A comma list of `tun` (virtio-net headers,
 /// TSO/USO), `gro` (coalescing before the TUN write; needs `tun`), `udp`
 /// (UDP GSO/GRO) and `threads` (a second thread seals half of each
-/// super-packet; needs `tun`, and more than one CPU) picks some, to measure
-/// each one's share. `threads` is in the default set only with more than
-/// two CPUs: on two, with both tunnel ends and iperf3 on the same machine
-/// (bench-tunnel), it gained nothing and cost about 15% more CPU per GB.
+/// super-packet, and one per UDP socket opens half of each GRO train;
+/// needs `tun`, and more than one CPU) picks some, to measure each one's
+/// share. `threads` is in the default set only with more than two CPUs: on
+/// two, with both tunnel ends and iperf3 on the same machine
+/// (bench-tunnel), it gained nothing and cost 15-45% more CPU per GB.
 fn offload_from_env() -> daemon::OffloadConf {
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
     let all = daemon::OffloadConf {
