@@ -34,7 +34,6 @@
 #include <sys/systm.h>
 #include <sys/callout.h>
 #include <sys/cpuset.h>
-#include <sys/endian.h>
 #include <sys/epoch.h>
 #include <sys/jail.h>
 #include <sys/kernel.h>
@@ -104,15 +103,6 @@
 #define	WG_HS_BATCH	16		/* handshakes opened before yielding */
 #define	WG_PEERS_MAX	(1U << 24)	/* ids; the core stops at 2^18 */
 #define	WG_MAX_LOOPS	8		/* wg inside wg */
-/* Message types (little-endian, with the reserved bytes) and sizes. */
-#define	WG_MSG_INITIATION	1
-#define	WG_MSG_RESPONSE		2
-#define	WG_MSG_COOKIE		3
-#define	WG_MSG_DATA		4
-#define	WG_MSG_INITIATION_LEN	148
-#define	WG_MSG_RESPONSE_LEN	92
-#define	WG_MSG_COOKIE_LEN	64
-#define	WG_MSG_DATA_MIN		32	/* header and tag: a keepalive */
 #define	WG_NS_PER_S	1000000000ULL
 
 /* m_tag cookies: "wgrl" counts loops, "wgrs" holds a handshake's source. */
@@ -377,48 +367,13 @@ wg_now(struct wg_time *t)
 	t->real_ns = ts.tv_sec * WG_NS_PER_S + ts.tv_nsec;
 }
 
-static int
-wg_sa_to_endpoint(const struct sockaddr *sa, struct wg_endpoint *e)
-{
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-
-	memset(e, 0, sizeof(*e));
-	if (sa->sa_family == AF_INET) {
-		e->family = WG_CORE_AF_INET;
-		e->port = ntohs(sin->sin_port);
-		memcpy(e->addr, &sin->sin_addr, sizeof(sin->sin_addr));
-	} else if (sa->sa_family == AF_INET6) {
-		e->family = WG_CORE_AF_INET6;
-		e->port = ntohs(sin6->sin6_port);
-		e->flowinfo = ntohl(sin6->sin6_flowinfo);
-		e->scope_id = sin6->sin6_scope_id;
-		memcpy(e->addr, &sin6->sin6_addr, sizeof(sin6->sin6_addr));
-	} else
-		return (EAFNOSUPPORT);
-	return (0);
-}
-
+/* The core's endpoint as a sockaddr; EINVAL for a family it has not. */
 static int
 wg_endpoint_to_sa(const struct wg_endpoint *e, union wg_sockaddr *u)
 {
+	size_t len = sizeof(*u);
 
-	memset(u, 0, sizeof(*u));
-	if (e->family == WG_CORE_AF_INET) {
-		u->in4.sin_len = sizeof(u->in4);
-		u->in4.sin_family = AF_INET;
-		u->in4.sin_port = htons(e->port);
-		memcpy(&u->in4.sin_addr, e->addr, sizeof(u->in4.sin_addr));
-	} else if (e->family == WG_CORE_AF_INET6) {
-		u->in6.sin6_len = sizeof(u->in6);
-		u->in6.sin6_family = AF_INET6;
-		u->in6.sin6_port = htons(e->port);
-		u->in6.sin6_flowinfo = htonl(e->flowinfo);
-		u->in6.sin6_scope_id = e->scope_id;
-		memcpy(&u->in6.sin6_addr, e->addr, sizeof(u->in6.sin6_addr));
-	} else
-		return (EAFNOSUPPORT);
-	return (0);
+	return (wg_core_endpoint_to_sockaddr(e, u, &len));
 }
 
 /*
@@ -1017,33 +972,24 @@ wg_udp_input(struct mbuf *m, int off, struct inpcb *inp __unused,
 	struct wg_endpoint src;
 	struct m_tag *t;
 	uint8_t hdr[4];
-	uint32_t type;
-	int error, len;
+	int error, kind, len;
 
 	m_adj(m, off + sizeof(struct udphdr));
 	len = m->m_pkthdr.len;
-	type = 0;
-	if (len >= (int)sizeof(hdr)) {
-		m_copydata(m, 0, sizeof(hdr), (caddr_t)hdr);
-		type = le32dec(hdr);
-	}
+	m_copydata(m, 0, MIN(len, (int)sizeof(hdr)), (caddr_t)hdr);
 	/*
-	 * As FreeBSD's wg_input: data of at least a header and a tag, and
-	 * handshake messages of their exact size, the reserved bytes zero.
-	 * Anything else is dropped here, before it costs a copy, a place in
-	 * the handshake queue or a say in "under load".
+	 * What is no WireGuard message is dropped here, before it costs a
+	 * copy, a place in the handshake queue or a say in "under load".
 	 */
-	if (wg_sa_to_endpoint(sa, &src) != 0 ||
-	    !((type == WG_MSG_DATA && len >= WG_MSG_DATA_MIN) ||
-	    (type == WG_MSG_INITIATION && len == WG_MSG_INITIATION_LEN) ||
-	    (type == WG_MSG_RESPONSE && len == WG_MSG_RESPONSE_LEN) ||
-	    (type == WG_MSG_COOKIE && len == WG_MSG_COOKIE_LEN))) {
+	kind = wg_core_datagram_kind(hdr, MIN(len, (int)sizeof(hdr)), len);
+	if (kind == 0 ||
+	    wg_core_endpoint_from_sockaddr(sa, sa->sa_len, &src) != 0) {
 		if_inc_counter(sc->sc_ifp, IFCOUNTER_IERRORS, 1);
 		m_freem(m);
 		return (true);
 	}
 	m = wg_shape(m, 0, 0);
-	if (m != NULL && type == WG_MSG_DATA) {
+	if (m != NULL && kind == WG_CORE_DGRAM_DATA) {
 		wg_decap(sc, &src, m);
 		return (true);
 	}
@@ -1135,11 +1081,9 @@ wg_hs_task(void *arg, int pending __unused)
 /* Transmit. */
 
 /*
- * A packet with no peer, or whose peer has no endpoint: its sender hears
- * so at once, as from Linux's WireGuard (host unreachable; ICMPv6 address
- * unreachable, where FreeBSD's driver answers code 0, no route).  In the
- * net epoch and the interface's VNET; m (at its IP header) is consumed.
- * The stack rate-limits and answers no error, fragment or multicast.
+ * No peer, or a peer with no endpoint: the sender hears so at once, as
+ * from Linux's WireGuard (FreeBSD's driver sends ICMPv6 code 0, no route).
+ * In the net epoch and the interface's VNET; m (at its IP header) consumed.
  */
 static void
 wg_unreach(if_t ifp, struct mbuf *m)
@@ -1193,9 +1137,8 @@ wg_stage(struct wg_softc *sc, uint32_t id, struct mbuf *m)
 /* Sends or stages m (consumed) as the core's answer for it says. */
 static void
 wg_encap_done(struct wg_softc *sc, struct mbuf *m, int error,
-    const struct wg_core_encap_result *rp, size_t buflen)
+    const struct wg_core_encap_result *res, size_t buflen)
 {
-	struct wg_core_encap_result res = *rp;
 	struct epoch_tracker et;
 
 	/* Refused before sealing: m still holds the packet. */
@@ -1212,16 +1155,16 @@ wg_encap_done(struct wg_softc *sc, struct mbuf *m, int error,
 		m_freem(m);
 		return;
 	}
-	if (res.action == WG_CORE_ENCAP_SEND && res.len <= buflen) {
+	if (res->action == WG_CORE_ENCAP_SEND && res->len <= buflen) {
 		m->m_data -= WG_CORE_HEADROOM;
-		m->m_len = m->m_pkthdr.len = res.len;
-		(void)wg_send(sc, &res.endpoint, m);
-	} else if (res.action == WG_CORE_ENCAP_STAGED)
-		wg_stage(sc, res.peer, m);
+		m->m_len = m->m_pkthdr.len = res->len;
+		(void)wg_send(sc, &res->endpoint, m);
+	} else if (res->action == WG_CORE_ENCAP_STAGED)
+		wg_stage(sc, res->peer, m);
 	else
 		m_freem(m);
-	if (res.poll != 0)
-		wg_peer_kick_id(sc, res.peer, WGP_POLL);
+	if (res->poll != 0)
+		wg_peer_kick_id(sc, res->peer, WGP_POLL);
 }
 
 /*
@@ -1525,15 +1468,11 @@ wg_down(struct wg_softc *sc)
 /* Configuration ioctls. */
 
 /*
- * All or nothing, the socket included: the request is checked first; a
- * new listen port is bound before anything changes (a port in use fails
- * the request), for an interface that runs and for one that is up but
- * waits for its port; a new cookie is set on the sockets before, and put
- * back if the core then refuses the request.  Only then does the core
- * apply it, and new sockets replace the old.  An interface waiting with
- * its port unchanged tries again to come up once the request is applied;
- * that failing is no failure of the request.  The core's errno values
- * pass through.
+ * All or nothing, the socket included: the request is checked, a new
+ * listen port bound (in use: the request fails) and a new cookie set on
+ * the sockets (put back if the core refuses) before the core applies it
+ * and new sockets replace the old.  An interface up but waiting for its
+ * port tries again to come up; that failing fails no request.
  */
 static int
 wgc_set_locked(struct wg_softc *sc, struct wg_cfgctx *c, const uint8_t *buf,
@@ -2043,11 +1982,9 @@ wg_modevent(module_t mod __unused, int what, void *arg __unused)
 }
 
 /*
- * File if_wg.ko, as FreeBSD's driver (module "wg"): the kernel keeps one
- * file of a name, so it loads neither beside the other (EEXIST).  Module
- * "if_wg": ifconfig(8) finds it loaded and does not load
- * /boot/kernel/if_wg.ko for "ifconfig wg create", and tools tell the two
- * drivers apart by it (kldstat -m).  Loaded by its path (if_wg(4)).
+ * File if_wg.ko as FreeBSD's driver (module "wg"): the kernel loads
+ * neither beside the other (EEXIST).  Module "if_wg": ifconfig(8) finds it
+ * loaded for "ifconfig wg create", and kldstat -m tells the two apart.
  */
 static moduledata_t wg_moduledata = {
 	"if_wg",

@@ -249,6 +249,28 @@ int	wg_core_route(struct wg_core_dev *dev, const uint8_t *pkt, size_t len,
 	    uint32_t *peer);
 
 /*
+ * What a datagram of len bytes whose first headlen bytes are head is, as
+ * the socket layer may filter before copying or queueing it (FreeBSD's
+ * wg_input does): WG_CORE_DGRAM_DATA (at least a header and a tag),
+ * WG_CORE_DGRAM_HANDSHAKE (a handshake message of its exact size, the
+ * reserved bytes zero), or 0: anything else, to drop.
+ */
+#define	WG_CORE_DGRAM_DATA	1
+#define	WG_CORE_DGRAM_HANDSHAKE	2
+int	wg_core_datagram_kind(const uint8_t *head, size_t headlen, size_t len);
+
+/*
+ * FreeBSD's struct sockaddr_in or sockaddr_in6 (salen bytes at sa, its
+ * sa_len equal to salen; port and flow label in network order) as an
+ * endpoint, and back: 0, or EINVAL for anything else.  To a sockaddr,
+ * *salen is the room at sa on entry (ENOSPC if short), the length after.
+ */
+int	wg_core_endpoint_from_sockaddr(const void *sa, size_t salen,
+	    struct wg_endpoint *e);
+int	wg_core_endpoint_to_sockaddr(const struct wg_endpoint *e, void *sa,
+	    size_t *salen);
+
+/*
  * The configured listen port (0: none) and user cookie (SO_USER_COOKIE;
  * 0: none), which the host reads after wg_core_set_config to bind its
  * sockets.

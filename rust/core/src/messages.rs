@@ -84,12 +84,18 @@ pub enum MessageType {
 /// Identifies a datagram by its type word and checks that its length fits
 /// that type, so later stages may rely on the fixed layouts.
 pub fn classify(buf: &[u8]) -> Result<MessageType> {
-    let ty = read_u32(buf, TYPE_OFF).ok_or(Error::BadLength)?;
+    classify_head(buf, buf.len())
+}
+
+/// [`classify`] from the first bytes of a datagram of `len` bytes: what a
+/// host's socket layer can tell before it copies or queues the datagram.
+pub fn classify_head(head: &[u8], len: usize) -> Result<MessageType> {
+    let ty = read_u32(head, TYPE_OFF).ok_or(Error::BadLength)?;
     let (kind, fits) = match ty {
-        MSG_INITIATION => (MessageType::Initiation, buf.len() == INITIATION_LEN),
-        MSG_RESPONSE => (MessageType::Response, buf.len() == RESPONSE_LEN),
-        MSG_COOKIE_REPLY => (MessageType::CookieReply, buf.len() == COOKIE_REPLY_LEN),
-        MSG_DATA => (MessageType::Data, buf.len() >= DATA_MIN_LEN),
+        MSG_INITIATION => (MessageType::Initiation, len == INITIATION_LEN),
+        MSG_RESPONSE => (MessageType::Response, len == RESPONSE_LEN),
+        MSG_COOKIE_REPLY => (MessageType::CookieReply, len == COOKIE_REPLY_LEN),
+        MSG_DATA => (MessageType::Data, len >= DATA_MIN_LEN),
         _ => return Err(Error::UnknownMessageType),
     };
     if fits {
@@ -194,6 +200,22 @@ mod tests {
             assert_eq!(classify(&msg(ty, len + 1)), Err(Error::BadLength));
         }
         assert_eq!(classify(&msg(4, 31)), Err(Error::BadLength));
+    }
+
+    #[test]
+    fn classify_head_judges_by_the_whole_length() {
+        for (ty, len) in [(1u32, 148), (2, 92), (3, 64), (4, 32), (4, 9000)] {
+            let head = ty.to_le_bytes();
+            assert_eq!(classify_head(&head, len), classify(&msg(ty, len)));
+            assert!(classify_head(&head, len + 1).is_ok() == (ty == 4));
+        }
+        assert_eq!(classify_head(&[4, 0, 0], 100), Err(Error::BadLength));
+        assert_eq!(
+            classify_head(&[5, 0, 0, 0], 100),
+            Err(Error::UnknownMessageType)
+        );
+        // The reserved bytes are part of the type word.
+        assert!(classify_head(&[1, 0, 0, 1], 148).is_err());
     }
 
     #[test]

@@ -635,6 +635,81 @@ pub unsafe extern "C" fn wg_core_peer_stats(
 }
 
 /// # Safety
+/// `head` is NULL or valid for `headlen` bytes of reads.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_datagram_kind(head: *const u8, headlen: usize, len: usize) -> i32 {
+    if head.is_null() {
+        return 0;
+    }
+    // SAFETY: non-null and valid for `headlen` bytes of reads per the contract.
+    let head = unsafe { slice::from_raw_parts(head, headlen) };
+    match wg_core::messages::classify_head(head, len) {
+        Ok(wg_core::messages::MessageType::Data) => bindings::WG_CORE_DGRAM_DATA as i32,
+        Ok(_) => bindings::WG_CORE_DGRAM_HANDSHAKE as i32,
+        Err(_) => 0,
+    }
+}
+
+/// The socket layer's addresses in the configuration's codec of FreeBSD's
+/// sockaddrs (`nvconfig`), so that the shim need not know their layout.
+///
+/// # Safety
+/// `sa` is NULL or valid for `salen` bytes of reads; `e` is NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_endpoint_from_sockaddr(
+    sa: *const u8,
+    salen: usize,
+    e: *mut wg_endpoint,
+) -> i32 {
+    // SAFETY: per the contract.
+    let Some(out) = (unsafe { e.as_mut() }) else {
+        return EFAULT;
+    };
+    if sa.is_null() {
+        return EFAULT;
+    }
+    // SAFETY: non-null and valid for `salen` bytes of reads per the contract.
+    let b = unsafe { slice::from_raw_parts(sa, salen) };
+    match wg_core::nvconfig::decode_sockaddr(b, true) {
+        Ok(ep) => {
+            *out = endpoint_to_c(&ep);
+            0
+        }
+        Err(e) => err(e),
+    }
+}
+
+/// # Safety
+/// `e` and `salen` are NULL or valid; `sa` is NULL or valid for `*salen`
+/// bytes of writes.
+#[no_mangle]
+pub unsafe extern "C" fn wg_core_endpoint_to_sockaddr(
+    e: *const wg_endpoint,
+    sa: *mut u8,
+    salen: *mut usize,
+) -> i32 {
+    // SAFETY: per the contract.
+    let (Some(e), Some(len)) = (unsafe { e.as_ref() }, unsafe { salen.as_mut() }) else {
+        return EFAULT;
+    };
+    if sa.is_null() {
+        return EFAULT;
+    }
+    let Some(ep) = endpoint_from_c(e) else {
+        return EINVAL;
+    };
+    let (b, n) = wg_core::nvconfig::encode_sockaddr(&ep);
+    let Some(room) = b.get(..n).filter(|_| n <= *len) else {
+        return ENOSPC;
+    };
+    // SAFETY: `sa` is valid for `*len` >= `n` bytes of writes per the
+    // contract, and cannot overlap the local `b`.
+    unsafe { core::ptr::copy_nonoverlapping(room.as_ptr(), sa, n) };
+    *len = n;
+    0
+}
+
+/// # Safety
 /// `pkt` is NULL or valid for `len` bytes of reads; `peer` is NULL or
 /// valid; `dev` is a live handle.
 #[no_mangle]
