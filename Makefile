@@ -33,6 +33,7 @@ test-rust: deps
 	$(CARGO) test --workspace
 
 lint:
+	python3 scripts/check-paths.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint-kernel
@@ -48,7 +49,7 @@ check-freebsd: deps test-audit audit-core audit-ko check-freebsd-arm64
 fmt:
 	$(CARGO) fmt --all
 
-# Printed figures (DESIGN.md section 6), not timed tests.
+# Printed figures (docs/DESIGN.md section 6), not timed tests.
 bench: deps
 	$(CARGO) bench -p wg-interop-tests --bench core
 	$(CARGO) bench -p wg-interop-tests --bench flood

@@ -2,7 +2,7 @@
 #
 # if_wg in Rust: unloading the module while interfaces are alive.
 #
-# Expected behaviour (if_wg(4), DESIGN.md section 3): `kldunload if_wg`
+# Expected behaviour (if_wg(4), docs/DESIGN.md section 3): `kldunload if_wg`
 # succeeds even with interfaces in the host and in VNET jails, up and
 # passing traffic.  The module destroys every wg interface in every VNET,
 # waits for its callouts, tasks and in-flight packets, and only then frees

@@ -4,7 +4,7 @@
 # the same implementation on both ends, every implementation in the same
 # run; BENCH_RUNS rounds (default 3), the implementations interleaved in
 # each round so that load from elsewhere on the machine hits them alike.
-# Prints `figure` lines (DESIGN.md section 6), medians over the rounds:
+# Prints `figure` lines (docs/DESIGN.md section 6), medians over the rounds:
 #
 #   figure tunnel_wgd_mbps V Mbit/s
 #   figure tunnel_wgd_cpu_s_per_gb C s/GB

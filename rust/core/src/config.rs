@@ -29,7 +29,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            // 100k peers and 1M routes must fit (DESIGN.md section 6); the
+            // 100k peers and 1M routes must fit (docs/DESIGN.md section 6); the
             // caps sit a little above with room to spare.
             max_peers: 1 << 18,
             max_allowed_ips_per_peer: 1 << 20,

@@ -485,7 +485,7 @@ impl Device {
     }
 
     /// Bytes one peer costs in the device, routes aside (the peer, its box
-    /// and its slot in the tables); DESIGN.md's target is 1 KiB.
+    /// and its slot in the tables); docs/DESIGN.md's target is 1 KiB.
     pub const fn bytes_per_peer() -> usize {
         core::mem::size_of::<Peer>()
             + core::mem::size_of::<Option<Box<Peer>>>()

@@ -122,7 +122,7 @@ pub enum Slot {
 }
 
 /// A keypair on the heap. A peer without sessions then costs a pointer per
-/// slot instead of three 360-byte keypairs (DESIGN.md: 1 KiB per peer), as
+/// slot instead of three 360-byte keypairs (docs/DESIGN.md: 1 KiB per peer), as
 /// Linux allocates its keypairs per handshake.
 pub type BoxedKeypair = Box<[Keypair; 1]>;
 

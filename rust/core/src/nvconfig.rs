@@ -1075,7 +1075,7 @@ mod tests {
             u.listen_port = Some(51820);
             encode_set(&u).unwrap()
         };
-        // DESIGN.md's example: {"listen-port": 51820} is 58 bytes.
+        // docs/DESIGN.md's example: {"listen-port": 51820} is 58 bytes.
         assert_eq!(small.len(), 58);
         for bytes in [
             annotated_hex(FULL_SET_REQUEST),

@@ -1,5 +1,5 @@
 //! Limits: what a device may hold, the error each overrun gets, and that
-//! the large sizes DESIGN.md promises (100k peers, 1M allowed-IPs routes)
+//! the large sizes docs/DESIGN.md promises (100k peers, 1M allowed-IPs routes)
 //! fit and work.
 //!
 //! - `limits_answer_clear_errors`: a request over a limit is `TooBig`
@@ -330,7 +330,7 @@ fn many_peers_and_routes_fit() {
     let (p, r) = fit_and_work(2_000, 10, 1234);
     figure("bytes_per_peer", p, "B");
     figure("bytes_per_route", r, "B");
-    // DESIGN.md: 1 KiB a peer, routes aside; flat memory per route.
+    // docs/DESIGN.md: 1 KiB a peer, routes aside; flat memory per route.
     assert!(p <= 1024.0 * 1.5, "{p} bytes per peer");
     assert!(r <= 256.0, "{r} bytes per route");
 }

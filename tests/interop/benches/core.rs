@@ -1,4 +1,4 @@
-//! Printed figures (DESIGN.md section 6), not timed tests:
+//! Printed figures (docs/DESIGN.md section 6), not timed tests:
 //! `cargo bench -p wg-interop-tests --bench core` prints lines of the form
 //! `figure NAME VALUE UNIT`.
 //!
