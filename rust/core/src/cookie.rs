@@ -154,8 +154,11 @@ impl CookieChecker {
 
     /// Checks mac2 of a whole initiation or response against the cookie
     /// `src` (the datagram's source address, in any encoding stable for the
-    /// device) would have been given. Callers check mac1 first; `fresh_secret`
-    /// is drawn only if the current secret has expired.
+    /// device) would have been given; `fresh_secret` is drawn only if the
+    /// current secret has expired. With [`Self::create_reply`], the two
+    /// halves of [`Self::check_mac2_or_reply`] (the device's call), kept
+    /// for the tests that hold that one to them.
+    #[cfg(any(test, feature = "testutil"))]
     pub fn check_mac2(
         &mut self,
         msg: &[u8],
@@ -176,6 +179,7 @@ impl CookieChecker {
 
     /// Writes the cookie reply to `msg`, an initiation or response whose
     /// mac1 the caller has verified. `nonce` must be random.
+    #[cfg(any(test, feature = "testutil"))]
     pub fn create_reply(
         &mut self,
         msg: &[u8],

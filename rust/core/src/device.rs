@@ -194,13 +194,13 @@ impl PeerState {
     }
 }
 
-/// Lock order: `state`, then `keys`. Packet crypto holds only a read lock
-/// on `keys`, so packets of one peer are sealed and opened in parallel;
-/// installing or dropping a keypair takes the write lock under `state`.
 /// A peer on the heap, boxed fallibly (as an array of one, the shape a
 /// fallible allocation gives without unsafe code).
 type PeerBox = Box<[Peer; 1]>;
 
+/// Lock order: `state`, then `keys`. Packet crypto holds only a read lock
+/// on `keys`, so packets of one peer are sealed and opened in parallel;
+/// installing or dropping a keypair takes the write lock under `state`.
 struct Peer {
     public: Key,
     state: Mutex<PeerState>,
@@ -1490,7 +1490,8 @@ impl Device {
                         (t.peers.len() - 1) as u32
                     }
                 };
-                let _ = t.by_key.insert(p.public_key, s);
+                let inserted = t.by_key.insert(p.public_key, s);
+                debug_assert!(inserted.is_ok(), "room reserved before");
                 s
             }
         };
@@ -1523,7 +1524,8 @@ impl Device {
             if a.remove {
                 t.allowed.remove(&a.prefix, slot);
             } else {
-                let _ = t.allowed.insert(a.prefix, slot);
+                let inserted = t.allowed.insert(a.prefix, slot);
+                debug_assert!(inserted.is_ok(), "room reserved before");
             }
         }
     }

@@ -210,10 +210,6 @@ impl KeyRing {
         self.current.as_ref().map(|b| &b[0])
     }
 
-    pub fn current_mut(&mut self) -> Option<&mut Keypair> {
-        self.current.as_mut().map(|b| &mut b[0])
-    }
-
     pub fn clear(&mut self) {
         self.previous = None;
         self.current = None;

@@ -31,7 +31,7 @@ pub mod nvlist;
 pub mod replay;
 pub mod sort;
 pub mod sync;
-#[cfg(any(test, feature = "std"))]
+#[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
 pub mod timers;
 pub mod uapi;

@@ -228,9 +228,6 @@ pub struct ConsumedInitiation {
     timestamp_tag: [u8; TAG_LEN],
 }
 
-/// The name the device-level design notes use for the same value.
-pub type ConsumedInitiationPartial = ConsumedInitiation;
-
 impl ConsumedInitiation {
     /// The initiator's static public key, authenticated by the AEAD: the key
     /// to look the peer up by.

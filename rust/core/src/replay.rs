@@ -72,8 +72,10 @@ impl ReplayWindow {
         fresh
     }
 
-    /// Only checks (no update): lets the receive path drop obvious replays
-    /// before paying for decryption.
+    /// Only checks (no update), for the tests: the receive path does not
+    /// pre-check, it opens first and then calls [`Self::check_and_update`]
+    /// (keypair.rs says why).
+    #[cfg(test)]
     #[must_use]
     pub fn would_accept(&self, counter: u64) -> bool {
         let Some(shifted) = self.shifted_if_in_window(counter) else {
