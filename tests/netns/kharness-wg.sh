@@ -366,7 +366,7 @@ CONF
 	# (q1 gets a PSK and a keepalive, q4 none: syncconf below keeps q4
 	# and removes q1. Had it to clear a kept peer's PSK or keepalive, the
 	# two would differ: ours does as wireguard-tools 1.0.20250521 does,
-	# Debian's wg is older; see tools/wg/src/sync.rs.)
+	# Debian's wg is older; see tools/wg/src/syncconf.rs.)
 	both "set keys, peers" set IF private-key "$WT_DIR/dev2.key" \
 	    peer "$(wg_pub q4)" endpoint "[2001:db8:4::4]:4444" \
 	    allowed-ips 10.44.0.0/16,fd44::/48 \

@@ -9,7 +9,7 @@ use wg_core::config::DeviceUpdate;
 use crate::cmd_util::{eprint_bytes, perror};
 use crate::config_file::resolve::SystemResolver;
 use crate::config_file::{self, ConfigError, Ctx, ParseError};
-use crate::{ipc, set_args, sync};
+use crate::{ipc, set_args, syncconf};
 
 /// Interface names are cut to what fits in the kernel's IFNAMSIZ (16).
 fn interface_name(raw: &[u8]) -> String {
@@ -116,7 +116,7 @@ pub fn setconf(prog: &[u8], args: &[Vec<u8>]) -> i32 {
     };
     let name = interface_name(iface);
     if cmd == b"syncconf" {
-        if let Err(e) = sync::sync_update(&mut update, || ipc::get_device(&name)) {
+        if let Err(e) = syncconf::sync_update(&mut update, || ipc::get_device(&name)) {
             update.zeroize_secrets();
             perror("Unable to retrieve current interface configuration", &e);
             return 1;

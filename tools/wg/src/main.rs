@@ -10,7 +10,7 @@ mod keys;
 mod set_args;
 mod show;
 mod showconf;
-mod sync;
+mod syncconf;
 mod terminal;
 
 use std::io::Write;

@@ -1,9 +1,7 @@
 //! `wg show`: lists interfaces, pretty or in the tab-separated forms that
 //! scripts read, with wg(8)'s arguments, messages and exit codes.
 
-#[path = "fmt_common.rs"]
 pub(crate) mod common;
-#[path = "fmt_show.rs"]
 pub(crate) mod text;
 
 use std::io::{self, Write};
