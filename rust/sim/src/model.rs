@@ -2,6 +2,7 @@
 //! write it: the sim applies it to the engines and judges deliveries by it.
 
 use crate::net::{endpoint, public_addr, PORT};
+use crate::scenario::Fams;
 use std::collections::BTreeMap;
 use wg_core::allowedips::{IpAddrBytes, IpPrefix};
 use wg_core::config::{AllowedIpChange, DeviceUpdate, Key, PeerUpdate};
@@ -47,46 +48,6 @@ pub fn site_addr(dev: usize, gen: u8, host: u8, v6: bool) -> IpAddrBytes {
         IpAddrBytes::V6(a)
     } else {
         IpAddrBytes::V4([10, dev as u8 + 1, gen, host.max(1)])
-    }
-}
-
-/// Which address families something has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Fams {
-    pub v4: bool,
-    pub v6: bool,
-}
-
-impl Fams {
-    pub const V4: Fams = Fams {
-        v4: true,
-        v6: false,
-    };
-
-    pub fn count(self) -> usize {
-        usize::from(self.v4) + usize::from(self.v6)
-    }
-
-    pub fn both(self, o: Fams) -> Fams {
-        Fams {
-            v4: self.v4 && o.v4,
-            v6: self.v6 && o.v6,
-        }
-    }
-
-    pub fn either(self, o: Fams) -> Fams {
-        Fams {
-            v4: self.v4 || o.v4,
-            v6: self.v6 || o.v6,
-        }
-    }
-
-    /// The families as a list, IPv4 first (false = IPv4).
-    pub fn list(self) -> Vec<bool> {
-        [(self.v4, false), (self.v6, true)]
-            .into_iter()
-            .filter_map(|(has, v6)| has.then_some(v6))
-            .collect()
     }
 }
 

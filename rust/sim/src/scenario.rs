@@ -3,12 +3,51 @@
 //! drawn up front from the seed, so the summary printed on failure says
 //! what the run was.
 
-use crate::model::Fams;
 use crate::prng::Prng;
 use std::fmt;
 use wg_core::consts::NSEC;
 
 pub const MS: u64 = NSEC / 1000;
+
+/// Which address families something has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fams {
+    pub v4: bool,
+    pub v6: bool,
+}
+
+impl Fams {
+    pub const V4: Fams = Fams {
+        v4: true,
+        v6: false,
+    };
+
+    pub fn count(self) -> usize {
+        usize::from(self.v4) + usize::from(self.v6)
+    }
+
+    pub fn both(self, o: Fams) -> Fams {
+        Fams {
+            v4: self.v4 && o.v4,
+            v6: self.v6 && o.v6,
+        }
+    }
+
+    pub fn either(self, o: Fams) -> Fams {
+        Fams {
+            v4: self.v4 || o.v4,
+            v6: self.v6 || o.v6,
+        }
+    }
+
+    /// The families as a list, IPv4 first (false = IPv4).
+    pub fn list(self) -> Vec<bool> {
+        [(self.v4, false), (self.v6, true)]
+            .into_iter()
+            .filter_map(|(has, v6)| has.then_some(v6))
+            .collect()
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Topology {
