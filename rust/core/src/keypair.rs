@@ -135,11 +135,13 @@ pub fn boxed(kp: Keypair) -> Result<BoxedKeypair> {
     v.into_boxed_slice().try_into().map_err(|_| Error::NoMemory)
 }
 
+/// A peer's keypairs. The fields are private: every move between them is
+/// one of the named steps below, as Linux's noise.c keeps them.
 #[derive(Default)]
 pub struct KeyRing {
-    pub previous: Option<BoxedKeypair>,
-    pub current: Option<BoxedKeypair>,
-    pub next: Option<BoxedKeypair>,
+    previous: Option<BoxedKeypair>,
+    current: Option<BoxedKeypair>,
+    next: Option<BoxedKeypair>,
 }
 
 impl KeyRing {
@@ -161,9 +163,22 @@ impl KeyRing {
         }
     }
 
+    /// A packet authenticated under the keypair of `local_index` arrived:
+    /// if that keypair is `next`, it is confirmed and becomes current (as
+    /// Linux's `wg_noise_received_with_keypair`). True if that rotation
+    /// happened (the handshake is complete; staged packets may go). A
+    /// handshake may have replaced `next` since the packet was opened, so
+    /// the index is checked here, under the write lock.
+    pub fn received_with(&mut self, local_index: u32) -> bool {
+        self.next
+            .as_ref()
+            .is_some_and(|k| k[0].local_index == local_index)
+            && self.confirm_next()
+    }
+
     /// Promotes `next` after its first authenticated packet. Returns true if
     /// a rotation happened (the host then has staged packets to send).
-    pub fn confirm_next(&mut self) -> bool {
+    fn confirm_next(&mut self) -> bool {
         match self.next.take() {
             Some(kp) => {
                 self.previous = self.current.take();

@@ -196,94 +196,141 @@ impl Device {
         })
     }
 
+    /// A data message: open it under the keypair its index names, then
+    /// the steps Linux names (received with keypair, keep key fresh,
+    /// consume the inner packet).
     fn recv_data(&self, now: Time, src: Endpoint, buf: &mut [u8]) -> Result<Received> {
         let t = self.tables.read();
         let index = messages::receiver_index(buf).ok_or(Error::BadLength)?;
         let counter = messages::data_counter(buf).ok_or(Error::BadLength)?;
         let (slot, peer) = self.peer_for_index(&t, index)?;
-        let total = buf.len();
-        // The crypto runs under the shared keys lock only, in parallel with
-        // other packets of this peer; the peer's lock comes after.
-        // What keep_key_fresh needs of the current keypair is read under
-        // the same shared lock as the crypto, not taken again later.
-        let (which, fresh) = {
-            let keys = peer.keys.read();
-            let which = keys.find(index).ok_or(Error::UnknownIndex)?;
-            let kp = keys.get(which).ok_or(Error::UnknownIndex)?;
-            let key = kp
-                .recv_key_for(counter, now.mono)
-                .ok_or(Error::SessionExpired)?;
-            let (_head, rest) = buf.split_at_mut(DATA_HEADROOM);
-            let (body, tag) = rest.split_at_mut(total - DATA_HEADROOM - messages::DATA_TAG_LEN);
-            let tag: &[u8; 16] = (&*tag).try_into().map_err(|_| Error::BadLength)?;
-            crypto::aead_open(key, counter, &[], body, tag).map_err(|_| Error::DecryptFailed)?;
-            if !kp.accept_counter(counter) {
-                return Err(Error::ReplayedCounter);
-            }
-            let fresh = keys
-                .current()
-                .map(|c| (c.is_initiator, c.birth, c.usable_for_sending(now.mono)));
-            (which, fresh)
-        };
+        let (which, fresh) = open_data(peer, index, counter, now, buf)?;
         let mut st = peer.state.lock();
-        if which == Slot::Next {
-            let mut keys = peer.keys.write();
-            // A handshake may have replaced `next` meanwhile; confirm only
-            // the keypair this packet came under.
-            if keys
-                .next
-                .as_ref()
-                .is_some_and(|k| k[0].local_index == index)
-                && keys.confirm_next()
-            {
-                st.timers.handshake_complete();
-                st.last_handshake_real = now.real;
-                st.flags = (st.flags | FLUSH_STAGED) & !SENT_SINCE_FLUSH;
-            }
-        }
-        // Roaming: the last authenticated source is where the peer is now.
-        st.endpoint = Some(src);
-        st.rx_bytes += total as u64;
-        let ka = st.persistent_keepalive;
-        st.timers.any_authenticated_packet_received();
-        st.timers.any_authenticated_packet_traversal(now.mono, ka);
-        // A confirmation just made `next` current: judge that one.
-        let fresh = if which == Slot::Next {
-            peer.keys
-                .read()
-                .current()
-                .map(|c| (c.is_initiator, c.birth, c.usable_for_sending(now.mono)))
+        let fresh = if which == Slot::Next && received_with_keypair(peer, &mut st, index, now) {
+            // The confirmation made `next` current: judge that one.
+            peer.keys.read().current().map(|c| Freshness::of(c, now))
         } else {
             fresh
         };
-        if let Some((is_initiator, birth, usable)) = fresh {
-            let old = now.mono.saturating_sub(birth)
-                >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
-            if is_initiator && usable && old && !st.timers.sent_lastminute_handshake {
-                st.timers.sent_lastminute_handshake = true;
-                st.flags |= WANT_INITIATION;
-            }
-        }
-        let plain = buf
-            .get(DATA_HEADROOM..total - messages::DATA_TAG_LEN)
-            .ok_or(Error::BadLength)?;
-        let action = if plain.is_empty() {
-            Decap::Done
-        } else {
-            st.timers.data_received(now.mono);
-            let hdr = ip::parse(plain)?;
-            if t.allowed.lookup(&hdr.src) != Some(slot) {
-                return Err(Error::SourceNotAllowed);
-            }
-            Decap::Tunnel {
-                offset: DATA_HEADROOM,
-                len: hdr.len,
-            }
-        };
+        authenticated_from(&mut st, src, buf.len(), now);
+        keep_key_fresh(&mut st, fresh, now.mono);
+        let action = consume_inner(&t, slot, &mut st, buf, now)?;
         Ok(Received {
             action,
             peer: Some(PeerId(slot)),
             poll: st.needs_poll(),
         })
     }
+}
+
+/// What keep_key_fresh needs of the current keypair, read under the same
+/// shared lock as the crypto rather than taken again.
+#[derive(Clone, Copy)]
+struct Freshness {
+    is_initiator: bool,
+    birth: u64,
+    usable: bool,
+}
+
+impl Freshness {
+    fn of(kp: &Keypair, now: Time) -> Self {
+        Freshness {
+            is_initiator: kp.is_initiator,
+            birth: kp.birth,
+            usable: kp.usable_for_sending(now.mono),
+        }
+    }
+}
+
+/// Opens `buf` in place under the shared keys lock only (in parallel with
+/// other packets of the peer) and checks its counter against the replay
+/// window after the AEAD, so a forgery cannot move the window.
+fn open_data(
+    peer: &Peer,
+    index: u32,
+    counter: u64,
+    now: Time,
+    buf: &mut [u8],
+) -> Result<(Slot, Option<Freshness>)> {
+    let total = buf.len();
+    let keys = peer.keys.read();
+    let which = keys.find(index).ok_or(Error::UnknownIndex)?;
+    let kp = keys.get(which).ok_or(Error::UnknownIndex)?;
+    let key = kp
+        .recv_key_for(counter, now.mono)
+        .ok_or(Error::SessionExpired)?;
+    let body_len = total
+        .checked_sub(DATA_HEADROOM + messages::DATA_TAG_LEN)
+        .ok_or(Error::BadLength)?;
+    let (_head, rest) = buf.split_at_mut(DATA_HEADROOM);
+    let (body, tag) = rest.split_at_mut(body_len);
+    let tag: &[u8; 16] = (&*tag).try_into().map_err(|_| Error::BadLength)?;
+    crypto::aead_open(key, counter, &[], body, tag).map_err(|_| Error::DecryptFailed)?;
+    if !kp.accept_counter(counter) {
+        return Err(Error::ReplayedCounter);
+    }
+    Ok((which, keys.current().map(|c| Freshness::of(c, now))))
+}
+
+/// The first packet under a responder's `next` keypair completes the
+/// handshake: the keypair becomes current and staged packets may go.
+fn received_with_keypair(peer: &Peer, st: &mut PeerState, index: u32, now: Time) -> bool {
+    if !peer.keys.write().received_with(index) {
+        return false;
+    }
+    st.timers.handshake_complete();
+    st.last_handshake_real = now.real;
+    st.flags = (st.flags | FLUSH_STAGED) & !SENT_SINCE_FLUSH;
+    true
+}
+
+/// Any authenticated packet: the peer is where it came from (roaming), and
+/// the timers hear of it.
+fn authenticated_from(st: &mut PeerState, src: Endpoint, len: usize, now: Time) {
+    st.endpoint = Some(src);
+    st.rx_bytes += len as u64;
+    let ka = st.persistent_keepalive;
+    st.timers.any_authenticated_packet_received();
+    st.timers.any_authenticated_packet_traversal(now.mono, ka);
+}
+
+/// An initiator whose current keypair nears REJECT_AFTER_TIME starts a
+/// new handshake, once, on receive (Linux's keep_key_fresh on receive).
+fn keep_key_fresh(st: &mut PeerState, fresh: Option<Freshness>, now_mono: u64) {
+    let Some(f) = fresh else {
+        return;
+    };
+    let old =
+        now_mono.saturating_sub(f.birth) >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
+    if f.is_initiator && f.usable && old && !st.timers.sent_lastminute_handshake {
+        st.timers.sent_lastminute_handshake = true;
+        st.flags |= WANT_INITIATION;
+    }
+}
+
+/// The plaintext: a keepalive (empty), or an IP packet whose source the
+/// peer's allowed IPs must cover.
+fn consume_inner(
+    t: &Tables,
+    slot: u32,
+    st: &mut PeerState,
+    buf: &[u8],
+    now: Time,
+) -> Result<Decap> {
+    let total = buf.len();
+    let plain = buf
+        .get(DATA_HEADROOM..total - messages::DATA_TAG_LEN)
+        .ok_or(Error::BadLength)?;
+    if plain.is_empty() {
+        return Ok(Decap::Done);
+    }
+    st.timers.data_received(now.mono);
+    let hdr = ip::parse(plain)?;
+    if t.allowed.lookup(&hdr.src) != Some(slot) {
+        return Err(Error::SourceNotAllowed);
+    }
+    Ok(Decap::Tunnel {
+        offset: DATA_HEADROOM,
+        len: hdr.len,
+    })
 }
