@@ -27,7 +27,7 @@ test: deps lint check-freebsd test-netns kharness-test test-install
 	@sh scripts/fuzz.sh 5
 
 test-core: deps
-	$(CARGO) test -p wg-core
+	$(CARGO) test -p wg-core --features uapi
 
 test-rust: deps
 	$(CARGO) test --workspace
@@ -53,7 +53,7 @@ fmt:
 bench: deps
 	$(CARGO) bench -p wg-interop-tests --bench core
 	$(CARGO) bench -p wg-interop-tests --bench flood
-	$(CARGO) test --release -p wg-core --test limits -- --ignored --nocapture
+	$(CARGO) test --release -p wg-core --features uapi --test limits -- --ignored --nocapture
 
 # The deterministic simulation (rust/sim): SEEDS scenarios of 2 to 50
 # devices on a faulty virtual network, invariants checked at every step;

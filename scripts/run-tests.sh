@@ -9,7 +9,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 # The simulation runs a few thousand seeds only in a release build (a
 # debug build is ~60x slower and runs a dozen): about a minute here.
-for cmd in "cargo test -p wg-core" "cargo test --workspace --exclude wg-core" "env WG_SIM_SEEDS=3000 cargo test --release -p wg-sim"; do
+for cmd in "cargo test -p wg-core --features uapi" "cargo test --workspace --exclude wg-core" "env WG_SIM_SEEDS=3000 cargo test --release -p wg-sim"; do
 	echo "== $cmd"
 	if ! { $cmd 2>&1; echo "rc=$?" >"$log.rc"; } | tee -a "$log"; then
 		status=1

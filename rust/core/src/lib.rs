@@ -34,6 +34,7 @@ pub mod sync;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
 pub mod timers;
+#[cfg(feature = "uapi")]
 pub mod uapi;
 
 pub use device::{Decap, Device, Encap, PeerAction, PeerId, Received, Time};
