@@ -15,14 +15,14 @@
 set -eu
 
 usage() {
-	echo "usage: $0 SECONDS [receive|nvlist|uapi|allowedips ...]" >&2
+	echo "usage: $0 SECONDS [receive|nvlist|uapi|allowedips|aead ...]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
 secs=$1
 shift
 case $secs in '' | *[!0-9]*) usage ;; esac
-targets=${*:-receive nvlist uapi allowedips}
+targets=${*:-receive nvlist uapi allowedips aead}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 fuzz=$root/fuzz

@@ -199,6 +199,7 @@ kh_account(struct malloc_type *mtp, long n, long bytes)
 static void *
 kh_malloc(size_t size, size_t align, struct malloc_type *mtp, int flags)
 {
+	struct kh_thread *kt;
 	struct kh_mhdr *h;
 	char *base, *p;
 	size_t hdr;
@@ -208,7 +209,11 @@ kh_malloc(size_t size, size_t align, struct malloc_type *mtp, int flags)
 		    "and M_NOWAIT", mtp->ks_shortdesc, flags);
 	if ((flags & M_WAITOK) != 0)
 		kh_check_sleep("malloc(M_WAITOK)");
-	else if (kh_fault("malloc"))
+	/* uma_zalloc_debug(): not even M_NOWAIT in a critical section. */
+	if ((kt = kh_curthread_or_null()) != NULL && kt->td.td_critnest != 0)
+		kh_panic("malloc(\"%s\") in a critical section",
+		    mtp->ks_shortdesc);
+	if ((flags & M_NOWAIT) != 0 && kh_fault("malloc"))
 		return (NULL);
 	/*
 	 * kmem's zones are powers of two carved from pages: a block is

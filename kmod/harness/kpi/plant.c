@@ -105,6 +105,9 @@ kh_plant_main(const char *name)
 	} else if (strcmp(name, "fpu-sleep-inside") == 0) {
 		fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX);
 		p = malloc(16, M_PLANT, M_WAITOK);
+	} else if (strcmp(name, "fpu-malloc-inside") == 0) {
+		fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX);
+		p = malloc(16, M_PLANT, M_NOWAIT);
 	} else if (strcmp(name, "fpu-nested") == 0) {
 		fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX);
 		fpu_kern_enter(curthread, NULL, FPU_KERN_NOCTX);

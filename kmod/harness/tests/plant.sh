@@ -50,6 +50,11 @@ plant task-freed-queued 'holding a task that is queued'
 plant no-vnet "null pointer of type 'struct vnet'"
 plant wrong-vnet 'netisr_dispatch: curvnet .* is not the VNET'
 plant copyout-kernel-address 'copyout to a kernel address: EFAULT'
+plant fpu-lock-inside 'mutex "plant a" taken in a critical section'
+plant fpu-sleep-inside 'malloc(M_WAITOK): may sleep, in a critical section'
+plant fpu-malloc-inside 'malloc("plant") in a critical section'
+plant fpu-nested 'recursive fpu_kern_enter while in PCB_FPUNOSAVE state'
+plant fpu-leave-unpaired 'fpu_kern_leave without fpu_kern_enter'
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
