@@ -154,6 +154,7 @@ icmp6_error(struct mbuf *m, int type, int code, int param)
 	uint8_t pkt[1280];
 	struct ip6_hdr *oip6, *nip6;
 	struct icmp6_hdr *icp, *oicp;
+	struct in6_addr src6, dst6;
 	uint32_t sum;
 	u_int qlen, i;
 
@@ -161,14 +162,16 @@ icmp6_error(struct mbuf *m, int type, int code, int param)
 	if (m->m_len < (int)sizeof(struct ip6_hdr))
 		goto freeit;
 	oip6 = mtod(m, struct ip6_hdr *);
+	/* Aligned copies: struct ip6_hdr is packed. */
+	memcpy(&src6, &oip6->ip6_src, sizeof(src6));
+	memcpy(&dst6, &oip6->ip6_dst, sizeof(dst6));
 	/* RFC 4443 2.4 (e): no error about a multicast packet... */
 	if (((m->m_flags & (M_BCAST | M_MCAST)) != 0 ||
-	    IN6_IS_ADDR_MULTICAST(&oip6->ip6_dst)) &&
+	    IN6_IS_ADDR_MULTICAST(&dst6)) &&
 	    type != ICMP6_PACKET_TOO_BIG &&
 	    !(type == ICMP6_PARAM_PROB && code == ICMP6_PARAMPROB_OPTION))
 		goto freeit;
-	if (IN6_IS_ADDR_UNSPECIFIED(&oip6->ip6_src) ||
-	    IN6_IS_ADDR_MULTICAST(&oip6->ip6_src))
+	if (IN6_IS_ADDR_UNSPECIFIED(&src6) || IN6_IS_ADDR_MULTICAST(&src6))
 		goto freeit;
 	/* ...nor about an error or a redirect (first header only). */
 	if (oip6->ip6_nxt == IPPROTO_ICMPV6 && m->m_len >=
