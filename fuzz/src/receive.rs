@@ -413,7 +413,7 @@ impl World {
     }
 
     fn advance(&mut self, ns: u64) {
-        self.now = self.now.plus(ns);
+        self.now = self.now.plus(wg_core::Duration::from_nanos(ns));
         self.poll(0);
         self.poll(1);
     }
@@ -730,7 +730,7 @@ impl World {
                     .get_or_insert_with(|| Handshake::new(me, public, None));
                 let mut m = [0u8; messages::INITIATION_LEN];
                 if shadow
-                    .create_initiation(&me, index, eph, self.now.real.saturating_sub(back), &mut m)
+                    .create_initiation(&me, index, eph, self.now.real - wg_core::Duration::from_nanos(back), &mut m)
                     .is_err()
                 {
                     return Ok(());

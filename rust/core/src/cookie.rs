@@ -22,6 +22,7 @@ use crate::messages::{
     COOKIE_REPLY_LEN, COOKIE_REPLY_NONCE_OFF, COOKIE_REPLY_RECEIVER_OFF, INITIATION_LEN,
     INITIATION_SENDER_OFF, MACS_LEN, MSG_COOKIE_REPLY, RESPONSE_LEN, RESPONSE_SENDER_OFF, TYPE_OFF,
 };
+use crate::time::{Duration, Instant};
 use crate::{Error, Result};
 
 pub const LABEL_MAC1: &[u8; 8] = b"mac1----";
@@ -61,8 +62,8 @@ fn cookie_mac(cookie: &[u8; COOKIE_LEN], data: &[u8]) -> [u8; MAC_LEN] {
 
 /// The birth of a value whose lifetime `max_age` has run out at `now`
 /// (Linux: `wg_birthdate_has_expired`, which counts the boundary as expired).
-fn expired(birth: u64, max_age: u64, now: u64) -> bool {
-    birth.saturating_add(max_age) <= now
+fn expired(birth: Instant, max_age: Duration, now: Instant) -> bool {
+    birth.has_aged(max_age, now)
 }
 
 /// Where a new cookie secret comes from when the current one has expired.
@@ -95,7 +96,8 @@ pub struct CookieChecker {
     secret: [u8; HASH_LEN],
     /// `None` until the first cookie is needed: the secret comes from the
     /// caller then, since this module draws no randomness.
-    secret_birth: Option<u64>,
+    #[zeroize(skip)]
+    secret_birth: Option<Instant>,
 }
 
 impl fmt::Debug for CookieChecker {
@@ -133,7 +135,7 @@ impl CookieChecker {
     }
 
     /// Whether the next cookie needs a new secret.
-    pub fn secret_due(&self, now: u64) -> bool {
+    pub fn secret_due(&self, now: Instant) -> bool {
         self.secret_birth
             .is_none_or(|birth| expired(birth, COOKIE_SECRET_MAX_AGE, now))
     }
@@ -141,7 +143,7 @@ impl CookieChecker {
     fn cookie(
         &mut self,
         src: &[u8],
-        now: u64,
+        now: Instant,
         fresh_secret: impl FreshSecret,
     ) -> Zeroizing<[u8; COOKIE_LEN]> {
         if self.secret_due(now) {
@@ -163,7 +165,7 @@ impl CookieChecker {
         &mut self,
         msg: &[u8],
         src: &[u8],
-        now: u64,
+        now: Instant,
         fresh_secret: impl FreshSecret,
     ) -> bool {
         let Some((_, _, covered)) = mac_parts(msg) else {
@@ -184,7 +186,7 @@ impl CookieChecker {
         &mut self,
         msg: &[u8],
         src: &[u8],
-        now: u64,
+        now: Instant,
         fresh_secret: impl FreshSecret,
         nonce: [u8; XNONCE_LEN],
         out: &mut [u8; COOKIE_REPLY_LEN],
@@ -201,7 +203,7 @@ impl CookieChecker {
         &mut self,
         msg: &[u8],
         src: &[u8],
-        now: u64,
+        now: Instant,
         fresh_secret: impl FreshSecret,
         nonce: impl FnOnce() -> [u8; XNONCE_LEN],
         out: &mut [u8; COOKIE_REPLY_LEN],
@@ -257,7 +259,8 @@ pub struct CookieMaker {
     /// a reply is accepted once, as in Linux.
     last_mac1: Option<[u8; MAC_LEN]>,
     cookie: [u8; COOKIE_LEN],
-    cookie_birth: Option<u64>,
+    #[zeroize(skip)]
+    cookie_birth: Option<Instant>,
 }
 
 impl fmt::Debug for CookieMaker {
@@ -282,7 +285,7 @@ impl CookieMaker {
     /// Fills mac1 and mac2 of a whole initiation or response; leaves any
     /// other buffer alone. mac2 is zero unless we hold a cookie young enough
     /// that the responder's secret has surely not changed since.
-    pub fn add_macs(&mut self, msg: &mut [u8], now: u64) {
+    pub fn add_macs(&mut self, msg: &mut [u8], now: Instant) {
         let Some(off) = mac1_offset(msg.len()) else {
             return;
         };
@@ -307,7 +310,7 @@ impl CookieMaker {
 
     /// Verifies and stores the cookie of a reply. The receiver index is the
     /// device's business (it chose this peer by it).
-    pub fn consume_reply(&mut self, reply: &[u8; COOKIE_REPLY_LEN], now: u64) -> Result<()> {
+    pub fn consume_reply(&mut self, reply: &[u8; COOKIE_REPLY_LEN], now: Instant) -> Result<()> {
         if read_u32(reply, TYPE_OFF) != Some(MSG_COOKIE_REPLY) {
             return Err(Error::UnknownMessageType);
         }
@@ -332,7 +335,11 @@ impl CookieMaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consts::NSEC;
+    use crate::time::{Duration, Instant};
+
+    const T0: Instant = Instant::ZERO;
+    const SEC: Duration = Duration::SECOND;
+    const NS: Duration = Duration::from_nanos(1);
 
     const PUB: [u8; 32] = [9; 32];
     const SRC: &[u8] = &[192, 0, 2, 1, 0xca, 0x6c];
@@ -360,7 +367,7 @@ mod tests {
             h("cd68de3bffab9b4b1fcb68e4bc38674b")
         );
         let mut m = message(INITIATION_LEN, 0x0706_0504);
-        CookieMaker::new(&PUB).add_macs(&mut m, 0);
+        CookieMaker::new(&PUB).add_macs(&mut m, T0);
         assert_eq!(m[116..132].to_vec(), h("23fdd0dcc8f3018a66764534126c0c86"));
     }
 
@@ -371,7 +378,7 @@ mod tests {
         for len in [INITIATION_LEN, RESPONSE_LEN] {
             let mut m = message(len, 1);
             assert!(!checker.check_mac1(&m));
-            maker.add_macs(&mut m, 0);
+            maker.add_macs(&mut m, T0);
             assert!(checker.check_mac1(&m));
             assert_eq!(&m[len - 16..], &[0u8; 16], "no cookie, no mac2");
             for i in 0..len - 16 {
@@ -389,32 +396,32 @@ mod tests {
         let mut maker = CookieMaker::new(&PUB);
         for len in [0, 1, 31, 32, 64, 91, 93, 147, 149, 1500] {
             let mut m = std::vec![0u8; len];
-            maker.add_macs(&mut m, 0);
+            maker.add_macs(&mut m, T0);
             assert!(m.iter().all(|&b| b == 0), "len {len} written");
             assert!(!checker.check_mac1(&m));
-            assert!(!checker.check_mac2(&m, SRC, 0, &SECRET));
+            assert!(!checker.check_mac2(&m, SRC, T0, &SECRET));
             let mut out = [0u8; 64];
             assert!(checker
-                .create_reply(&m, SRC, 0, &SECRET, [0; 24], &mut out)
+                .create_reply(&m, SRC, T0, &SECRET, [0; 24], &mut out)
                 .is_err());
         }
         // Nothing was sent, so nothing can be consumed.
         let mut reply = [0u8; 64];
         reply[0] = 3;
         assert_eq!(
-            maker.consume_reply(&reply, 0).unwrap_err(),
+            maker.consume_reply(&reply, T0).unwrap_err(),
             Error::UnexpectedMessage
         );
         reply[0] = 2;
         assert_eq!(
-            maker.consume_reply(&reply, 0).unwrap_err(),
+            maker.consume_reply(&reply, T0).unwrap_err(),
             Error::UnknownMessageType
         );
     }
 
     /// Drives the exchange the device runs under load: handshake without
     /// mac2, cookie reply, handshake with mac2.
-    fn get_cookie(checker: &mut CookieChecker, maker: &mut CookieMaker, now: u64) {
+    fn get_cookie(checker: &mut CookieChecker, maker: &mut CookieMaker, now: Instant) {
         let mut m = message(INITIATION_LEN, 0xabcd);
         maker.add_macs(&mut m, now);
         assert!(checker.check_mac1(&m));
@@ -433,18 +440,18 @@ mod tests {
     fn cookie_round_trip() {
         let mut checker = CookieChecker::new(&PUB);
         let mut maker = CookieMaker::new(&PUB);
-        get_cookie(&mut checker, &mut maker, 0);
+        get_cookie(&mut checker, &mut maker, T0);
         for len in [INITIATION_LEN, RESPONSE_LEN] {
             let mut m = message(len, 5);
-            maker.add_macs(&mut m, NSEC);
+            maker.add_macs(&mut m, T0 + SEC);
             assert!(checker.check_mac1(&m));
-            assert!(checker.check_mac2(&m, SRC, NSEC, &SECRET));
-            assert!(!checker.check_mac2(&m, &[192, 0, 2, 2, 0xca, 0x6c], NSEC, &SECRET));
+            assert!(checker.check_mac2(&m, SRC, T0 + SEC, &SECRET));
+            assert!(!checker.check_mac2(&m, &[192, 0, 2, 2, 0xca, 0x6c], T0 + SEC, &SECRET));
             for i in 0..len {
                 let mut t = m.clone();
                 t[i] ^= 0x10;
                 assert!(
-                    !checker.check_mac2(&t, SRC, NSEC, &SECRET),
+                    !checker.check_mac2(&t, SRC, T0 + SEC, &SECRET),
                     "len {len} byte {i}"
                 );
             }
@@ -456,46 +463,46 @@ mod tests {
         let mut checker = CookieChecker::new(&PUB);
         let mut maker = CookieMaker::new(&PUB);
         let mut first = message(INITIATION_LEN, 1);
-        maker.add_macs(&mut first, 0);
+        maker.add_macs(&mut first, T0);
         let mut reply = [0u8; 64];
         checker
-            .create_reply(&first, SRC, 0, &SECRET, [1; 24], &mut reply)
+            .create_reply(&first, SRC, T0, &SECRET, [1; 24], &mut reply)
             .unwrap();
         // A newer message was sent since: the reply is for a mac1 we no
         // longer expect.
         let mut second = message(INITIATION_LEN, 2);
         second[50] ^= 1;
-        maker.add_macs(&mut second, 0);
+        maker.add_macs(&mut second, T0);
         assert_eq!(
-            maker.consume_reply(&reply, 0).unwrap_err(),
+            maker.consume_reply(&reply, T0).unwrap_err(),
             Error::DecryptFailed
         );
 
         let mut reply = [0u8; 64];
         checker
-            .create_reply(&second, SRC, 0, &SECRET, [1; 24], &mut reply)
+            .create_reply(&second, SRC, T0, &SECRET, [1; 24], &mut reply)
             .unwrap();
         // Every byte but the receiver index (4..8), which only routes the
         // reply to a peer, is authenticated.
         for i in (0..64).filter(|i| !(4..8).contains(i)) {
             let mut t = reply;
             t[i] ^= 0x20;
-            assert!(maker.consume_reply(&t, 0).is_err(), "byte {i}");
+            assert!(maker.consume_reply(&t, T0).is_err(), "byte {i}");
         }
         // A reply under another responder's key fails too.
         let mut other = [0u8; 64];
         CookieChecker::new(&[8; 32])
-            .create_reply(&second, SRC, 0, &SECRET, [1; 24], &mut other)
+            .create_reply(&second, SRC, T0, &SECRET, [1; 24], &mut other)
             .unwrap();
         assert_eq!(
-            maker.consume_reply(&other, 0).unwrap_err(),
+            maker.consume_reply(&other, T0).unwrap_err(),
             Error::DecryptFailed
         );
 
-        maker.consume_reply(&reply, 0).unwrap();
+        maker.consume_reply(&reply, T0).unwrap();
         // One reply per message sent.
         assert_eq!(
-            maker.consume_reply(&reply, 0).unwrap_err(),
+            maker.consume_reply(&reply, T0).unwrap_err(),
             Error::UnexpectedMessage
         );
     }
@@ -505,19 +512,19 @@ mod tests {
         let mut checker = CookieChecker::new(&PUB);
         let mut maker = CookieMaker::new(&PUB);
         let mut r = message(RESPONSE_LEN, 0x55);
-        maker.add_macs(&mut r, 0);
+        maker.add_macs(&mut r, T0);
         let mut reply = [0u8; 64];
         checker
-            .create_reply(&r, SRC, 0, &SECRET, [2; 24], &mut reply)
+            .create_reply(&r, SRC, T0, &SECRET, [2; 24], &mut reply)
             .unwrap();
         assert_eq!(crate::messages::receiver_index(&reply), Some(0x55));
-        maker.consume_reply(&reply, 0).unwrap();
+        maker.consume_reply(&reply, T0).unwrap();
 
         let mut data = std::vec![0u8; 64];
         data[0] = 4;
         assert_eq!(
             checker
-                .create_reply(&data, SRC, 0, &SECRET, [2; 24], &mut reply)
+                .create_reply(&data, SRC, T0, &SECRET, [2; 24], &mut reply)
                 .unwrap_err(),
             Error::UnexpectedMessage
         );
@@ -525,7 +532,7 @@ mod tests {
         bad[1] = 1;
         assert_eq!(
             checker
-                .create_reply(&bad, SRC, 0, &SECRET, [2; 24], &mut reply)
+                .create_reply(&bad, SRC, T0, &SECRET, [2; 24], &mut reply)
                 .unwrap_err(),
             Error::UnknownMessageType
         );
@@ -535,19 +542,19 @@ mod tests {
     fn secret_rotation_invalidates_old_mac2() {
         let mut checker = CookieChecker::new(&PUB);
         let mut maker = CookieMaker::new(&PUB);
-        let t0 = 1000 * NSEC;
+        let t0 = T0 + SEC * 1000;
         get_cookie(&mut checker, &mut maker, t0);
         let mut m = message(INITIATION_LEN, 5);
         maker.add_macs(&mut m, t0);
         let other_secret = [0x99; 32];
         // Until the secret is two minutes old a fresh secret is ignored.
-        assert!(checker.check_mac2(&m, SRC, t0 + COOKIE_SECRET_MAX_AGE - 1, &other_secret));
+        assert!(checker.check_mac2(&m, SRC, t0 + COOKIE_SECRET_MAX_AGE - NS, &other_secret));
         assert!(!checker.check_mac2(&m, SRC, t0 + COOKIE_SECRET_MAX_AGE, &other_secret));
         // The new secret is kept: giving the old bytes back later does not
         // restore the old cookie.
-        assert!(!checker.check_mac2(&m, SRC, t0 + COOKIE_SECRET_MAX_AGE + 1, &SECRET));
+        assert!(!checker.check_mac2(&m, SRC, t0 + COOKIE_SECRET_MAX_AGE + NS, &SECRET));
         // A new cookie works again.
-        let now = t0 + COOKIE_SECRET_MAX_AGE + 2;
+        let now = t0 + COOKIE_SECRET_MAX_AGE + NS * 2;
         let mut m = message(INITIATION_LEN, 6);
         maker.add_macs(&mut m, now);
         let mut reply = [0u8; 64];
@@ -572,20 +579,20 @@ mod tests {
             SECRET
         };
         let mut m = message(INITIATION_LEN, 1);
-        maker.add_macs(&mut m, 0);
-        assert!(checker.secret_due(0));
+        maker.add_macs(&mut m, T0);
+        assert!(checker.secret_due(T0));
         let mut out = [0u8; 64];
         for i in 0..100 {
-            assert!(!checker.check_mac2(&m, SRC, i * NSEC, draw));
+            assert!(!checker.check_mac2(&m, SRC, T0 + SEC * i, draw));
             checker
-                .create_reply(&m, SRC, i * NSEC, draw, [0; 24], &mut out)
+                .create_reply(&m, SRC, T0 + SEC * i, draw, [0; 24], &mut out)
                 .unwrap();
         }
         assert_eq!(draws.get(), 1);
-        assert!(!checker.secret_due(COOKIE_SECRET_MAX_AGE - 1));
-        assert!(checker.secret_due(COOKIE_SECRET_MAX_AGE));
-        checker.check_mac2(&m, SRC, COOKIE_SECRET_MAX_AGE, draw);
-        checker.check_mac2(&m, SRC, COOKIE_SECRET_MAX_AGE + 1, draw);
+        assert!(!checker.secret_due(T0 + COOKIE_SECRET_MAX_AGE - NS));
+        assert!(checker.secret_due(T0 + COOKIE_SECRET_MAX_AGE));
+        checker.check_mac2(&m, SRC, T0 + COOKIE_SECRET_MAX_AGE, draw);
+        checker.check_mac2(&m, SRC, T0 + COOKIE_SECRET_MAX_AGE + NS, draw);
         assert_eq!(draws.get(), 2);
     }
 
@@ -594,23 +601,23 @@ mod tests {
         let mut checker = CookieChecker::new(&PUB);
         let mut maker = CookieMaker::new(&PUB);
         let mut m = message(INITIATION_LEN, 1);
-        maker.add_macs(&mut m, 0);
+        maker.add_macs(&mut m, T0);
         let mut want = [0u8; COOKIE_REPLY_LEN];
-        assert!(!checker.check_mac2(&m, SRC, 0, &SECRET));
+        assert!(!checker.check_mac2(&m, SRC, T0, &SECRET));
         checker
-            .create_reply(&m, SRC, 0, &SECRET, [5; 24], &mut want)
+            .create_reply(&m, SRC, T0, &SECRET, [5; 24], &mut want)
             .unwrap();
         let mut got = [0u8; COOKIE_REPLY_LEN];
         let valid = checker
-            .check_mac2_or_reply(&m, SRC, 0, &SECRET, || [5; 24], &mut got)
+            .check_mac2_or_reply(&m, SRC, T0, &SECRET, || [5; 24], &mut got)
             .unwrap();
         assert!(!valid);
         assert_eq!(got, want);
         // With the cookie the reply carries, mac2 passes and no nonce is drawn.
-        maker.consume_reply(&got, 0).unwrap();
-        maker.add_macs(&mut m, 0);
+        maker.consume_reply(&got, T0).unwrap();
+        maker.add_macs(&mut m, T0);
         let valid = checker
-            .check_mac2_or_reply(&m, SRC, 0, &SECRET, || unreachable!(), &mut got)
+            .check_mac2_or_reply(&m, SRC, T0, &SECRET, || unreachable!(), &mut got)
             .unwrap();
         assert!(valid);
     }
@@ -619,10 +626,10 @@ mod tests {
     fn maker_stops_using_an_old_cookie() {
         let mut checker = CookieChecker::new(&PUB);
         let mut maker = CookieMaker::new(&PUB);
-        get_cookie(&mut checker, &mut maker, 0);
-        let usable = COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY;
+        get_cookie(&mut checker, &mut maker, T0);
+        let usable = T0 + COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY;
         let mut m = message(INITIATION_LEN, 5);
-        maker.add_macs(&mut m, usable - 1);
+        maker.add_macs(&mut m, usable - NS);
         assert_ne!(&m[132..], &[0u8; 16]);
         maker.add_macs(&mut m, usable);
         assert_eq!(&m[132..], &[0u8; 16]);
@@ -632,7 +639,7 @@ mod tests {
     fn set_local_public_changes_mac1_key() {
         let mut checker = CookieChecker::new(&PUB);
         let mut m = message(RESPONSE_LEN, 1);
-        CookieMaker::new(&[8; 32]).add_macs(&mut m, 0);
+        CookieMaker::new(&[8; 32]).add_macs(&mut m, T0);
         assert!(!checker.check_mac1(&m));
         checker.set_local_public(&[8; 32]);
         assert!(checker.check_mac1(&m));

@@ -8,6 +8,7 @@
 use crate::consts::{REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME};
 use crate::replay::ReplayWindow;
 use crate::sync::Mutex;
+use crate::time::Instant;
 use crate::{Error, Result};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -25,8 +26,8 @@ pub struct Keypair {
     replay: Mutex<ReplayWindow>,
     pub local_index: u32,
     pub remote_index: u32,
-    /// Monotonic time of the handshake that made it.
-    pub birth: u64,
+    /// When the handshake that made it completed.
+    pub birth: Instant,
     pub is_initiator: bool,
     /// Cleared when the interface key changes: receiving still works for
     /// in-flight packets, sending forces a new handshake.
@@ -42,7 +43,7 @@ impl Drop for Keypair {
 
 impl Keypair {
     /// Fails only when the host has no memory for the replay window's lock.
-    pub fn new(keys: &crate::noise::SessionKeys, birth: u64) -> Result<Self> {
+    pub fn new(keys: &crate::noise::SessionKeys, birth: Instant) -> Result<Self> {
         Ok(Keypair {
             send_key: keys.send,
             recv_key: keys.recv,
@@ -56,13 +57,13 @@ impl Keypair {
         })
     }
 
-    fn expired(&self, now: u64) -> bool {
-        now.saturating_sub(self.birth) >= REJECT_AFTER_TIME
+    fn expired(&self, now: Instant) -> bool {
+        self.birth.has_aged(REJECT_AFTER_TIME, now)
     }
 
     /// Reserves the next send counter, or None when the keypair must not
     /// send any more (too old, too many messages, or expired by hand).
-    pub fn next_send(&self, now: u64) -> Option<(u64, &[u8; 32])> {
+    pub fn next_send(&self, now: Instant) -> Option<(u64, &[u8; 32])> {
         if !self.can_send.load(Ordering::Relaxed) || self.expired(now) {
             return None;
         }
@@ -84,7 +85,7 @@ impl Keypair {
         self.send_counter.load(Ordering::Relaxed)
     }
 
-    pub fn usable_for_sending(&self, now: u64) -> bool {
+    pub fn usable_for_sending(&self, now: Instant) -> bool {
         self.can_send.load(Ordering::Relaxed)
             && !self.expired(now)
             && self.send_counter() < REJECT_AFTER_MESSAGES
@@ -95,7 +96,7 @@ impl Keypair {
     /// verifies (as Linux does): a check before would cost a lock per
     /// packet and save nothing against an attacker, who can as cheaply
     /// send fresh counters with bad tags.
-    pub fn recv_key_for(&self, counter: u64, now: u64) -> Option<&[u8; 32]> {
+    pub fn recv_key_for(&self, counter: u64, now: Instant) -> Option<&[u8; 32]> {
         if self.expired(now) || counter >= REJECT_AFTER_MESSAGES {
             return None;
         }
@@ -253,6 +254,9 @@ impl KeyRing {
 mod tests {
     use super::*;
     use crate::noise::SessionKeys;
+    use crate::time::Duration;
+
+    const T0: Instant = Instant::ZERO;
 
     fn kp(idx: u32, initiator: bool) -> BoxedKeypair {
         boxed(raw(idx, initiator)).unwrap()
@@ -266,7 +270,7 @@ mod tests {
             remote_index: idx + 100,
             is_initiator: initiator,
         };
-        Keypair::new(&keys, 0).unwrap()
+        Keypair::new(&keys, T0).unwrap()
     }
 
     #[test]
@@ -290,17 +294,19 @@ mod tests {
     #[test]
     fn sending_stops_at_reject_limits() {
         let k = raw(1, true);
-        assert!(k.next_send(REJECT_AFTER_TIME - 1).is_some());
-        assert!(k.next_send(REJECT_AFTER_TIME).is_none());
+        assert!(k
+            .next_send(T0 + REJECT_AFTER_TIME - Duration::from_nanos(1))
+            .is_some());
+        assert!(k.next_send(T0 + REJECT_AFTER_TIME).is_none());
         k.send_counter
             .store(REJECT_AFTER_MESSAGES - 1, Ordering::Relaxed);
-        assert!(k.next_send(0).is_some());
-        assert!(k.next_send(0).is_none());
+        assert!(k.next_send(T0).is_some());
+        assert!(k.next_send(T0).is_none());
         let k = raw(1, true);
         k.forbid_sending();
-        assert!(k.next_send(0).is_none());
-        assert!(k.recv_key_for(0, 0).is_some());
-        assert!(k.recv_key_for(0, REJECT_AFTER_TIME).is_none());
-        assert!(k.recv_key_for(REJECT_AFTER_MESSAGES, 0).is_none());
+        assert!(k.next_send(T0).is_none());
+        assert!(k.recv_key_for(0, T0).is_some());
+        assert!(k.recv_key_for(0, T0 + REJECT_AFTER_TIME).is_none());
+        assert!(k.recv_key_for(REJECT_AFTER_MESSAGES, T0).is_none());
     }
 }

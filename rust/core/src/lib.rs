@@ -33,10 +33,12 @@ pub mod sort;
 pub mod sync;
 #[cfg(any(test, feature = "testutil"))]
 pub mod testutil;
+pub mod time;
 pub mod timers;
 #[cfg(feature = "uapi")]
 pub mod uapi;
 
-pub use device::{Decap, Device, Encap, PeerAction, PeerId, Received, Time};
+pub use device::{Decap, Device, Encap, PeerAction, PeerId, Received};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
+pub use time::{Deadline, Duration, Instant, Time, WallTime};

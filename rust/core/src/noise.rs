@@ -15,7 +15,7 @@ use core::fmt;
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::consts::{INITIATIONS_PER_SECOND, NSEC};
+use crate::consts::INITIATIONS_PER_SECOND;
 use crate::crypto::{self, HASH_LEN, KEY_LEN, TAG_LEN};
 use crate::messages::{
     read_array, read_u32, write_at, INITIATION_EPHEMERAL_OFF, INITIATION_LEN,
@@ -23,6 +23,7 @@ use crate::messages::{
     MSG_RESPONSE, RESPONSE_EMPTY_OFF, RESPONSE_EPHEMERAL_OFF, RESPONSE_LEN, RESPONSE_RECEIVER_OFF,
     RESPONSE_SENDER_OFF, TIMESTAMP_LEN, TYPE_OFF,
 };
+use crate::time::{Duration, Instant, WallTime};
 use crate::{Error, Result};
 
 pub const CONSTRUCTION: &[u8] = b"Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
@@ -49,30 +50,22 @@ const TAI64_EPOCH: u64 = (1 << 62) + 10;
 /// Finer timestamps add nothing against replay, since a peer may only send
 /// INITIATIONS_PER_SECOND initiations anyway, but would disclose our precise
 /// clock to whoever can decrypt them. Linux rounds down to this power of two.
-const TIMESTAMP_GRANULARITY_NS: u64 = round_down_pow2(NSEC / INITIATIONS_PER_SECOND);
+const TIMESTAMP_GRANULARITY: Duration = INITIATION_INTERVAL.round_down_pow2();
 
 /// Shortest allowed interval between two accepted initiations from one peer.
-const INITIATION_INTERVAL_NS: u64 = NSEC / INITIATIONS_PER_SECOND;
+const INITIATION_INTERVAL: Duration = Duration::SECOND.div(INITIATIONS_PER_SECOND);
 
-const fn round_down_pow2(x: u64) -> u64 {
-    if x == 0 {
-        0
-    } else {
-        1 << (63 - x.leading_zeros())
-    }
-}
-
-/// Encodes `real_ns` (nanoseconds since the Unix epoch) as the TAI64N label
-/// of an initiation: 8 bytes of big-endian seconds, 4 of big-endian nanos.
-pub fn tai64n(real_ns: u64) -> [u8; TIMESTAMP_LEN] {
-    let secs = real_ns / NSEC;
-    let nanos = (real_ns % NSEC) & !(TIMESTAMP_GRANULARITY_NS - 1);
+/// Encodes `real` as the TAI64N label of an initiation: 8 bytes of
+/// big-endian seconds, 4 of big-endian nanoseconds.
+pub fn tai64n(real: WallTime) -> [u8; TIMESTAMP_LEN] {
+    let since = real.since_epoch();
+    // The nanoseconds are rounded down within their second.
+    let nanos = Duration::from_nanos(since.subsec_nanos().into()).floor_pow2(TIMESTAMP_GRANULARITY);
     let mut out = [0u8; TIMESTAMP_LEN];
     let (s, n) = out.split_at_mut(8);
-    // u64::MAX / NSEC is about 1.8e10, far below 2^62: no overflow.
-    s.copy_from_slice(&(TAI64_EPOCH + secs).to_be_bytes());
-    // Below NSEC, so it fits in 32 bits.
-    n.copy_from_slice(&(nanos as u32).to_be_bytes());
+    // u64::MAX ns is about 1.8e10 s, far below 2^62: no overflow.
+    s.copy_from_slice(&(TAI64_EPOCH + since.as_secs()).to_be_bytes());
+    n.copy_from_slice(&nanos.subsec_nanos().to_be_bytes());
     out
 }
 
@@ -315,7 +308,7 @@ pub struct Handshake {
     psk: [u8; KEY_LEN],
     state: State,
     latest_timestamp: [u8; TIMESTAMP_LEN],
-    last_initiation_consumed: Option<u64>,
+    last_initiation_consumed: Option<Instant>,
 }
 
 impl Drop for Handshake {
@@ -421,7 +414,7 @@ impl Handshake {
         local: &StaticIdentity,
         local_index: u32,
         ephemeral_private: [u8; KEY_LEN],
-        real_ns: u64,
+        real: WallTime,
         out: &mut [u8; INITIATION_LEN],
     ) -> Result<()> {
         self.follow_identity(local);
@@ -439,7 +432,7 @@ impl Handshake {
         let mut enc_static = local.public;
         let static_tag = sym.seal_and_hash(&key, &mut enc_static);
         let key = sym.mix_key_and_key(&ss[..]);
-        let mut enc_timestamp = tai64n(real_ns);
+        let mut enc_timestamp = tai64n(real);
         let timestamp_tag = sym.seal_and_hash(&key, &mut enc_timestamp);
 
         out.fill(0);
@@ -473,7 +466,7 @@ impl Handshake {
         init: &ConsumedInitiation,
         local_index: u32,
         ephemeral_private: [u8; KEY_LEN],
-        now: u64,
+        now: Instant,
         out: &mut [u8; RESPONSE_LEN],
     ) -> Result<SessionKeys> {
         if init.local_public != local.public {
@@ -496,7 +489,7 @@ impl Handshake {
             return Err(Error::ReplayedTimestamp);
         }
         if let Some(last) = self.last_initiation_consumed {
-            if last.saturating_add(INITIATION_INTERVAL_NS) > now {
+            if !last.has_aged(INITIATION_INTERVAL, now) {
                 return Err(Error::InitiationFlood);
             }
         }

@@ -1,7 +1,8 @@
 //! Helpers shared by the engine's own tests: a seeded generator and a
 //! two-device harness that carries datagrams between them.
 
-use crate::device::{Rng, Time};
+use crate::device::Rng;
+use crate::time::Time;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// SplitMix64: deterministic, seeded, thread-safe enough for tests.
@@ -29,10 +30,7 @@ impl Rng for SeededRng {
 }
 
 /// A start time far from zero, so that "never" and "long ago" differ.
-pub const T0: Time = Time {
-    mono: 1_000_000_000_000,
-    real: 1_700_000_000_000_000_000,
-};
+pub const T0: Time = Time::from_nanos(1_000_000_000_000, 1_700_000_000_000_000_000);
 
 /// Shorthands for configuration tests (nvlist and UAPI codecs).
 pub fn v4(a: [u8; 4], c: u8) -> crate::allowedips::IpPrefix {

@@ -5,12 +5,11 @@
 //! monotonic deadline. The host asks for the earliest one, arms one callout
 //! (or timer-wheel entry) for it, and calls the engine back then.
 
-use crate::consts::{
-    KEEPALIVE_TIMEOUT, NSEC, REJECT_AFTER_TIME, REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
-};
+use crate::consts::{KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_ATTEMPT_TIME, REKEY_TIMEOUT};
+use crate::time::{Deadline, Duration, Instant};
 
 /// Initiations sent for one handshake attempt before giving up.
-pub const MAX_TIMER_HANDSHAKES: u32 = (REKEY_ATTEMPT_TIME / REKEY_TIMEOUT) as u32;
+pub const MAX_TIMER_HANDSHAKES: u32 = REKEY_ATTEMPT_TIME.count_of(REKEY_TIMEOUT) as u32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimerEvent {
@@ -26,28 +25,6 @@ pub enum TimerEvent {
     PersistentKeepalive,
 }
 
-/// A deadline or none, in 8 bytes (0 = none: every deadline lies at least
-/// a second after some time, so none is 0). Timers live in every peer, and
-/// a peer is built on the kernel stack before it moves to the heap.
-#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
-struct Deadline(u64);
-
-impl Deadline {
-    const NONE: Deadline = Deadline(0);
-
-    fn at(t: u64) -> Deadline {
-        Deadline(t.max(1))
-    }
-
-    fn get(self) -> Option<u64> {
-        (self.0 != 0).then_some(self.0)
-    }
-
-    fn is_none(self) -> bool {
-        self.0 == 0
-    }
-}
-
 #[derive(Default, Clone, Debug)]
 pub struct Timers {
     retransmit_handshake: Deadline,
@@ -58,14 +35,14 @@ pub struct Timers {
     pub handshake_attempts: u32,
     need_another_keepalive: bool,
     /// When our last initiation left, to send at most one per REKEY_TIMEOUT.
-    pub last_sent_handshake: Option<u64>,
+    pub last_sent_handshake: Option<Instant>,
     /// Set when receiving under an old session triggered a handshake, so
     /// that it happens once per session.
     pub sent_lastminute_handshake: bool,
 }
 
 impl Timers {
-    pub fn data_sent(&mut self, now: u64, jitter: u64) {
+    pub fn data_sent(&mut self, now: Instant, jitter: Duration) {
         if self.new_handshake.is_none() {
             self.new_handshake = Deadline::at(now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter);
         }
@@ -76,7 +53,7 @@ impl Timers {
         !self.new_handshake.is_none()
     }
 
-    pub fn data_received(&mut self, now: u64) {
+    pub fn data_received(&mut self, now: Instant) {
         if self.send_keepalive.is_none() {
             self.send_keepalive = Deadline::at(now + KEEPALIVE_TIMEOUT);
         } else {
@@ -94,13 +71,13 @@ impl Timers {
 
     /// Any authenticated packet sent or received restarts the persistent
     /// keepalive interval (`interval` in seconds, 0 = off).
-    pub fn any_authenticated_packet_traversal(&mut self, now: u64, interval: u16) {
+    pub fn any_authenticated_packet_traversal(&mut self, now: Instant, interval: u16) {
         if interval != 0 {
-            self.persistent_keepalive = Deadline::at(now + interval as u64 * NSEC);
+            self.persistent_keepalive = Deadline::at(now + Duration::from_secs(interval.into()));
         }
     }
 
-    pub fn handshake_initiated(&mut self, now: u64, jitter: u64) {
+    pub fn handshake_initiated(&mut self, now: Instant, jitter: Duration) {
         self.retransmit_handshake = Deadline::at(now + REKEY_TIMEOUT + jitter);
     }
 
@@ -110,14 +87,14 @@ impl Timers {
         self.sent_lastminute_handshake = false;
     }
 
-    pub fn session_derived(&mut self, now: u64) {
-        self.zero_key_material = Deadline::at(now + 3 * REJECT_AFTER_TIME);
+    pub fn session_derived(&mut self, now: Instant) {
+        self.zero_key_material = Deadline::at(now + REJECT_AFTER_TIME * 3);
     }
 
     /// After giving up on a handshake, the keys still go after a while.
-    pub fn arm_zero_key_material_if_idle(&mut self, now: u64) {
+    pub fn arm_zero_key_material_if_idle(&mut self, now: Instant) {
         if self.zero_key_material.is_none() {
-            self.zero_key_material = Deadline::at(now + 3 * REJECT_AFTER_TIME);
+            self.zero_key_material = Deadline::at(now + REJECT_AFTER_TIME * 3);
         }
     }
 
@@ -125,26 +102,26 @@ impl Timers {
         self.send_keepalive = Deadline::NONE;
     }
 
-    pub fn rearm_send_keepalive_if_needed(&mut self, now: u64) {
+    pub fn rearm_send_keepalive_if_needed(&mut self, now: Instant) {
         if self.need_another_keepalive {
             self.need_another_keepalive = false;
             self.send_keepalive = Deadline::at(now + KEEPALIVE_TIMEOUT);
         }
     }
 
-    pub fn set_persistent_keepalive(&mut self, now: u64, interval: u16) {
+    pub fn set_persistent_keepalive(&mut self, now: Instant, interval: u16) {
         self.persistent_keepalive = if interval == 0 {
             Deadline::NONE
         } else {
-            Deadline::at(now + interval as u64 * NSEC)
+            Deadline::at(now + Duration::from_secs(interval.into()))
         };
     }
 
     /// May an initiation leave now? At most one per REKEY_TIMEOUT.
-    pub fn may_send_initiation(&self, now: u64) -> bool {
+    pub fn may_send_initiation(&self, now: Instant) -> bool {
         match self.last_sent_handshake {
             None => true,
-            Some(t) => now.saturating_sub(t) >= REKEY_TIMEOUT,
+            Some(t) => t.has_aged(REKEY_TIMEOUT, now),
         }
     }
 
@@ -156,7 +133,7 @@ impl Timers {
         };
     }
 
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub fn next_deadline(&self) -> Option<Instant> {
         [
             self.retransmit_handshake,
             self.send_keepalive,
@@ -170,7 +147,7 @@ impl Timers {
     }
 
     /// Takes one expired timer, earliest first, disarming it.
-    pub fn take_expired(&mut self, now: u64) -> Option<TimerEvent> {
+    pub fn take_expired(&mut self, now: Instant) -> Option<TimerEvent> {
         let slots = [
             (
                 &mut self.retransmit_handshake,
@@ -184,7 +161,7 @@ impl Timers {
                 TimerEvent::PersistentKeepalive,
             ),
         ];
-        let mut best: Option<(u64, usize)> = None;
+        let mut best: Option<(Instant, usize)> = None;
         for (i, (d, _)) in slots.iter().enumerate() {
             if let Some(t) = d.get() {
                 if t <= now && best.is_none_or(|(bt, _)| t < bt) {
@@ -204,19 +181,28 @@ impl Timers {
 mod tests {
     use super::*;
 
+    fn at(ns: u64) -> Instant {
+        Instant::from_nanos(ns)
+    }
+
+    const T0: Instant = Instant::ZERO;
+
     #[test]
     fn keepalive_after_receiving_without_sending() {
         let mut t = Timers::default();
-        t.data_received(0);
-        assert_eq!(t.next_deadline(), Some(KEEPALIVE_TIMEOUT));
-        t.data_received(1);
-        assert_eq!(t.take_expired(KEEPALIVE_TIMEOUT - 1), None);
+        t.data_received(T0);
+        assert_eq!(t.next_deadline(), Some(T0 + KEEPALIVE_TIMEOUT));
+        t.data_received(at(1));
         assert_eq!(
-            t.take_expired(KEEPALIVE_TIMEOUT),
+            t.take_expired(T0 + KEEPALIVE_TIMEOUT - Duration::from_nanos(1)),
+            None
+        );
+        assert_eq!(
+            t.take_expired(T0 + KEEPALIVE_TIMEOUT),
             Some(TimerEvent::SendKeepalive)
         );
-        t.rearm_send_keepalive_if_needed(KEEPALIVE_TIMEOUT);
-        assert_eq!(t.next_deadline(), Some(2 * KEEPALIVE_TIMEOUT));
+        t.rearm_send_keepalive_if_needed(T0 + KEEPALIVE_TIMEOUT);
+        assert_eq!(t.next_deadline(), Some(T0 + KEEPALIVE_TIMEOUT * 2));
         t.any_authenticated_packet_sent();
         assert_eq!(t.next_deadline(), None);
     }
@@ -224,13 +210,13 @@ mod tests {
     #[test]
     fn new_handshake_when_sending_into_silence() {
         let mut t = Timers::default();
-        t.data_sent(0, 7);
-        t.data_sent(NSEC, 9);
-        let due = KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + 7;
+        t.data_sent(T0, Duration::from_nanos(7));
+        t.data_sent(T0 + Duration::SECOND, Duration::from_nanos(9));
+        let due = T0 + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + Duration::from_nanos(7);
         assert_eq!(t.next_deadline(), Some(due));
         t.any_authenticated_packet_received();
         assert_eq!(t.next_deadline(), None);
-        t.data_sent(0, 7);
+        t.data_sent(T0, Duration::from_nanos(7));
         assert_eq!(t.take_expired(due), Some(TimerEvent::NewHandshake));
         assert_eq!(t.take_expired(due), None);
     }
@@ -238,22 +224,25 @@ mod tests {
     #[test]
     fn earliest_expired_first_and_rate_limit() {
         let mut t = Timers::default();
-        t.session_derived(0);
-        t.handshake_initiated(0, 0);
-        t.set_persistent_keepalive(0, 1);
+        t.session_derived(T0);
+        t.handshake_initiated(T0, Duration::ZERO);
+        t.set_persistent_keepalive(T0, 1);
         assert_eq!(
-            t.take_expired(u64::MAX),
+            t.take_expired(at(u64::MAX)),
             Some(TimerEvent::PersistentKeepalive)
         );
         assert_eq!(
-            t.take_expired(u64::MAX),
+            t.take_expired(at(u64::MAX)),
             Some(TimerEvent::RetransmitHandshake)
         );
-        assert_eq!(t.take_expired(u64::MAX), Some(TimerEvent::ZeroKeyMaterial));
-        assert!(t.may_send_initiation(0));
-        t.last_sent_handshake = Some(10);
-        assert!(!t.may_send_initiation(10 + REKEY_TIMEOUT - 1));
-        assert!(t.may_send_initiation(10 + REKEY_TIMEOUT));
+        assert_eq!(
+            t.take_expired(at(u64::MAX)),
+            Some(TimerEvent::ZeroKeyMaterial)
+        );
+        assert!(t.may_send_initiation(T0));
+        t.last_sent_handshake = Some(at(10));
+        assert!(!t.may_send_initiation(at(10) + REKEY_TIMEOUT - Duration::from_nanos(1)));
+        assert!(t.may_send_initiation(at(10) + REKEY_TIMEOUT));
         assert_eq!(MAX_TIMER_HANDSHAKES, 18);
     }
 }

@@ -17,10 +17,11 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use wg_core::allowedips::IpPrefix;
 use wg_core::config::{AllowedIpChange, DeviceUpdate, PeerUpdate};
-use wg_core::consts::NSEC;
 use wg_core::device::{Rng, DATA_HEADROOM, DATA_TAILROOM, MAX_HANDSHAKE_LEN};
 use wg_core::sync::{set_lock_backend, LockBackend};
-use wg_core::{crypto, Decap, Device, Encap, Endpoint, Error, PeerAction, Time};
+use wg_core::{
+    crypto, Decap, Device, Duration, Encap, Endpoint, Error, Instant, PeerAction, Time, WallTime,
+};
 
 thread_local! {
     static HELD: Cell<usize> = const { Cell::new(0) };
@@ -182,7 +183,10 @@ fn every_allocation_under_a_lock_may_fail() {
             port: 2,
         },
     );
-    let now = Time::new(10 * NSEC, 1_700_000_000 * NSEC);
+    let now = Time::new(
+        Instant::ZERO + Duration::from_secs(10),
+        WallTime::EPOCH + Duration::from_secs(1_700_000_000),
+    );
     let a = Device::new(Box::new(Seq(AtomicU64::new(1)))).unwrap();
     let b = Device::new(Box::new(Seq(AtomicU64::new(2)))).unwrap();
     b.set_config(now, &update(2, 1..2, ea)).unwrap();
@@ -248,7 +252,7 @@ fn every_allocation_under_a_lock_may_fail() {
 
     // Memory is back: a later initiation completes.
     STARVE.store(false, Ordering::Relaxed);
-    let later = now.plus(6 * NSEC);
+    let later = now.plus(Duration::from_secs(6));
     let PeerAction::Send { len, .. } = a.poll_peer(pa, later, &mut out).unwrap() else {
         panic!("no retry")
     };

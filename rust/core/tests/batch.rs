@@ -5,9 +5,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use wg_core::allowedips::IpPrefix;
 use wg_core::config::{AllowedIpChange, DeviceUpdate, PeerUpdate};
-use wg_core::consts::NSEC;
 use wg_core::device::{Rng, DATA_HEADROOM, DATA_TAILROOM, ENCAP_BATCH, MAX_HANDSHAKE_LEN};
-use wg_core::{crypto, Decap, Device, Encap, Endpoint, Error, PeerAction, Time};
+use wg_core::{
+    crypto, Decap, Device, Duration, Encap, Endpoint, Error, Instant, PeerAction, Time, WallTime,
+};
 
 struct Counter(AtomicU64);
 
@@ -26,7 +27,7 @@ fn device(own: u8, peer: u8, ep: Endpoint, peer_ip: [u8; 4]) -> Device {
     let mut pk = [peer; 32];
     crypto::clamp_private_key(&mut pk);
     dev.set_config(
-        Time::new(1, 1),
+        Time::from_nanos(1, 1),
         &DeviceUpdate {
             private_key: Some(Some(k)),
             peers: vec![PeerUpdate {
@@ -69,7 +70,10 @@ fn batch_seals_as_single_packets_do() {
     let a = device(1, 2, eb, [10, 0, 0, 2]);
     let b = device(2, 1, ea, [10, 0, 0, 1]);
     let pa = a.peer_ids()[0];
-    let now = Time::new(10 * NSEC, 1_700_000_000 * NSEC);
+    let now = Time::new(
+        Instant::ZERO + Duration::from_secs(10),
+        WallTime::EPOCH + Duration::from_secs(1_700_000_000),
+    );
     let mut out = [0u8; MAX_HANDSHAKE_LEN];
     let mut out2 = [0u8; MAX_HANDSHAKE_LEN];
 

@@ -26,10 +26,7 @@ use wg_core::nvlist::{self, Nvlist, UnpackLimits};
 use wg_core::uapi::{parse_set, UapiError};
 use wg_core::{crypto, nvconfig, Decap, Device, Encap, Endpoint, Error, PeerAction, PeerId, Time};
 
-const T0: Time = Time {
-    mono: 1_000_000_000_000,
-    real: 1_700_000_000_000_000_000,
-};
+const T0: Time = Time::from_nanos(1_000_000_000_000, 1_700_000_000_000_000_000);
 
 /// SplitMix64 (wg_core's testutil is not built for integration tests).
 struct SeededRng(std::sync::atomic::AtomicU64);

@@ -12,9 +12,10 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wg_core::allowedips::IpPrefix;
 use wg_core::config::{AllowedIpChange, DeviceUpdate, PeerUpdate};
-use wg_core::consts::NSEC;
 use wg_core::device::{Rng, DATA_HEADROOM, DATA_TAILROOM, MAX_HANDSHAKE_LEN};
-use wg_core::{crypto, Decap, Device, Encap, Endpoint, PeerAction, Time};
+use wg_core::{
+    crypto, Decap, Device, Duration, Encap, Endpoint, Instant, PeerAction, Time, WallTime,
+};
 
 struct Counting;
 
@@ -63,7 +64,7 @@ fn device(own: u8, peer: u8, ep: Endpoint, peer_ip: [u8; 4]) -> Device {
     let mut pk = [peer; 32];
     crypto::clamp_private_key(&mut pk);
     dev.set_config(
-        Time::new(1, 1),
+        Time::from_nanos(1, 1),
         &DeviceUpdate {
             private_key: Some(Some(k)),
             peers: vec![PeerUpdate {
@@ -104,7 +105,10 @@ fn packet_paths_do_not_allocate() {
     let a = device(1, 2, eb, [10, 0, 0, 2]);
     let b = device(2, 1, ea, [10, 0, 0, 1]);
     let (pa, pb) = (a.peer_ids()[0], b.peer_ids()[0]);
-    let mut now = Time::new(10 * NSEC, 1_700_000_000 * NSEC);
+    let mut now = Time::new(
+        Instant::ZERO + Duration::from_secs(10),
+        WallTime::EPOCH + Duration::from_secs(1_700_000_000),
+    );
     let mut buf = vec![0u8; DATA_HEADROOM + 1420 + DATA_TAILROOM];
     let mut out = [0u8; MAX_HANDSHAKE_LEN];
     let mut out2 = [0u8; MAX_HANDSHAKE_LEN];
@@ -157,11 +161,11 @@ fn packet_paths_do_not_allocate() {
             }
         }
         // Keepalives and timers.
-        now = now.plus(11 * NSEC);
+        now = now.plus(Duration::from_secs(11));
         for (d, p) in [(&a, pa), (&b, pb)] {
             while let Ok(PeerAction::Send { .. }) = d.poll_peer(p, now, &mut out) {}
         }
-        now = now.plus(121 * NSEC);
+        now = now.plus(Duration::from_secs(121));
         data_allocs += allocs() - before;
     }
     assert!(delivered >= 1000, "traffic flowed ({delivered})");

@@ -31,10 +31,7 @@ impl Rng for Counter {
     }
 }
 
-const T0: Time = Time {
-    mono: 1_000_000_000_000,
-    real: 1_700_000_000_000_000_000,
-};
+const T0: Time = Time::from_nanos(1_000_000_000_000, 1_700_000_000_000_000_000);
 
 fn clamped(seed: u8) -> Key {
     let mut k = [seed; 32];

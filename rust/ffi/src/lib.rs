@@ -65,7 +65,7 @@ pub struct wg_core_dev {
 fn time_of(now: *const wg_time) -> Option<Time> {
     // SAFETY: the caller passes NULL or a pointer to a live wg_time.
     let now = unsafe { now.as_ref() }?;
-    Some(Time::new(now.mono_ns, now.real_ns))
+    Some(Time::from_nanos(now.mono_ns, now.real_ns))
 }
 
 fn endpoint_from_c(e: &wg_endpoint) -> Option<Endpoint> {
@@ -497,7 +497,7 @@ pub unsafe extern "C" fn wg_core_poll_peer(
                     res.action = bindings::WG_CORE_PEER_IDLE;
                     if let Some(t) = next_deadline {
                         res.has_deadline = 1;
-                        res.deadline = t;
+                        res.deadline = t.as_nanos();
                     }
                 }
             }

@@ -24,7 +24,7 @@ use std::sync::RwLock;
 use wg_core::config::{AllowedIpChange, DeviceUpdate, Key, PeerUpdate};
 use wg_core::cookie::CookieMaker;
 use wg_core::noise::{decrypt_initiation, Handshake, StaticIdentity};
-use wg_core::{allowedips::IpPrefix, crypto, nvconfig, Endpoint};
+use wg_core::{allowedips::IpPrefix, crypto, nvconfig, Endpoint, Instant, WallTime};
 use wg_ffi as _;
 
 // --- the C ABI, declared as sys/wg_core.h declares it ------------------------
@@ -431,9 +431,15 @@ fn keys_are_wiped_before_their_memory_is_freed() {
     let mut hs = Handshake::new(&peer_id, dev_public, Some(psk));
     let mut macs = CookieMaker::new(&dev_public);
     let mut init = [0u8; 148];
-    hs.create_initiation(&peer_id, 0x1111, clamped(0x41), t0.real_ns, &mut init)
-        .unwrap();
-    macs.add_macs(&mut init, t0.mono_ns);
+    hs.create_initiation(
+        &peer_id,
+        0x1111,
+        clamped(0x41),
+        WallTime::from_nanos(t0.real_ns),
+        &mut init,
+    )
+    .unwrap();
+    macs.add_macs(&mut init, Instant::from_nanos(t0.mono_ns));
     let mut out = [0u8; 148];
     let r = host.decap(&t0, &mut init, &mut out);
     assert_eq!((r.action, r.len), (DECAP_REPLY, 92));
@@ -476,13 +482,13 @@ fn keys_are_wiped_before_their_memory_is_freed() {
             &consumed,
             0x2222,
             clamped(0x42),
-            t1.mono_ns,
+            Instant::from_nanos(t1.mono_ns),
             &mut resp,
         )
         .unwrap();
     remember("session 2 key, peer to device", &keys2.send);
     remember("session 2 key, device to peer", &keys2.recv);
-    macs.add_macs(&mut resp, t1.mono_ns);
+    macs.add_macs(&mut resp, Instant::from_nanos(t1.mono_ns));
     let r = host.decap(&t1, &mut resp, &mut out);
     assert_eq!(r.action, DECAP_DONE);
     assert_eq!(host.poll(&t1, &mut out).action, PEER_FLUSH_STAGED);

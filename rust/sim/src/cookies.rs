@@ -11,10 +11,10 @@
 //! that after the first began, D refused a valid MAC2 (or rotated too
 //! often). Only what a host or a wire observer sees is used.
 
+use crate::clock::COOKIE_SECRET_MAX_AGE;
 use crate::net::Addr;
 use crate::oracle::{Check, PeerKey};
 use std::collections::BTreeMap;
-use wg_core::consts::COOKIE_SECRET_MAX_AGE;
 use wg_core::messages::{COOKIE_REPLY_NONCE_LEN, COOKIE_REPLY_NONCE_OFF};
 
 /// Who issued a cookie: the device, its incarnation, for which address,

@@ -44,6 +44,7 @@
 //! blocked past REJECT_AFTER_TIME under steady traffic) and GiveUp (a
 //! partition past REKEY_ATTEMPT_TIME with quiet users).
 
+pub mod clock;
 pub mod cookies;
 pub mod host;
 mod meter;

@@ -5,9 +5,10 @@
 //! datagrams, what each call returned, the configuration applied); it
 //! never looks inside an engine.
 
+use crate::clock::{REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT};
 use std::collections::{BTreeMap, BTreeSet};
 use wg_core::config::Key;
-use wg_core::consts::{REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT};
+use wg_core::consts::REJECT_AFTER_MESSAGES;
 use wg_core::messages;
 use wg_core::PeerId;
 

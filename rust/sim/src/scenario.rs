@@ -3,9 +3,9 @@
 //! drawn up front from the seed, so the summary printed on failure says
 //! what the run was.
 
+use crate::clock::NSEC;
 use crate::prng::Prng;
 use std::fmt;
-use wg_core::consts::NSEC;
 
 pub const MS: u64 = NSEC / 1000;
 

@@ -7,6 +7,9 @@
 //! idle whenever a result says `poll`, when its one deadline passes, and
 //! after configuration touches it.
 
+use crate::clock::{
+    KEEPALIVE_TIMEOUT, NSEC, REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX, T0_MONO, T0_REAL,
+};
 use crate::cookies::{Issue, Ledger};
 use crate::host::Host;
 use crate::meter;
@@ -20,14 +23,13 @@ use crate::trace::{Ev, Trace};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use wg_core::config::{DeviceUpdate, PeerUpdate};
-use wg_core::consts::{
-    KEEPALIVE_TIMEOUT, MAX_STAGED_PACKETS, NSEC, REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX,
-};
+use wg_core::consts::MAX_STAGED_PACKETS;
 use wg_core::cookie::CookieMaker;
 use wg_core::device::{DATA_HEADROOM, DATA_TAILROOM, MAX_HANDSHAKE_LEN};
 use wg_core::messages;
-use wg_core::testutil::{SeededRng, T0};
+use wg_core::testutil::SeededRng;
 use wg_core::timers::MAX_TIMER_HANDSHAKES;
+use wg_core::Instant;
 use wg_core::{Decap, Device, Encap, Endpoint, PeerAction, PeerId, Time};
 
 /// After the heal every directed pair sends at least this often.
@@ -294,7 +296,7 @@ pub fn run(seed: u64, opts: &Options) -> Outcome {
     let result = match w.setup().and_then(|_| w.run()) {
         Ok(()) => Ok(w.stats()),
         Err(message) => Err(Failure {
-            at_ns: w.now - T0.mono,
+            at_ns: w.now - T0_MONO,
             message,
             trace: w.trace.lines(),
         }),
@@ -355,12 +357,12 @@ fn with_room(pkt: &[u8]) -> Vec<u8> {
 impl World {
     fn new(sc: Scenario, seed: u64, opts: Options) -> World {
         let n = sc.devices.len();
-        let heal_at = T0.mono + sc.fault_ns;
+        let heal_at = T0_MONO + sc.fault_ns;
         let bound = liveness_bound(&sc);
         World {
-            trace: Trace::new(opts.trace_len, T0.mono),
+            trace: Trace::new(opts.trace_len, T0_MONO),
             opts,
-            now: T0.mono,
+            now: T0_MONO,
             rng: Prng::new(seed).fork(1),
             queue: BinaryHeap::new(),
             seq: 0,
@@ -401,9 +403,9 @@ impl World {
     }
 
     fn time(&self, dev: usize) -> Time {
-        let since = (self.now - T0.mono) as i128;
-        let real = T0.real as i128 + since + self.models[dev].real_offset as i128;
-        Time::new(self.now, real.max(0) as u64)
+        let since = (self.now - T0_MONO) as i128;
+        let real = T0_REAL as i128 + since + self.models[dev].real_offset as i128;
+        Time::from_nanos(self.now, real.max(0) as u64)
     }
 
     fn inc(&self, dev: usize) -> u32 {
@@ -467,7 +469,7 @@ impl World {
             self.apply(dev, &update)?;
         }
         for f in self.sc.faults.clone() {
-            self.at(T0.mono + f.at_ns, Kind::Fault(f.kind));
+            self.at(T0_MONO + f.at_ns, Kind::Fault(f.kind));
         }
         self.at(self.heal_at, Kind::Heal);
         self.at(self.now + WATCHDOG, Kind::Watchdog);
@@ -554,7 +556,7 @@ impl World {
             delivered,
             sessions: self.oracle.sessions,
             data_checked: self.oracle.data_checked,
-            virtual_ns: self.now - T0.mono,
+            virtual_ns: self.now - T0_MONO,
             recovery_ns,
             cookie_replies: self.cookie_replies,
             delivered_v6: self
@@ -1058,7 +1060,7 @@ impl World {
                     }
                 }
                 Ok(PeerAction::Idle { next_deadline }) => {
-                    match next_deadline {
+                    match next_deadline.map(Instant::as_nanos) {
                         Some(d) if d <= now => {
                             return Err(format!(
                                 "dev {dev} peer {}: idle with a deadline already due",
@@ -1419,7 +1421,7 @@ impl World {
         if let Fate::Delivered(t) = rec.fate {
             return Err(format!(
                 "packet #{id} delivered twice (first at {:.6} s)",
-                (t - T0.mono) as f64 / 1e9
+                (t - T0_MONO) as f64 / 1e9
             ));
         }
         let seal = rec
@@ -1451,8 +1453,8 @@ impl World {
             return Err(format!(
                 "packet #{id} sealed at {:.6} s delivered through a peer entry added at {:.6} s: \
                  a session of a removed peer",
-                (seal.at - T0.mono) as f64 / 1e9,
-                (v.added_at - T0.mono) as f64 / 1e9
+                (seal.at - T0_MONO) as f64 / 1e9,
+                (v.added_at - T0_MONO) as f64 / 1e9
             ));
         }
         if !m.keys_held.contains(&seal.receiver_key) {
@@ -1578,7 +1580,7 @@ impl World {
                 .attacker
                 .entry((src, dev))
                 .or_insert_with(|| CookieMaker::new(&public));
-            maker.add_macs(&mut msg, self.now);
+            maker.add_macs(&mut msg, Instant::from_nanos(self.now));
             let delay = self.rng.range(MS, FLOOD_TICK);
             self.at(
                 self.now + delay,
@@ -1604,7 +1606,9 @@ impl World {
             return;
         };
         if let Some(m) = self.attacker.get_mut(&(dst, from)) {
-            if m.consume_reply(reply, self.now).is_ok() {
+            if m.consume_reply(reply, Instant::from_nanos(self.now))
+                .is_ok()
+            {
                 self.attacker_cookies += 1;
                 self.ledger.taken(attacker_key(&dst, from), bytes);
             }

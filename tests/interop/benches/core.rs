@@ -116,7 +116,7 @@ impl CorePair {
 
     /// One complete handshake started by A, as a host drives it.
     fn handshake(&mut self) {
-        self.now = self.now.plus(HANDSHAKE_GAP);
+        self.now = self.now.plus(wg_core::Duration::from_nanos(HANDSHAKE_GAP));
         let now = self.now;
         self.a.clear_sessions(self.pa);
         // A keepalive to send and no session: staged, and A initiates.

@@ -140,7 +140,7 @@ impl Flood {
             rng.fill(&mut m);
             m[..4].copy_from_slice(&1u32.to_le_bytes());
             if mac1 {
-                maker.add_macs(&mut m, 0);
+                maker.add_macs(&mut m, wg_core::Instant::ZERO);
             }
             msgs.push(m);
             let mut a = [0u8; 6];
@@ -272,12 +272,12 @@ fn legit_during_flood(per_ms: usize) -> LegitOutcome {
         flood_messages: 0,
         under_load_seen: false,
     };
-    let start_at = T0.plus(500 * MSEC);
-    let mut a_poll_at: Option<u64> = None;
+    let start_at = T0.plus(wg_core::Duration::from_nanos(500 * MSEC));
+    let mut a_poll_at: Option<wg_core::Instant> = None;
     let mut a_started = false;
     let mut k = 0usize;
     let mut now = T0;
-    let end = T0.plus(60 * NSEC);
+    let end = T0.plus(wg_core::Duration::from_nanos(60 * NSEC));
     while now.mono < end.mono {
         for _ in 0..per_ms {
             let f = if k.is_multiple_of(2) {
@@ -353,9 +353,9 @@ fn legit_during_flood(per_ms: usize) -> LegitOutcome {
         if res.completed {
             break;
         }
-        now = now.plus(MSEC);
+        now = now.plus(wg_core::Duration::from_nanos(MSEC));
     }
-    res.seconds = (now.mono - start_at.mono) as f64 / NSEC as f64;
+    res.seconds = now.mono.since(start_at.mono).as_nanos() as f64 / NSEC as f64;
     res
 }
 
@@ -386,7 +386,12 @@ fn main() {
     let before = drawn.load(Ordering::Relaxed);
     let n = 10_000;
     for i in 0..n {
-        cookie_reply(bogus.deliver(&bo, T0.plus(NSEC), i, &mut out));
+        cookie_reply(bogus.deliver(
+            &bo,
+            T0.plus(wg_core::Duration::from_nanos(NSEC)),
+            i,
+            &mut out,
+        ));
     }
     let per_reply = (drawn.load(Ordering::Relaxed) - before) as f64 / n as f64;
     let loaded_os = flood_rate(&bo, &bogus, cookie_reply);

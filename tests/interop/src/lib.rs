@@ -33,6 +33,17 @@ pub const MSEC: u64 = 1_000_000;
 /// Our side's clock at the start of every harness.
 pub const T0: Time = wg_core::testutil::T0;
 
+/// The harness keeps its clocks as raw nanoseconds, boringtun's mock clock
+/// being one; these are the engine's protocol constants in that unit.
+pub mod ns {
+    use wg_core::consts;
+    pub const KEEPALIVE_TIMEOUT: u64 = consts::KEEPALIVE_TIMEOUT.as_nanos();
+    pub const REKEY_TIMEOUT: u64 = consts::REKEY_TIMEOUT.as_nanos();
+    pub const REKEY_AFTER_TIME: u64 = consts::REKEY_AFTER_TIME.as_nanos();
+    pub const T0_MONO: u64 = super::T0.mono.as_nanos();
+    pub const T0_REAL: u64 = super::T0.real.as_nanos();
+}
+
 /// Outer addresses: ours, and boringtun's.
 pub const OUR_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 pub const OUR_PORT: u16 = 51820;
@@ -416,7 +427,7 @@ impl Harness {
     fn transmit(&mut self, dir: Dir, bytes: Vec<u8>) {
         self.log.push(Sent {
             dir,
-            at: self.now.mono,
+            at: self.now.mono.as_nanos(),
             bytes: bytes.clone(),
         });
         self.wire.push_back((dir, bytes));
@@ -510,8 +521,9 @@ impl Harness {
                     self.staged.clear();
                 }
                 PeerAction::Idle { next_deadline } => {
-                    self.callout = next_deadline;
-                    return Ok(next_deadline);
+                    let due = next_deadline.map(wg_core::Instant::as_nanos);
+                    self.callout = due;
+                    return Ok(due);
                 }
             }
         }
@@ -614,14 +626,17 @@ impl Harness {
     /// Moves both clocks by `step`, runs both sides' timers as their hosts
     /// would, and delivers what they send.
     pub fn tick(&mut self, step: u64) {
-        self.now = self.now.plus(step);
+        self.now = self.now.plus(wg_core::Duration::from_nanos(step));
         MockClock::advance(Duration::from_nanos(step));
         self.bt_timers();
         let due = match self.host {
-            HostMode::Scan => self.dev.peer_deadline(self.peer),
+            HostMode::Scan => self
+                .dev
+                .peer_deadline(self.peer)
+                .map(wg_core::Instant::as_nanos),
             HostMode::Callout => self.callout,
         };
-        if due.is_some_and(|d| d <= self.now.mono) {
+        if due.is_some_and(|d| d <= self.now.mono.as_nanos()) {
             self.callout = None;
             self.poll_us().expect("poll at deadline");
         }
@@ -630,9 +645,9 @@ impl Harness {
 
     /// `tick`s in steps of `step` for `ns`.
     pub fn advance(&mut self, ns: u64, step: u64) {
-        let end = self.now.mono + ns;
-        while self.now.mono < end {
-            self.tick(step.min(end - self.now.mono));
+        let end = self.now.mono.as_nanos() + ns;
+        while self.now.mono.as_nanos() < end {
+            self.tick(step.min(end - self.now.mono.as_nanos()));
         }
     }
 

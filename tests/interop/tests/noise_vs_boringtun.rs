@@ -11,17 +11,17 @@ use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::noise::{Tunn, TunnResult};
 use rand_core::{OsRng, RngCore};
 use wg_core::cookie::{CookieChecker, CookieMaker};
-use wg_core::crypto;
 use wg_core::messages::{
     self, MessageType, COOKIE_REPLY_LEN, DATA_HEADER_LEN, DATA_PADDING, DATA_TAG_LEN,
     INITIATION_LEN, RESPONSE_LEN,
 };
 use wg_core::noise::{decrypt_initiation, Handshake, SessionKeys, StaticIdentity};
+use wg_core::{crypto, Duration, Instant, WallTime};
 use x25519_dalek::{PublicKey, StaticSecret};
 
-const NSEC: u64 = 1_000_000_000;
+const NSEC: Duration = Duration::SECOND;
 /// Our monotonic clock; its origin is arbitrary.
-const MONO: u64 = 5_000 * NSEC;
+const MONO: Instant = Instant::from_nanos(5_000 * NSEC.as_nanos());
 const PEER_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
 /// How our checker sees PEER_ADDR:51820.
 const PEER_SRC: [u8; 6] = [192, 0, 2, 7, 0xca, 0x6c];
@@ -40,9 +40,9 @@ fn random_private() -> [u8; 32] {
     k
 }
 
-fn real_now_ns() -> u64 {
+fn real_now_ns() -> WallTime {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    d.as_secs() * NSEC + u64::from(d.subsec_nanos())
+    WallTime::EPOCH + d.as_secs() * NSEC + Duration::from_nanos(d.subsec_nanos().into())
 }
 
 /// Our side (A) and boringtun's (B), configured as each other's peer.

@@ -798,7 +798,7 @@ impl Daemon {
                 Ok(PeerAction::FlushStaged) => self.flush(peer),
                 Ok(PeerAction::DropStaged) => self.drop_staged(peer),
                 Ok(PeerAction::Idle { next_deadline }) => {
-                    self.schedule(peer, next_deadline);
+                    self.schedule(peer, next_deadline.map(wg_core::Instant::as_nanos));
                     return;
                 }
                 Err(_) => {
@@ -849,6 +849,7 @@ impl Daemon {
         }
     }
 
+    /// `deadline` in monotonic ns, the unit of this loop's clock (`mono_ns`).
     fn schedule(&self, peer: PeerId, deadline: Option<u64>) {
         let mut q = lock(&self.timers);
         if let Some(old) = q.by_peer.remove(&peer) {

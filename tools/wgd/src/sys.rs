@@ -27,7 +27,7 @@ pub fn mono_ns() -> u64 {
 
 /// The engine's notion of now: monotonic for timers, real for timestamps.
 pub fn now() -> Time {
-    Time::new(mono_ns(), clock_ns(libc::CLOCK_REALTIME))
+    Time::from_nanos(mono_ns(), clock_ns(libc::CLOCK_REALTIME))
 }
 
 /// getrandom(2), retried on EINTR and short reads.

@@ -392,10 +392,10 @@ impl Device {
             public_key: p.public,
             preshared_key: if privileged { st.handshake.psk() } else { None },
             endpoint: st.endpoint,
-            last_handshake: (
-                st.last_handshake_real / NSEC,
-                (st.last_handshake_real % NSEC) as u32,
-            ),
+            last_handshake: {
+                let t = st.last_handshake_real.since_epoch();
+                (t.as_secs(), t.subsec_nanos())
+            },
             rx_bytes: st.rx_bytes,
             tx_bytes: st.tx_bytes,
             persistent_keepalive: st.persistent_keepalive,

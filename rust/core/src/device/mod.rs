@@ -19,8 +19,8 @@
 use crate::allowedips::{AllowedIps, IpAddrBytes, IpPrefix};
 use crate::config::{DeviceInfo, DeviceUpdate, Key, Limits, PeerInfo, PeerUpdate};
 use crate::consts::{
-    KEEPALIVE_TIMEOUT, NSEC, REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME,
-    REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX,
+    KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME, REKEY_TIMEOUT,
+    REKEY_TIMEOUT_JITTER_MAX,
 };
 use crate::cookie::{CookieChecker, CookieMaker};
 use crate::crypto;
@@ -31,6 +31,7 @@ use crate::keypair::{self, KeyRing, Keypair, Slot};
 use crate::messages::{self, MessageType};
 use crate::noise::{Handshake, StaticIdentity};
 use crate::sync::{Mutex, RwLock};
+use crate::time::{Deadline, Duration, Instant, Time, WallTime};
 use crate::timers::{TimerEvent, Timers, MAX_TIMER_HANDSHAKES};
 use crate::{ip, Error, Result};
 use alloc::boxed::Box;
@@ -50,27 +51,6 @@ pub const MAX_HANDSHAKE_LEN: usize = messages::INITIATION_LEN;
 /// userspace, a seeded generator in simulations).
 pub trait Rng: Send + Sync {
     fn fill(&self, buf: &mut [u8]);
-}
-
-/// The time, as the host reads it: monotonic for every timer, real (since
-/// the Unix epoch) for handshake timestamps and `latest handshake`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Time {
-    pub mono: u64,
-    pub real: u64,
-}
-
-impl Time {
-    pub fn new(mono: u64, real: u64) -> Self {
-        Time { mono, real }
-    }
-
-    pub fn plus(self, ns: u64) -> Self {
-        Time {
-            mono: self.mono + ns,
-            real: self.real + ns,
-        }
-    }
 }
 
 /// A peer as hosts name it: stable while the peer exists.
@@ -125,8 +105,8 @@ pub enum PeerAction {
     FlushStaged,
     /// The handshake gave up: free the staged packets.
     DropStaged,
-    /// Nothing to do until `next_deadline` (monotonic ns), if any.
-    Idle { next_deadline: Option<u64> },
+    /// Nothing to do until `next_deadline`, if any.
+    Idle { next_deadline: Option<Instant> },
 }
 
 /// What a configuration change did to peers, so hosts can free or wake
@@ -171,12 +151,12 @@ struct PeerState {
     persistent_keepalive: u16,
     rx_bytes: u64,
     tx_bytes: u64,
-    last_handshake_real: u64,
+    last_handshake_real: WallTime,
     next_tag: u32,
     flags: u32,
     /// The deadline the host was last given (by `Idle`); a packet that arms
     /// an earlier timer must make the host poll so it re-arms its callout.
-    reported_deadline: Option<u64>,
+    reported_deadline: Deadline,
 }
 
 impl PeerState {
@@ -186,7 +166,7 @@ impl PeerState {
         if self.flags & WORK != 0 {
             return true;
         }
-        match (self.timers.next_deadline(), self.reported_deadline) {
+        match (self.timers.next_deadline(), self.reported_deadline.get()) {
             (Some(d), Some(r)) => d < r,
             (Some(_), None) => true,
             (None, _) => false,
@@ -247,15 +227,16 @@ pub const DEFAULT_LOAD_THRESHOLD: u32 = 1024;
 /// How long the device stays under load after the last time the load
 /// condition held (Linux's `last_under_load` in receive.c, wireguard-go's
 /// `UnderLoadAfterTime`).
-pub const UNDER_LOAD_AFTER: u64 = NSEC;
+pub const UNDER_LOAD_AFTER: Duration = Duration::SECOND;
 
 struct LoadMeter {
     forced: AtomicBool,
     threshold: AtomicU32,
     second: AtomicU64,
     count: AtomicU32,
-    /// Monotonic ns of the last message that found the rate at or above
-    /// the threshold (0: never). As in Linux, the device is under load
+    /// The monotonic instant, in ns, of the last message that found the
+    /// rate at or above the threshold (0: never; an atomic holds no
+    /// `Deadline`). As in Linux, the device is under load
     /// while that holds and for [`UNDER_LOAD_AFTER`] after, measured from
     /// that instant: not to the end of the next whole second, which kept
     /// it under load up to two seconds after a flood stopped.
@@ -263,8 +244,8 @@ struct LoadMeter {
 }
 
 impl LoadMeter {
-    fn note_and_check(&self, now: u64) -> bool {
-        let sec = now / NSEC;
+    fn note_and_check(&self, now: Instant) -> bool {
+        let sec = now.second();
         if self.second.swap(sec, Ordering::Relaxed) != sec {
             self.count.store(0, Ordering::Relaxed);
         }
@@ -273,19 +254,19 @@ impl LoadMeter {
         // last_under_load whenever a message is handled with the queue
         // deep, so the load outlasts the drained queue by a second too.
         if n >= self.threshold.load(Ordering::Relaxed) || self.forced.load(Ordering::Relaxed) {
-            self.last.store(now.max(1), Ordering::Relaxed);
+            self.last.store(now.as_nanos().max(1), Ordering::Relaxed);
             return true;
         }
         self.is_under_load(now)
     }
 
-    fn is_under_load(&self, now: u64) -> bool {
+    fn is_under_load(&self, now: Instant) -> bool {
         if self.forced.load(Ordering::Relaxed) {
             return true;
         }
         let last = self.last.load(Ordering::Relaxed);
         // Linux: !wg_birthdate_has_expired(last_under_load, 1).
-        last != 0 && now < last.saturating_add(UNDER_LOAD_AFTER)
+        last != 0 && !Instant::from_nanos(last).has_aged(UNDER_LOAD_AFTER, now)
     }
 }
 
@@ -304,10 +285,10 @@ fn random_key(rng: &dyn Rng) -> [u8; 32] {
     k
 }
 
-fn jitter(rng: &dyn Rng) -> u64 {
+fn jitter(rng: &dyn Rng) -> Duration {
     let mut b = [0u8; 8];
     rng.fill(&mut b);
-    u64::from_le_bytes(b) % REKEY_TIMEOUT_JITTER_MAX
+    REKEY_TIMEOUT_JITTER_MAX.below(u64::from_le_bytes(b))
 }
 
 /// The largest plaintext a data message can carry: a UDP payload is at most
@@ -355,10 +336,10 @@ fn new_state(local: &StaticIdentity, public: Key, first_tag: u32) -> PeerState {
         persistent_keepalive: 0,
         rx_bytes: 0,
         tx_bytes: 0,
-        last_handshake_real: 0,
+        last_handshake_real: WallTime::EPOCH,
         next_tag: first_tag & TAG_MASK,
         flags: 0,
-        reported_deadline: None,
+        reported_deadline: Deadline::NONE,
     }
 }
 
@@ -532,7 +513,7 @@ impl Device {
     }
 
     /// Earliest deadline of a peer, for hosts that re-arm after config.
-    pub fn peer_deadline(&self, peer: PeerId) -> Option<u64> {
+    pub fn peer_deadline(&self, peer: PeerId) -> Option<Instant> {
         let t = self.tables.read();
         let p = t.peer(peer.0)?;
         let d = p.state.lock().timers.next_deadline();

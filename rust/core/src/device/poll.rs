@@ -89,7 +89,7 @@ impl Device {
                 }
             }
             let next_deadline = st.timers.next_deadline();
-            st.reported_deadline = next_deadline;
+            st.reported_deadline = next_deadline.into();
             return Ok(PeerAction::Idle { next_deadline });
         }
     }

@@ -228,7 +228,7 @@ impl Device {
 #[derive(Clone, Copy)]
 struct Freshness {
     is_initiator: bool,
-    birth: u64,
+    birth: Instant,
     usable: bool,
 }
 
@@ -296,12 +296,13 @@ fn authenticated_from(st: &mut PeerState, src: Endpoint, len: usize, now: Time) 
 
 /// An initiator whose current keypair nears REJECT_AFTER_TIME starts a
 /// new handshake, once, on receive (Linux's keep_key_fresh on receive).
-fn keep_key_fresh(st: &mut PeerState, fresh: Option<Freshness>, now_mono: u64) {
+fn keep_key_fresh(st: &mut PeerState, fresh: Option<Freshness>, now: Instant) {
     let Some(f) = fresh else {
         return;
     };
-    let old =
-        now_mono.saturating_sub(f.birth) >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
+    let old = f
+        .birth
+        .has_aged(REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT, now);
     if f.is_initiator && f.usable && old && !st.timers.sent_lastminute_handshake {
         st.timers.sent_lastminute_handshake = true;
         st.flags |= WANT_INITIATION;

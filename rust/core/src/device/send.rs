@@ -249,7 +249,7 @@ impl Device {
             return Ok(None);
         };
         let rekey = counter >= REKEY_AFTER_MESSAGES
-            || (kp.is_initiator && now.mono.saturating_sub(kp.birth) >= REKEY_AFTER_TIME);
+            || (kp.is_initiator && kp.birth.has_aged(REKEY_AFTER_TIME, now.mono));
         st.tx_bytes += total as u64;
         st.flags |= SENT_SINCE_FLUSH;
         st.timers

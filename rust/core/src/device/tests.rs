@@ -3,9 +3,13 @@ use crate::allowedips::IpPrefix;
 use crate::config::AllowedIpChange;
 use crate::consts::MAX_STAGED_PACKETS;
 use crate::testutil::{SeededRng, T0};
+use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
 use std::vec;
 use std::vec::Vec;
+
+const SEC: Duration = Duration::SECOND;
+const NS: Duration = Duration::from_nanos(1);
 
 const A_ADDR: Endpoint = Endpoint::V4 {
     addr: [192, 0, 2, 1],
@@ -162,7 +166,7 @@ impl Pair {
         }
     }
 
-    fn poll(&mut self, side: usize, peer: PeerId) -> Option<u64> {
+    fn poll(&mut self, side: usize, peer: PeerId) -> Option<Instant> {
         loop {
             let mut out = [0u8; MAX_HANDSHAKE_LEN];
             let action = self.sides[side]
@@ -216,10 +220,10 @@ impl Pair {
     }
 
     /// Moves time forward in steps, firing deadlines as a host would.
-    fn advance(&mut self, ns: u64, step: u64) {
-        let end = self.now.mono + ns;
+    fn advance(&mut self, span: Duration, step: Duration) {
+        let end = self.now.mono + span;
         while self.now.mono < end {
-            let s = step.min(end - self.now.mono);
+            let s = step.min(end.since(self.now.mono));
             self.now = self.now.plus(s);
             for side in 0..2 {
                 let p = self.peer(side);
@@ -357,7 +361,7 @@ fn rekey_after_time_and_old_sessions_expire() {
     let first = p.info(0).last_handshake;
     // Traffic keeps flowing past REKEY_AFTER_TIME: the initiator rekeys.
     for _ in 0..14 {
-        p.advance(10 * NSEC, NSEC);
+        p.advance(10 * SEC, SEC);
         p.send_ip(0, b"tick");
         p.pump();
         p.send_ip(1, b"tock");
@@ -374,7 +378,7 @@ fn lose_everything(p: &mut Pair, secs: u64) -> usize {
     let pa = p.peer(0);
     let mut initiations = p.wire.drain(..).filter(|(_, _, b)| b[0] == 1).count();
     for _ in 0..secs * 4 {
-        p.now = p.now.plus(NSEC / 4);
+        p.now = p.now.plus(SEC / 4);
         if p.sides[0]
             .dev
             .peer_deadline(pa)
@@ -424,7 +428,7 @@ fn cookie_reply_under_load() {
         p.log.iter().any(|(_, _, b)| b[0] == 3),
         "a cookie reply was sent"
     );
-    p.advance(6 * NSEC, NSEC / 4);
+    p.advance(6 * SEC, SEC / 4);
     assert_eq!(p.sides[1].delivered.len(), 1);
 }
 
@@ -655,7 +659,7 @@ fn every_truncation_and_extension_of_real_messages_is_refused() {
     p.send_ip(0, b"first");
     p.pump();
     p.sides[1].dev.set_under_load(false);
-    p.advance(6 * NSEC, NSEC / 4);
+    p.advance(6 * SEC, SEC / 4);
     p.send_ip(1, b"reply");
     p.pump();
     let mut kinds = std::collections::BTreeMap::new();
@@ -750,11 +754,11 @@ fn load_is_inferred_from_the_handshake_rate() {
         "a cookie reply"
     );
     let last = p.now;
-    p.now = last.plus(NSEC - 1);
+    p.now = last.plus(SEC - NS);
     assert!(p.sides[1].dev.stats(p.now).under_load);
-    p.now = last.plus(NSEC);
+    p.now = last.plus(SEC);
     assert!(!p.sides[1].dev.stats(p.now).under_load);
-    p.now = p.now.plus(2 * NSEC);
+    p.now = p.now.plus(2 * SEC);
     assert!(!p.sides[1].dev.stats(p.now).under_load);
 }
 
@@ -770,13 +774,16 @@ fn load_ends_one_second_after_the_flood() {
     let init = p.wire.pop_front().unwrap();
     p.wire.clear();
     // The flood: early in a whole second.
-    p.now = Time::new((p.now.mono / NSEC + 1) * NSEC + NSEC / 20, p.now.real);
+    p.now = Time::new(
+        Instant::ZERO + (p.now.mono.second() + 1) * SEC + SEC / 20,
+        p.now.real,
+    );
     for _ in 0..4 {
         let _ = p.deliver(init.0, init.1, init.2.clone());
     }
     assert!(p.sides[1].dev.stats(p.now).under_load);
     p.wire.clear();
-    p.now = p.now.plus(NSEC + NSEC / 10);
+    p.now = p.now.plus(SEC + SEC / 10);
     assert!(
         !p.sides[1].dev.stats(p.now).under_load,
         "still under load 1.1 s after the flood"
@@ -815,9 +822,9 @@ fn forced_load_outlasts_the_queue_by_one_second() {
     );
     let last = p.now;
     p.sides[1].dev.set_under_load(false);
-    p.now = last.plus(NSEC - 1);
+    p.now = last.plus(SEC - NS);
     assert!(p.sides[1].dev.stats(p.now).under_load, "the queue drained");
-    p.now = last.plus(NSEC);
+    p.now = last.plus(SEC);
     assert!(!p.sides[1].dev.stats(p.now).under_load);
 }
 

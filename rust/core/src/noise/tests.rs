@@ -4,8 +4,19 @@ use super::*;
 use crate::cookie::{CookieChecker, CookieMaker};
 use crate::messages::classify;
 
+// Raw nanoseconds keep the arithmetic of these tests short; `wall` and
+// `mono` type them at the calls.
+const NSEC: u64 = 1_000_000_000;
 const T0: u64 = 1_700_000_000 * NSEC;
 const MS: u64 = 1_000_000;
+
+fn wall(ns: u64) -> WallTime {
+    WallTime::from_nanos(ns)
+}
+
+fn mono(ns: u64) -> Instant {
+    Instant::from_nanos(ns)
+}
 
 fn key(b: u8) -> [u8; 32] {
     let mut k = [b; 32];
@@ -30,7 +41,7 @@ fn pair(psk_a: Option<[u8; 32]>, psk_b: Option<[u8; 32]>) -> Pair {
 
 fn initiation(p: &mut Pair, index: u32, real_ns: u64) -> [u8; INITIATION_LEN] {
     let mut m = [0u8; INITIATION_LEN];
-    p.ha.create_initiation(&p.a, index, key(0x10), real_ns, &mut m)
+    p.ha.create_initiation(&p.a, index, key(0x10), wall(real_ns), &mut m)
         .unwrap();
     m
 }
@@ -44,7 +55,7 @@ fn respond(
     assert_eq!(ci.remote_static(), &p.a.public);
     let mut r = [0u8; RESPONSE_LEN];
     let keys =
-        p.hb.consume_initiation_and_respond(&p.b, &ci, 77, key(0x20), now, &mut r)?;
+        p.hb.consume_initiation_and_respond(&p.b, &ci, 77, key(0x20), mono(now), &mut r)?;
     Ok((keys, r))
 }
 
@@ -55,14 +66,14 @@ fn initial_constants_match_their_definition() {
         INITIAL_HASH,
         crypto::hash(&[&INITIAL_CHAINING_KEY, IDENTIFIER])
     );
-    assert_eq!(TIMESTAMP_GRANULARITY_NS, 1 << 24);
+    assert_eq!(TIMESTAMP_GRANULARITY.as_nanos(), 1 << 24);
 }
 
 #[test]
 fn tai64n_encoding() {
-    assert_eq!(tai64n(0), [0x40, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0]);
+    assert_eq!(tai64n(wall(0)), [0x40, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0]);
     // 1_700_000_000 = 0x6553f100; 123_456_789 ns rounds down to 7 * 2^24.
-    let t = tai64n(1_700_000_000 * NSEC + 123_456_789);
+    let t = tai64n(wall(1_700_000_000 * NSEC + 123_456_789));
     let mut want = [0u8; 12];
     want[..8].copy_from_slice(&((1u64 << 62) + 10 + 1_700_000_000).to_be_bytes());
     want[8..].copy_from_slice(&(7u32 << 24).to_be_bytes());
@@ -70,10 +81,10 @@ fn tai64n_encoding() {
     assert_eq!(&t[..8], &[0x40, 0, 0, 0, 0x65, 0x53, 0xf1, 0x0a]);
     // Within one granule the stamp does not move; across granules and
     // seconds it grows in byte order.
-    assert_eq!(tai64n(T0), tai64n(T0 + (1 << 24) - 1));
-    assert!(tai64n(T0 + (1 << 24)) > tai64n(T0));
-    assert!(tai64n(T0 + NSEC) > tai64n(T0 + NSEC - 1));
-    let last = tai64n(u64::MAX);
+    assert_eq!(tai64n(wall(T0)), tai64n(wall(T0 + (1 << 24) - 1)));
+    assert!(tai64n(wall(T0 + (1 << 24))) > tai64n(wall(T0)));
+    assert!(tai64n(wall(T0 + NSEC)) > tai64n(wall(T0 + NSEC - 1)));
+    let last = tai64n(wall(u64::MAX));
     assert_eq!(
         u32::from_be_bytes(last[8..].try_into().unwrap()) % (1 << 24),
         0
@@ -227,22 +238,22 @@ fn tampering_any_byte_fails() {
 
     // Give A a cookie from B so that A's mac2 is meaningful.
     let mut m = initiation(&mut p, 1, T0);
-    maker_a.add_macs(&mut m, 0);
+    maker_a.add_macs(&mut m, Instant::ZERO);
     let mut reply = [0u8; 64];
     checker_b
-        .create_reply(&m, &src, 0, &secret, [3; 24], &mut reply)
+        .create_reply(&m, &src, Instant::ZERO, &secret, [3; 24], &mut reply)
         .unwrap();
-    maker_a.consume_reply(&reply, 0).unwrap();
+    maker_a.consume_reply(&reply, Instant::ZERO).unwrap();
 
     let mut m = initiation(&mut p, 1, T0);
-    maker_a.add_macs(&mut m, 0);
+    maker_a.add_macs(&mut m, Instant::ZERO);
     let accepts_init =
         |c: &mut CookieChecker, hs: &mut Handshake, t: &[u8; 148], under_load: bool| {
             c.check_mac1(t)
-                && (!under_load || c.check_mac2(t, &src, 0, &secret))
+                && (!under_load || c.check_mac2(t, &src, Instant::ZERO, &secret))
                 && decrypt_initiation(&p.b, t).is_ok_and(|ci| {
                     let mut r = [0u8; 92];
-                    hs.consume_initiation_and_respond(&p.b, &ci, 2, key(9), 0, &mut r)
+                    hs.consume_initiation_and_respond(&p.b, &ci, 2, key(9), Instant::ZERO, &mut r)
                         .is_ok()
                 })
         };
@@ -262,25 +273,25 @@ fn tampering_any_byte_fails() {
     }
     let mut r = [0u8; RESPONSE_LEN];
     let ci = decrypt_initiation(&p.b, &m).unwrap();
-    p.hb.consume_initiation_and_respond(&p.b, &ci, 2, key(9), 0, &mut r)
+    p.hb.consume_initiation_and_respond(&p.b, &ci, 2, key(9), Instant::ZERO, &mut r)
         .unwrap();
-    maker_b.add_macs(&mut r, 0);
+    maker_b.add_macs(&mut r, Instant::ZERO);
     let mut creply = [0u8; 64];
     checker_a
-        .create_reply(&r, &src, 0, &secret, [4; 24], &mut creply)
+        .create_reply(&r, &src, Instant::ZERO, &secret, [4; 24], &mut creply)
         .unwrap();
-    maker_b.consume_reply(&creply, 0).unwrap();
+    maker_b.consume_reply(&creply, Instant::ZERO).unwrap();
     // The response is rebuilt with mac2 now that B holds A's cookie.
-    maker_b.add_macs(&mut r, 0);
+    maker_b.add_macs(&mut r, Instant::ZERO);
     for i in 0..RESPONSE_LEN {
         let mut t = r;
         t[i] ^= 0x04;
         let ok = checker_a.check_mac1(&t)
-            && checker_a.check_mac2(&t, &src, 0, &secret)
+            && checker_a.check_mac2(&t, &src, Instant::ZERO, &secret)
             && p.ha.consume_response(&p.a, &t).is_ok();
         assert!(!ok, "response byte {i}");
     }
-    assert!(checker_a.check_mac1(&r) && checker_a.check_mac2(&r, &src, 0, &secret));
+    assert!(checker_a.check_mac1(&r) && checker_a.check_mac2(&r, &src, Instant::ZERO, &secret));
     p.ha.consume_response(&p.a, &r).unwrap();
 }
 
@@ -384,7 +395,7 @@ fn response_without_initiation() {
 fn responding_drops_our_own_initiation() {
     let mut p = pair(None, None);
     let mut mb = [0u8; INITIATION_LEN];
-    p.hb.create_initiation(&p.b, 9, key(0x30), T0, &mut mb)
+    p.hb.create_initiation(&p.b, 9, key(0x30), wall(T0), &mut mb)
         .unwrap();
     assert_eq!(p.hb.pending_local_index(), Some(9));
     let m = initiation(&mut p, 1, T0);
@@ -449,13 +460,13 @@ fn initiation_for_another_peer() {
     let mut hc = Handshake::new(&p.b, c.public, None);
     let mut r = [0u8; RESPONSE_LEN];
     assert_eq!(
-        hc.consume_initiation_and_respond(&p.b, &ci, 1, key(4), 0, &mut r)
+        hc.consume_initiation_and_respond(&p.b, &ci, 1, key(4), Instant::ZERO, &mut r)
             .unwrap_err(),
         Error::UnknownPeer
     );
     // Decrypted under one identity, finished under another.
     assert_eq!(
-        p.hb.consume_initiation_and_respond(&c, &ci, 1, key(4), 0, &mut r)
+        p.hb.consume_initiation_and_respond(&c, &ci, 1, key(4), Instant::ZERO, &mut r)
             .unwrap_err(),
         Error::UnexpectedMessage
     );
@@ -468,7 +479,8 @@ fn low_order_keys_rejected() {
     assert!(!h.can_handshake());
     let mut m = [0u8; INITIATION_LEN];
     assert_eq!(
-        h.create_initiation(&a, 1, key(2), T0, &mut m).unwrap_err(),
+        h.create_initiation(&a, 1, key(2), wall(T0), &mut m)
+            .unwrap_err(),
         Error::BadPublicKey
     );
     assert_eq!(h.pending_local_index(), None);
@@ -500,13 +512,14 @@ fn changing_identity() {
     assert_eq!(p.ha.pending_local_index(), None);
     // B does not know a2: the initiation decrypts but names a stranger.
     let mut m = [0u8; INITIATION_LEN];
-    p.ha.create_initiation(&a2, 3, key(6), T0, &mut m).unwrap();
+    p.ha.create_initiation(&a2, 3, key(6), wall(T0), &mut m)
+        .unwrap();
     let ci = decrypt_initiation(&p.b, &m).unwrap();
     assert_eq!(ci.remote_static(), &a2.public);
     // Passing another identity than the one the handshake knows makes it
     // follow, as set_local_identity would.
     let mut m = [0u8; INITIATION_LEN];
-    p.ha.create_initiation(&p.a, 4, key(6), T0 + NSEC, &mut m)
+    p.ha.create_initiation(&p.a, 4, key(6), wall(T0 + NSEC), &mut m)
         .unwrap();
     let (_, r) = respond(&mut p, &m, 0).unwrap();
     assert_eq!(
