@@ -70,21 +70,8 @@ pub enum Error {
 impl Error {
     /// The errno a FreeBSD or POSIX caller expects for this error.
     pub fn errno(self) -> i32 {
+        use crate::errno::*;
         use Error::*;
-        // FreeBSD's values; Linux agrees on all but EBADMSG (74 there).
-        const EPERM: i32 = 1;
-        const ENOENT: i32 = 2;
-        const E2BIG: i32 = 7;
-        const ENOMEM: i32 = 12;
-        const EEXIST: i32 = 17;
-        const EINVAL: i32 = 22;
-        const ENOSPC: i32 = 28;
-        const EMSGSIZE: i32 = 40;
-        const ENOBUFS: i32 = 55;
-        const EHOSTUNREACH: i32 = 65;
-        const EDESTADDRREQ: i32 = 39;
-        const EBADMSG: i32 = 89;
-        const EAUTH: i32 = 80;
         match self {
             BadLength | UnknownMessageType | BadInnerPacket => EINVAL,
             BadMac1 | BadMac2 | DecryptFailed | BadPublicKey | UnknownPeer => EAUTH,

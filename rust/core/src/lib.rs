@@ -19,6 +19,7 @@ pub mod cookie;
 pub mod crypto;
 pub mod device;
 pub mod endpoint;
+pub mod errno;
 pub mod error;
 pub mod index;
 pub mod ip;

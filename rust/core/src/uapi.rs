@@ -43,55 +43,15 @@ use crate::allowedips::IpPrefix;
 use crate::config::{AllowedIpChange, DeviceInfo, DeviceUpdate, Key, PeerInfo, PeerUpdate};
 use crate::endpoint::Endpoint;
 
-/// errno values as wireguard-go's `ipc` package takes them from
-/// `golang.org/x/sys/unix` on each system. EIO, EINVAL and the others below
-/// agree everywhere; EPROTO and EADDRINUSE do not.
+/// The errno table of the core; wg(8) reads these as i64.
 mod errno {
-    pub const EIO: i64 = 5;
-    pub const ENOENT: i64 = 2;
-    pub const E2BIG: i64 = 7;
-    pub const ENOSPC: i64 = 28;
-    pub const ENOMEM: i64 = 12;
-    pub const EEXIST: i64 = 17;
-    pub const EINVAL: i64 = 22;
-    /// wireguard-go's `IpcErrorUnknown` is a literal -55 (Linux's ENOANO)
-    /// on every system.
-    pub const ENOANO: i64 = 55;
-
-    #[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
-    mod os {
-        pub const EPROTO: i64 = 92;
-        pub const EADDRINUSE: i64 = 48;
-    }
-    #[cfg(any(target_os = "macos", target_os = "ios"))]
-    mod os {
-        pub const EPROTO: i64 = 100;
-        pub const EADDRINUSE: i64 = 48;
-    }
-    #[cfg(target_os = "openbsd")]
-    mod os {
-        pub const EPROTO: i64 = 95;
-        pub const EADDRINUSE: i64 = 48;
-    }
-    #[cfg(target_os = "netbsd")]
-    mod os {
-        pub const EPROTO: i64 = 96;
-        pub const EADDRINUSE: i64 = 48;
-    }
-    // Linux, and what wireguard-go's uapi_windows.go hard-codes.
-    #[cfg(not(any(
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "openbsd",
-        target_os = "netbsd"
-    )))]
-    mod os {
-        pub const EPROTO: i64 = 71;
-        pub const EADDRINUSE: i64 = 98;
-    }
-    pub use os::*;
+    use crate::errno as e;
+    pub const EIO: i64 = e::EIO as i64;
+    pub const EINVAL: i64 = e::EINVAL as i64;
+    pub const ENOMEM: i64 = e::ENOMEM as i64;
+    pub const EPROTO: i64 = e::host::EPROTO as i64;
+    pub const EADDRINUSE: i64 = e::host::EADDRINUSE as i64;
+    pub const IPC_UNKNOWN: i64 = e::IPC_UNKNOWN as i64;
 }
 
 /// An error answered as "errno=N". N is negative, as wireguard-go writes
@@ -120,7 +80,7 @@ impl UapiError {
     };
     /// `IpcErrorUnknown`: anything else.
     pub const UNKNOWN: Self = Self {
-        errno: -errno::ENOANO,
+        errno: -errno::IPC_UNKNOWN,
     };
     /// Not in wireguard-go (Go has no failing allocation); what a request
     /// too big for memory gets here.
@@ -131,19 +91,16 @@ impl UapiError {
 
 impl From<crate::Error> for UapiError {
     /// For the daemon applying a parsed update: the errors the device can
-    /// return get the errno wg(8) would print for them. These values are
-    /// the same on every Unix, so unlike `Error::errno` they need no
-    /// per-system table.
+    /// return for a configuration keep their errno (one table with the
+    /// kernel's, `Error::errno`; these values are the same on every Unix),
+    /// and every other failure to apply a value is EINVAL, as wireguard-go
+    /// answers it, peer creation included.
     fn from(e: crate::Error) -> Self {
         use crate::Error;
         let n = match e {
-            Error::NoMemory => errno::ENOMEM,
-            Error::TooBig => errno::E2BIG,
-            Error::Full => errno::ENOSPC,
-            Error::NotFound => errno::ENOENT,
-            Error::Exists => errno::EEXIST,
-            // wireguard-go answers EINVAL for every failure to apply a
-            // value, peer creation included.
+            Error::NoMemory | Error::TooBig | Error::Full | Error::NotFound | Error::Exists => {
+                i64::from(e.errno())
+            }
             _ => errno::EINVAL,
         };
         Self { errno: -n }
