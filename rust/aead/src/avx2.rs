@@ -1,8 +1,9 @@
-//! ChaCha20 (RFC 8439 section 2.4), eight blocks at once in AVX2 registers
-//! (one 32-bit lane per block), with Poly1305 fused into the same pass: the
-//! scalar MAC of one 512-byte chunk runs on the integer units between the
-//! vector rounds that make the next chunk's keystream (`gen`), so the two
-//! overlap instead of taking turns over the data.
+//! ChaCha20 (RFC 8439 section 2.4), six blocks at a time in AVX2 registers
+//! (three groups of two blocks, a block's rows in a register's 128-bit
+//! lane), with Poly1305 fused into the same pass: the scalar MAC of one
+//! chunk runs on the integer units between the vector half rounds that make
+//! the keystream of another (`blocks6`), so the two overlap instead of
+//! taking turns over the data.
 //!
 //! Every function here is `#[target_feature(enable = "avx2")]`: in the
 //! kernel object the whole crate is compiled for AVX2 anyway; in userspace
@@ -11,9 +12,10 @@
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 
-use crate::poly::Mac;
+use crate::poly::{Mac, Poly};
 
-pub const CHUNK: usize = 512;
+/// The keystream bytes of one `blocks6` call.
+pub const CHUNK: usize = 384;
 
 /// The ChaCha20 state words that do not change between chunks.
 pub struct Cipher {
@@ -42,13 +44,194 @@ impl Cipher {
     }
 }
 
-/// The byte shuffles of the 16- and 8-bit rotations, kept opaque to the
-/// compiler (black_box): seeing them as constants, LLVM rewrote
-/// rot8(d ^ a) as rot8(d) ^ rot8(a) and rot16 as two word shuffles, twice
-/// the shuffles on the ports the shifts also need (Zen 1: the bottleneck).
-#[inline]
+// The double round as inline assembly, three two-block groups interleaved
+// instruction by instruction. Why not intrinsics: on Zen 1 the vector
+// scheduler sees few instructions at a time and the rotations' shifts all
+// go to one pipe, so the order matters; LLVM regrouped the intrinsics
+// into one quarter round after another (one dependency chain at a time)
+// and rewrote the byte rotations into twice the shuffles. The assembly
+// keeps the order: the same step for the three groups, then the next.
+//
+// Layout: a group is two blocks, one per 128-bit lane; `a`, `b`, `c`, `d`
+// are the state's four rows (a: constants, b and c: the key, d: counter
+// and nonce). The diagonal round is the column round after rotating rows
+// b, c and d by one, two and three words (vpshufd), undone after it.
+
+/// `op` on each group: `{d0} = op {d0}, {s0}` ...
+macro_rules! op3 {
+    ($op:literal, $d:literal, $s:literal) => {
+        concat!(
+            $op, " {", $d, "0}, {", $d, "0}, {", $s, "0}\n", $op, " {", $d, "1}, {", $d, "1}, {",
+            $s, "1}\n", $op, " {", $d, "2}, {", $d, "2}, {", $s, "2}\n",
+        )
+    };
+}
+
+/// The byte-shuffle rotations (by 16 and by 8) of row d: mask `m`.
+macro_rules! shufb3 {
+    ($m:literal) => {
+        concat!(
+            "vpshufb {d0}, {d0}, {",
+            $m,
+            "}\n",
+            "vpshufb {d1}, {d1}, {",
+            $m,
+            "}\n",
+            "vpshufb {d2}, {d2}, {",
+            $m,
+            "}\n",
+        )
+    };
+}
+
+/// Row b rotated left by `l` (`r` = 32 - `l`): shift, shift, or.
+macro_rules! rot3 {
+    ($l:literal, $r:literal) => {
+        concat!(
+            "vpsrld {t0}, {b0}, ",
+            $r,
+            "\n",
+            "vpsrld {t1}, {b1}, ",
+            $r,
+            "\n",
+            "vpslld {b0}, {b0}, ",
+            $l,
+            "\n",
+            "vpslld {b1}, {b1}, ",
+            $l,
+            "\n",
+            "vpor {b0}, {b0}, {t0}\n",
+            "vpor {b1}, {b1}, {t1}\n",
+            "vpsrld {t0}, {b2}, ",
+            $r,
+            "\n",
+            "vpslld {b2}, {b2}, ",
+            $l,
+            "\n",
+            "vpor {b2}, {b2}, {t0}\n",
+        )
+    };
+}
+
+/// Row `r` of each group rotated by whole words (vpshufd `imm`).
+macro_rules! words3 {
+    ($r:literal, $imm:literal) => {
+        concat!(
+            "vpshufd {",
+            $r,
+            "0}, {",
+            $r,
+            "0}, ",
+            $imm,
+            "\n",
+            "vpshufd {",
+            $r,
+            "1}, {",
+            $r,
+            "1}, ",
+            $imm,
+            "\n",
+            "vpshufd {",
+            $r,
+            "2}, {",
+            $r,
+            "2}, ",
+            $imm,
+            "\n",
+        )
+    };
+}
+
+/// Four quarter rounds on the rows of each group (RFC 8439 2.1).
+macro_rules! quarter3 {
+    () => {
+        concat!(
+            op3!("vpaddd", "a", "b"),
+            op3!("vpxor", "d", "a"),
+            shufb3!("m16"),
+            op3!("vpaddd", "c", "d"),
+            op3!("vpxor", "b", "c"),
+            rot3!("12", "20"),
+            op3!("vpaddd", "a", "b"),
+            op3!("vpxor", "d", "a"),
+            shufb3!("m8"),
+            op3!("vpaddd", "c", "d"),
+            op3!("vpxor", "b", "c"),
+            rot3!("7", "25"),
+        )
+    };
+}
+
+/// One half of a double round: the quarter rounds, then rows b, c, d
+/// rotated by `ib`, `ic`, `id` (into the diagonal order, or back).
+macro_rules! half_round {
+    ($a:ident, $b:ident, $c:ident, $d:ident, $m16:ident, $m8:ident,
+     $ib:literal, $ic:literal, $id:literal) => {
+        core::arch::asm!(
+            quarter3!(),
+            words3!("b", $ib),
+            words3!("c", $ic),
+            words3!("d", $id),
+            a0 = inout(ymm_reg) $a[0], a1 = inout(ymm_reg) $a[1], a2 = inout(ymm_reg) $a[2],
+            b0 = inout(ymm_reg) $b[0], b1 = inout(ymm_reg) $b[1], b2 = inout(ymm_reg) $b[2],
+            c0 = inout(ymm_reg) $c[0], c1 = inout(ymm_reg) $c[1], c2 = inout(ymm_reg) $c[2],
+            d0 = inout(ymm_reg) $d[0], d1 = inout(ymm_reg) $d[1], d2 = inout(ymm_reg) $d[2],
+            m16 = in(ymm_reg) $m16, m8 = in(ymm_reg) $m8,
+            t0 = out(ymm_reg) _, t1 = out(ymm_reg) _,
+            options(nomem, nostack, preserves_flags),
+        )
+    };
+}
+
+/// Six keystream blocks `ctr..ctr + 6`, stored at `out` or XORed into it
+/// (CHUNK bytes); meanwhile the `mac_len` bytes at `mac_in` (whole 16-byte
+/// blocks) go through `mac`, spread over the 20 half rounds, so that the
+/// scalar MAC runs on the integer units while the vector units make the
+/// keystream. `mac_in` may be the bytes at `out` (open): they are read
+/// during the rounds, and written only after them. Never inlined: its
+/// callers' frames stay small for the kernel stack, and
+/// kbuild/fpu-allow.txt names a stable function.
+///
+/// # Safety
+/// The CPU has AVX2; `out` is valid for CHUNK bytes (read too if `xor`);
+/// `mac_in` is valid for `mac_len` bytes of reads, `mac_len` a multiple of
+/// 16, and nothing else writes them during the call.
+#[inline(never)]
 #[target_feature(enable = "avx2")]
-unsafe fn rot_masks() -> (__m256i, __m256i) {
+pub unsafe fn blocks6(
+    c: &Cipher,
+    ctr: u32,
+    out: *mut u8,
+    xor: bool,
+    mac: &mut Poly,
+    mac_in: *const u8,
+    mac_len: usize,
+) {
+    let ra = _mm256_set_epi32(
+        0x6b20_6574,
+        0x7962_2d32,
+        0x3320_646e,
+        0x6170_7865,
+        0x6b20_6574,
+        0x7962_2d32,
+        0x3320_646e,
+        0x6170_7865,
+    );
+    let rb = _mm256_broadcastsi128_si256(_mm_loadu_si128(c.key.as_ptr().cast()));
+    let rc = _mm256_broadcastsi128_si256(_mm_loadu_si128(c.key.as_ptr().add(4).cast()));
+    let n = |i: u32| {
+        _mm256_set_epi32(
+            c.nonce[2] as i32,
+            c.nonce[1] as i32,
+            c.nonce[0] as i32,
+            ctr.wrapping_add(i + 1) as i32,
+            c.nonce[2] as i32,
+            c.nonce[1] as i32,
+            c.nonce[0] as i32,
+            ctr.wrapping_add(i) as i32,
+        )
+    };
+    let rd = [n(0), n(2), n(4)];
     let m16 = _mm256_set_epi8(
         13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9, 8, 11, 10, 5, 4,
         7, 6, 1, 0, 3, 2,
@@ -57,152 +240,52 @@ unsafe fn rot_masks() -> (__m256i, __m256i) {
         14, 13, 12, 15, 10, 9, 8, 11, 6, 5, 4, 7, 2, 1, 0, 3, 14, 13, 12, 15, 10, 9, 8, 11, 6, 5,
         4, 7, 2, 1, 0, 3,
     );
-    (core::hint::black_box(m16), core::hint::black_box(m8))
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn rot12(x: __m256i) -> __m256i {
-    _mm256_or_si256(_mm256_slli_epi32(x, 12), _mm256_srli_epi32(x, 20))
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn rot7(x: __m256i) -> __m256i {
-    _mm256_or_si256(_mm256_slli_epi32(x, 7), _mm256_srli_epi32(x, 25))
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn qr(x: &mut [__m256i; 16], m: (__m256i, __m256i), a: usize, b: usize, c: usize, d: usize) {
-    x[a] = _mm256_add_epi32(x[a], x[b]);
-    x[d] = _mm256_shuffle_epi8(_mm256_xor_si256(x[d], x[a]), m.0);
-    x[c] = _mm256_add_epi32(x[c], x[d]);
-    x[b] = rot12(_mm256_xor_si256(x[b], x[c]));
-    x[a] = _mm256_add_epi32(x[a], x[b]);
-    x[d] = _mm256_shuffle_epi8(_mm256_xor_si256(x[d], x[a]), m.1);
-    x[c] = _mm256_add_epi32(x[c], x[d]);
-    x[b] = rot7(_mm256_xor_si256(x[b], x[c]));
-}
-
-/// 8x8 transpose of 32-bit words: `r[i]` lane j becomes `r[j]` lane i.
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
-    let t0 = _mm256_unpacklo_epi32(r[0], r[1]);
-    let t1 = _mm256_unpackhi_epi32(r[0], r[1]);
-    let t2 = _mm256_unpacklo_epi32(r[2], r[3]);
-    let t3 = _mm256_unpackhi_epi32(r[2], r[3]);
-    let t4 = _mm256_unpacklo_epi32(r[4], r[5]);
-    let t5 = _mm256_unpackhi_epi32(r[4], r[5]);
-    let t6 = _mm256_unpacklo_epi32(r[6], r[7]);
-    let t7 = _mm256_unpackhi_epi32(r[6], r[7]);
-    let u0 = _mm256_unpacklo_epi64(t0, t2);
-    let u1 = _mm256_unpackhi_epi64(t0, t2);
-    let u2 = _mm256_unpacklo_epi64(t1, t3);
-    let u3 = _mm256_unpackhi_epi64(t1, t3);
-    let u4 = _mm256_unpacklo_epi64(t4, t6);
-    let u5 = _mm256_unpackhi_epi64(t4, t6);
-    let u6 = _mm256_unpacklo_epi64(t5, t7);
-    let u7 = _mm256_unpackhi_epi64(t5, t7);
-    [
-        _mm256_permute2x128_si256(u0, u4, 0x20),
-        _mm256_permute2x128_si256(u1, u5, 0x20),
-        _mm256_permute2x128_si256(u2, u6, 0x20),
-        _mm256_permute2x128_si256(u3, u7, 0x20),
-        _mm256_permute2x128_si256(u0, u4, 0x31),
-        _mm256_permute2x128_si256(u1, u5, 0x31),
-        _mm256_permute2x128_si256(u2, u6, 0x31),
-        _mm256_permute2x128_si256(u3, u7, 0x31),
-    ]
-}
-
-/// Keystream blocks `ctr..ctr + 8` into `ks`; meanwhile the whole 16-byte
-/// blocks of `mac_in` go through `mac` (which must hold no partial block).
-///
-/// # Safety
-/// The CPU has AVX2.
-#[inline]
-pub unsafe fn gen(c: &Cipher, ctr: u32, ks: &mut [u8; CHUNK], mac: &mut Mac, mac_in: &[u8]) {
-    blocks8(c, ctr, ks.as_mut_ptr(), false, mac, mac_in)
-}
-
-/// As [`gen`], but XORs the keystream straight into the CHUNK bytes at
-/// `data` (a whole chunk) instead of storing it: no round trip through a
-/// buffer. `mac_in` may be those same bytes (open: the MAC reads the
-/// ciphertext during the rounds, before the XOR writes it).
-///
-/// # Safety
-/// The CPU has AVX2; `data` is valid for CHUNK bytes of reads and writes
-/// and `mac_in` is not written through anything but `data` meanwhile.
-#[inline]
-pub unsafe fn gen_xor(c: &Cipher, ctr: u32, data: *mut u8, mac: &mut Mac, mac_in: &[u8]) {
-    blocks8(c, ctr, data, true, mac, mac_in)
-}
-
-/// Eight keystream blocks, stored at `out` or XORed into it (CHUNK bytes).
-/// Never inlined: its callers' frames stay small for the kernel stack, and
-/// kbuild/fpu-allow.txt names a stable function.
-///
-/// # Safety
-/// The CPU has AVX2; `out` is valid for CHUNK bytes (read too if `xor`).
-#[inline(never)]
-#[target_feature(enable = "avx2")]
-unsafe fn blocks8(c: &Cipher, ctr: u32, out: *mut u8, xor: bool, mac: &mut Mac, mac_in: &[u8]) {
-    let s = |v: u32| _mm256_set1_epi32(v as i32);
-    let ctrs = _mm256_add_epi32(s(ctr), _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0));
-    let init = [
-        s(0x6170_7865),
-        s(0x3320_646e),
-        s(0x7962_2d32),
-        s(0x6b20_6574),
-        s(c.key[0]),
-        s(c.key[1]),
-        s(c.key[2]),
-        s(c.key[3]),
-        s(c.key[4]),
-        s(c.key[5]),
-        s(c.key[6]),
-        s(c.key[7]),
-        ctrs,
-        s(c.nonce[0]),
-        s(c.nonce[1]),
-        s(c.nonce[2]),
-    ];
-    let mut x = init;
-    let m = rot_masks();
-    // The MAC's blocks spread evenly over the 10 double rounds.
-    let mut rest = &mac_in[..mac_in.len() & !15];
-    let step = rest.len().div_ceil(160) * 16;
+    let (mut a, mut b, mut cc, mut d) = ([ra; 3], [rb; 3], [rc; 3], rd);
+    // The MAC's blocks spread evenly over the 20 half rounds.
+    let mut p = mac_in;
+    let mut left = mac_len & !15;
+    let step = (left / 16).div_ceil(20) * 16;
+    // (A macro, not a closure: a call here would spill every vector
+    // register, all of them caller-saved.)
+    macro_rules! slot {
+        () => {
+            let now = left.min(step);
+            // SAFETY: `now <= left` bytes remain at `p` (the caller's
+            // contract), and nothing writes them during this call.
+            mac.blocks(core::slice::from_raw_parts(p, now));
+            p = p.add(now);
+            left -= now;
+        };
+    }
     for _ in 0..10 {
-        let (now, later) = rest.split_at(rest.len().min(step));
-        mac.poly.blocks(now);
-        rest = later;
-        qr(&mut x, m, 0, 4, 8, 12);
-        qr(&mut x, m, 1, 5, 9, 13);
-        qr(&mut x, m, 2, 6, 10, 14);
-        qr(&mut x, m, 3, 7, 11, 15);
-        qr(&mut x, m, 0, 5, 10, 15);
-        qr(&mut x, m, 1, 6, 11, 12);
-        qr(&mut x, m, 2, 7, 8, 13);
-        qr(&mut x, m, 3, 4, 9, 14);
+        slot!();
+        half_round!(a, b, cc, d, m16, m8, "0x39", "0x4e", "0x93");
+        slot!();
+        half_round!(a, b, cc, d, m16, m8, "0x93", "0x4e", "0x39");
     }
-    mac.poly.blocks(rest);
-    for (xi, ii) in x.iter_mut().zip(init.iter()) {
-        *xi = _mm256_add_epi32(*xi, *ii);
-    }
-    let lo = transpose([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
-    let hi = transpose([x[8], x[9], x[10], x[11], x[12], x[13], x[14], x[15]]);
-    for j in 0..8 {
-        // SAFETY: 64 * j + 64 <= CHUNK bytes at `out`; unaligned access.
-        let a = out.add(64 * j).cast::<__m256i>();
-        let b = out.add(64 * j + 32).cast::<__m256i>();
-        if xor {
-            _mm256_storeu_si256(a, _mm256_xor_si256(_mm256_loadu_si256(a), lo[j]));
-            _mm256_storeu_si256(b, _mm256_xor_si256(_mm256_loadu_si256(b), hi[j]));
-        } else {
-            _mm256_storeu_si256(a, lo[j]);
-            _mm256_storeu_si256(b, hi[j]);
+    for g in 0..3 {
+        let rows = [
+            _mm256_add_epi32(a[g], ra),
+            _mm256_add_epi32(b[g], rb),
+            _mm256_add_epi32(cc[g], rc),
+            _mm256_add_epi32(d[g], rd[g]),
+        ];
+        for (i, r) in rows.iter().enumerate() {
+            // Block 2g is the low lanes, block 2g + 1 the high ones.
+            let halves = [
+                _mm256_castsi256_si128(*r),
+                _mm256_extracti128_si256::<1>(*r),
+            ];
+            for (h, v) in halves.into_iter().enumerate() {
+                // SAFETY: 128 * g + 64 * h + 16 * i + 16 <= CHUNK bytes at
+                // `out`; unaligned access.
+                let q = out.add(128 * g + 64 * h + 16 * i).cast::<__m128i>();
+                if xor {
+                    _mm_storeu_si128(q, _mm_xor_si128(_mm_loadu_si128(q), v));
+                } else {
+                    _mm_storeu_si128(q, v);
+                }
+            }
         }
     }
 }
@@ -233,7 +316,7 @@ pub unsafe fn xor(data: &mut [u8], ks: &[u8]) {
 }
 
 /// The keystream as a stream over pieces of any length (the split-buffer
-/// path): 512 bytes at a time, with a read position.
+/// path): CHUNK bytes at a time, with a read position.
 pub struct Stream<'a> {
     c: &'a Cipher,
     ks: [u8; CHUNK],
@@ -242,21 +325,24 @@ pub struct Stream<'a> {
 }
 
 impl<'a> Stream<'a> {
-    /// Generates blocks 0..8: the Poly1305 key is block 0's first 32 bytes,
+    /// Generates blocks 0..6: the Poly1305 key is block 0's first 32 bytes,
     /// the message starts at block 1.
     ///
     /// # Safety
     /// The CPU has AVX2.
     #[target_feature(enable = "avx2")]
     pub unsafe fn start(c: &'a Cipher) -> (Stream<'a>, Mac) {
-        let mut st = Stream {
+        let mut ks = core::mem::MaybeUninit::<[u8; CHUNK]>::uninit();
+        let k = ks.as_mut_ptr().cast::<u8>();
+        let mut none = Poly::new(&[0; 32]);
+        blocks6(c, 0, k, false, &mut none, k, 0);
+        let st = Stream {
             c,
-            ks: [0; CHUNK],
+            // SAFETY: blocks6 (xor false) wrote all CHUNK bytes.
+            ks: ks.assume_init(),
             pos: 64,
-            ctr: 8,
+            ctr: 6,
         };
-        let mut none = Mac::new(&[0; 32]);
-        gen(c, 0, &mut st.ks, &mut none, &[]);
         let mut otk = [0u8; 32];
         otk.copy_from_slice(&st.ks[..32]);
         let mac = Mac::new(&otk);
@@ -270,9 +356,10 @@ impl<'a> Stream<'a> {
     pub unsafe fn apply(&mut self, mut data: &mut [u8]) {
         while !data.is_empty() {
             if self.pos == CHUNK {
-                let mut none = Mac::new(&[0; 32]);
-                gen(self.c, self.ctr, &mut self.ks, &mut none, &[]);
-                self.ctr = self.ctr.wrapping_add(8);
+                let mut none = Poly::new(&[0; 32]);
+                let ks = self.ks.as_mut_ptr();
+                blocks6(self.c, self.ctr, ks, false, &mut none, ks, 0);
+                self.ctr = self.ctr.wrapping_add(6);
                 self.pos = 0;
             }
             let n = (CHUNK - self.pos).min(data.len());
@@ -298,27 +385,38 @@ pub unsafe fn seal(c: &Cipher, aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
     mac.update(aad);
     mac.pad();
     let total = buf.len();
-    // Chunk 0: the 448 bytes after block 0 of the first keystream.
+    // Chunk 0: the CHUNK - 64 bytes after block 0 of the first keystream.
     let first = total.min(CHUNK - 64);
-    let (mut done, mut rest) = buf.split_at_mut(first);
-    xor(done, &st.ks[64..64 + first]);
+    xor(&mut buf[..first], &st.ks[64..64 + first]);
     // Each later chunk's keystream is made while the MAC takes the
-    // previous chunk's ciphertext.
-    while !rest.is_empty() {
-        let n = rest.len().min(CHUNK);
-        let (now, later) = rest.split_at_mut(n);
+    // previous chunk's ciphertext (a different part of `buf`).
+    let p = buf.as_mut_ptr();
+    let (mut done, mut off) = (0usize, first);
+    while off < total {
+        let n = (total - off).min(CHUNK);
+        // SAFETY: off + n <= total bytes at `p`; the MAC reads
+        // `done..off`, which this call does not write.
         if n == CHUNK {
-            gen_xor(c, st.ctr, now.as_mut_ptr(), &mut mac, done);
+            blocks6(
+                c,
+                st.ctr,
+                p.add(off),
+                true,
+                &mut mac.poly,
+                p.add(done),
+                off - done,
+            );
         } else {
-            gen(c, st.ctr, &mut st.ks, &mut mac, done);
-            xor(now, &st.ks[..n]);
+            let ks = st.ks.as_mut_ptr();
+            blocks6(c, st.ctr, ks, false, &mut mac.poly, p.add(done), off - done);
+            xor(core::slice::from_raw_parts_mut(p.add(off), n), &st.ks[..n]);
         }
-        st.ctr = st.ctr.wrapping_add(8);
-        done = now;
-        rest = later;
+        st.ctr = st.ctr.wrapping_add(6);
+        done = off;
+        off += n;
     }
-    // The last chunk never went through `gen`.
-    mac.update(done);
+    // The last chunk never went through `blocks6`'s MAC.
+    mac.update(&buf[done..]);
     st.wipe();
     mac.finish(aad.len(), total)
 }
@@ -342,34 +440,52 @@ pub unsafe fn open(c: &Cipher, aad: &[u8], buf: &mut [u8], tag: &[u8; 16]) -> bo
         mac.update(buf);
         xor(buf, &st.ks[64..64 + first]);
     } else {
+        let p = buf.as_mut_ptr();
+        // The second chunk's keystream, while the MAC takes chunks 0 and 1
+        // (whole blocks; chunk 0 is whole, CHUNK - 64 bytes).
         let n = (total - first).min(CHUNK);
-        let mut ks1 = [0u8; CHUNK];
-        gen(c, st.ctr, &mut ks1, &mut mac, &buf[..first + n]);
-        st.ctr = st.ctr.wrapping_add(8);
-        mac.update(&buf[(first + n) & !15..first + n]);
+        // SAFETY: first + n <= total bytes at `p`, not written meanwhile
+        // but by blocks6 itself, after its rounds (the MAC reads them
+        // during the rounds).
+        if n == CHUNK {
+            blocks6(c, st.ctr, p.add(first), true, &mut mac.poly, p, first + n);
+        } else {
+            let mut ks1 = core::mem::MaybeUninit::<[u8; CHUNK]>::uninit();
+            let k1 = ks1.as_mut_ptr().cast::<u8>();
+            blocks6(c, st.ctr, k1, false, &mut mac.poly, p, (first + n) & !15);
+            // SAFETY: blocks6 (xor false) wrote all CHUNK bytes.
+            let mut ks1 = ks1.assume_init();
+            mac.update(&buf[(first + n) & !15..first + n]);
+            xor(&mut buf[first..first + n], &ks1[..n]);
+            crate::wipe(&mut ks1);
+        }
+        st.ctr = st.ctr.wrapping_add(6);
         let (c0, rest) = buf.split_at_mut(first);
         xor(c0, &st.ks[64..]);
-        let (c1, mut rest) = rest.split_at_mut(n);
-        xor(c1, &ks1[..n]);
-        crate::wipe(&mut ks1);
-        while !rest.is_empty() {
-            // Every chunk before this one was whole (448 or 512 bytes), so
-            // the MAC holds no partial block and `gen` may feed it blocks.
-            let n = rest.len().min(CHUNK);
-            let (now, later) = rest.split_at_mut(n);
+        let rest = &mut rest[n..];
+        // Every chunk before this one was whole (CHUNK - 64 or CHUNK
+        // bytes), so the MAC holds no partial block and `blocks6` may feed
+        // it blocks.
+        let p = rest.as_mut_ptr();
+        let len = rest.len();
+        let mut off = 0;
+        while off < len {
+            let n = (len - off).min(CHUNK);
+            let q = p.add(off);
             if n == CHUNK {
-                let p = now.as_mut_ptr();
-                // SAFETY: the MAC reads the chunk (through `p`) during the
-                // rounds; gen_xor writes it (through `p`) after them.
-                let ct = core::slice::from_raw_parts(p, n);
-                gen_xor(c, st.ctr, p, &mut mac, ct);
+                // SAFETY: the MAC reads the chunk (through `q`) during the
+                // rounds; blocks6 writes it (through `q`) after them.
+                blocks6(c, st.ctr, q, true, &mut mac.poly, q, n);
             } else {
-                gen(c, st.ctr, &mut st.ks, &mut mac, now);
+                let ks = st.ks.as_mut_ptr();
+                // SAFETY: n bytes at `q`, read only during this call.
+                blocks6(c, st.ctr, ks, false, &mut mac.poly, q, n & !15);
+                let now = core::slice::from_raw_parts_mut(q, n);
                 mac.update(&now[n & !15..]);
                 xor(now, &st.ks[..n]);
             }
-            st.ctr = st.ctr.wrapping_add(8);
-            rest = later;
+            st.ctr = st.ctr.wrapping_add(6);
+            off += n;
         }
     }
     st.wipe();
