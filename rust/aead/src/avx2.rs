@@ -242,19 +242,21 @@ pub unsafe fn blocks6(
     );
     let (mut a, mut b, mut cc, mut d) = ([ra; 3], [rb; 3], [rc; 3], rd);
     // The MAC's blocks spread evenly over the 20 half rounds.
+    // The MAC's blocks spread evenly over the 20 half rounds: each takes
+    // nb / 20 blocks, and the first nb % 20 one more.
+    let nb = mac_len / 16;
+    let (q, mut extra) = (nb / 20, nb % 20);
     let mut p = mac_in;
-    let mut left = mac_len & !15;
-    let step = (left / 16).div_ceil(20) * 16;
     // (A macro, not a closure: a call here would spill every vector
     // register, all of them caller-saved.)
     macro_rules! slot {
         () => {
-            let now = left.min(step);
-            // SAFETY: `now <= left` bytes remain at `p` (the caller's
-            // contract), and nothing writes them during this call.
+            let now = 16 * (q + usize::from(extra > 0));
+            extra = extra.saturating_sub(1);
+            // SAFETY: at most nb blocks in all (20 * q + nb % 20) at
+            // `mac_in` (the caller's contract); nothing writes them meanwhile.
             mac.blocks(core::slice::from_raw_parts(p, now));
             p = p.add(now);
-            left -= now;
         };
     }
     for _ in 0..10 {
