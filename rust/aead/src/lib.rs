@@ -5,12 +5,12 @@
 //! SSE/AVX register may be touched outside fpu_kern_enter/leave), and on a
 //! soft-float target `#[target_feature(enable = "avx2")]` is lowered to
 //! scalar code. So kbuild/build-kernel-lib.sh compiles this crate alone for
-//! a hard-float kernel target (kbuild/x86_64-ifwg-kernel-simd.json: AVX2,
-//! kernel code model, static relocations, no red zone) and links the object
-//! beside the core. Only `wg_aead_simd_seal` and `wg_aead_simd_open` stay
-//! global; they take and return integers and pointers, so no vector
-//! register crosses the soft-float ABI, and the core calls them only inside
-//! an FPU section (wg_core::crypto's `FpuSection`).
+//! a hard-float kernel target (kbuild/x86_64-ifwg-kernel-simd.json: AVX2
+//! and BMI2, kernel code model, static relocations, no red zone) and links
+//! the object beside the core. Only `wg_aead_simd_seal` and
+//! `wg_aead_simd_open` stay global; they take and return integers and
+//! pointers, so no vector register crosses the soft-float ABI, and the core
+//! calls them only inside an FPU section (wg_core::crypto's `FpuSection`).
 //!
 //! The code is this crate's own (candidate (c) of issue 12, the fastest
 //! measured; README's performance section has the figures): ChaCha20 six
@@ -66,11 +66,11 @@ fn tag_eq(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> bool {
 }
 
 /// Whether the AVX2 code may run: always in the kernel object (compiled
-/// for AVX2, and called only when the core's CPUID check passed); by
-/// CPUID, once, in userspace builds.
+/// for AVX2 and BMI2, and called only when the core's CPUID check passed);
+/// by CPUID, once, in userspace builds.
 #[cfg(target_arch = "x86_64")]
 fn have_avx2() -> bool {
-    if cfg!(target_feature = "avx2") {
+    if cfg!(all(target_feature = "avx2", target_feature = "bmi2")) {
         return true;
     }
     use core::sync::atomic::{AtomicU8, Ordering};
@@ -97,7 +97,7 @@ pub fn seal(
     #[cfg(target_arch = "x86_64")]
     if have_avx2() {
         let mut c = avx2::Cipher::new(key, nonce);
-        // SAFETY: the CPU has AVX2 (checked above).
+        // SAFETY: the CPU has AVX2 and BMI2 (checked above).
         let tag = unsafe {
             match segs {
                 [one] => avx2::seal(&c, aad, one),
@@ -122,7 +122,7 @@ pub fn open(
     #[cfg(target_arch = "x86_64")]
     if have_avx2() {
         let mut c = avx2::Cipher::new(key, nonce);
-        // SAFETY: the CPU has AVX2 (checked above).
+        // SAFETY: the CPU has AVX2 and BMI2 (checked above).
         let ok = unsafe {
             match segs {
                 [one] => avx2::open(&c, aad, one, tag),
@@ -139,9 +139,9 @@ pub fn open(
 /// pieces (whose lengths need not be multiples of 64 or 16).
 ///
 /// # Safety
-/// The CPU has AVX2.
+/// The CPU has AVX2 and BMI2.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,bmi2")]
 unsafe fn seal_stream(c: &avx2::Cipher, aad: &[u8], segs: &mut [&mut [u8]]) -> [u8; TAG_LEN] {
     let (mut st, mut mac) = avx2::Stream::start(c);
     mac.update(aad);
@@ -157,9 +157,9 @@ unsafe fn seal_stream(c: &avx2::Cipher, aad: &[u8], segs: &mut [&mut [u8]]) -> [
 }
 
 /// # Safety
-/// The CPU has AVX2.
+/// The CPU has AVX2 and BMI2.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,bmi2")]
 unsafe fn open_stream(
     c: &avx2::Cipher,
     aad: &[u8],
@@ -439,8 +439,10 @@ fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}
 }
 
-/// Whether this CPU and OS can run the AVX2 code: CPUID's AVX and AVX2
-/// bits, OSXSAVE, and XCR0's SSE and AVX state bits (the OS saves YMM).
+/// Whether this CPU and OS can run the AVX2 code: CPUID's AVX, AVX2 and
+/// BMI2 bits (the MAC multiplies with BMI2's MULX: every AVX2 CPU from
+/// Intel's Haswell and AMD's Excavator on has it), OSXSAVE, and XCR0's SSE
+/// and AVX state bits (the OS saves YMM).
 #[cfg(target_arch = "x86_64")]
 pub fn cpu_has_avx2() -> bool {
     #[allow(unused_imports)]
@@ -455,7 +457,8 @@ pub fn cpu_has_avx2() -> bool {
     #[allow(unused_unsafe)]
     // SAFETY: leaf 7 exists (max >= 7); no side effect.
     let l7 = unsafe { __cpuid_count(7, 0) };
-    if l7.ebx & (1 << 5) == 0 {
+    let avx2_bmi2 = (1 << 5) | (1 << 8);
+    if l7.ebx & avx2_bmi2 != avx2_bmi2 {
         return false;
     }
     let lo: u32;

@@ -45,9 +45,10 @@ pub struct KernelSimd;
 pub static KERNEL_SIMD: KernelSimd = KernelSimd;
 
 impl SimdBackend for KernelSimd {
-    /// AVX2 with the YMM state enabled by the kernel in XCR0 (FreeBSD's
-    /// fpuinit sets it when the CPU has AVX); CPUID and XGETBV here, in
-    /// soft-float code, since the vector object may run only in a section.
+    /// AVX2 and BMI2 (the vector object's MAC uses MULX) with the YMM state
+    /// enabled by the kernel in XCR0 (FreeBSD's fpuinit sets it when the
+    /// CPU has AVX); CPUID and XGETBV here, in soft-float code, since the
+    /// vector object may run only in a section. As wg_aead::cpu_has_avx2.
     fn usable(&self) -> bool {
         #[allow(unused_imports)]
         use core::arch::x86_64::{__cpuid, __cpuid_count};
@@ -61,7 +62,8 @@ impl SimdBackend for KernelSimd {
         #[allow(unused_unsafe)]
         // SAFETY: leaf 7 exists (max >= 7); no side effect.
         let l7 = unsafe { __cpuid_count(7, 0) };
-        if l7.ebx & (1 << 5) == 0 {
+        let avx2_bmi2 = (1 << 5) | (1 << 8);
+        if l7.ebx & avx2_bmi2 != avx2_bmi2 {
             return false;
         }
         let lo: u32;
