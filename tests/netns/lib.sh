@@ -254,6 +254,13 @@ segment() {
 	for _m in "$@"; do
 		nsq "$_sn" ip link set "$_m" master "$_sb" up
 	done
+	# Pin the bridge's MAC. Unset, Linux gives a bridge its lowest port's
+	# MAC and changes it as ports come and go: when a roaming host's wire
+	# joined and left, the bridge could change MAC under its neighbours'
+	# ARP caches, and they sent into the void until the entry aged out
+	# (about 15-45 s; the roaming scenario failed about half the time).
+	_mac=$(nsx "$_sn" ip -br link show dev "$_sb" | awk '{ print $3 }')
+	nsq "$_sn" ip link set "$_sb" address "$_mac"
 }
 
 # addr NS IF CIDR
