@@ -169,6 +169,8 @@ macro_rules! quarter3 {
 macro_rules! half_round {
     ($a:ident, $b:ident, $c:ident, $d:ident, $m16:ident, $m8:ident,
      $ib:literal, $ic:literal, $id:literal) => {
+        // SAFETY: registers only (nomem, nostack, flags kept); the VEX
+        // instructions need AVX2, which every caller (blocks6) requires.
         core::arch::asm!(
             quarter3!(),
             words3!("b", $ib),
@@ -243,7 +245,6 @@ pub unsafe fn blocks6(
         4, 7, 2, 1, 0, 3,
     );
     let (mut a, mut b, mut cc, mut d) = ([ra; 3], [rb; 3], [rc; 3], rd);
-    // The MAC's blocks spread evenly over the 20 half rounds.
     // The MAC's blocks spread evenly over the 20 half rounds: each takes
     // nb / 20 blocks, and the first nb % 20 one more.
     let nb = mac_len / 16;
