@@ -51,6 +51,8 @@ fi
 # the nvlist and UAPI parsers need it to find sizes and keys.
 set -- -O --sanitizer "${FUZZ_SANITIZER:-none}"
 [ "${FUZZ_TRACE_COMPARES:-1}" = 0 ] && set -- "$@" --no-trace-compares
+# FUZZ_FEATURES=fast-x25519 for long receive campaigns (fuzz/Cargo.toml).
+[ -n "${FUZZ_FEATURES:-}" ] && set -- "$@" --features "$FUZZ_FEATURES"
 cargo "+$tc" fuzz build "$@"
 host=$(rustc "+$tc" -vV | sed -n 's/^host: //p')
 bindir=${CARGO_TARGET_DIR:-$fuzz/target}/$host/release
