@@ -48,11 +48,6 @@ impl Duration {
         self.0 / NANOS_PER_SEC
     }
 
-    /// Whole milliseconds, rounded down.
-    pub const fn as_millis(self) -> u64 {
-        self.0 / NANOS_PER_MILLI
-    }
-
     /// The nanoseconds past [`Duration::as_secs`].
     pub const fn subsec_nanos(self) -> u32 {
         // Below 10^9, so it fits.
@@ -339,7 +334,6 @@ mod tests {
         let d = Duration::from_millis(2_500);
         assert_eq!(d.as_secs(), 2);
         assert_eq!(d.subsec_nanos(), 500_000_000);
-        assert_eq!(d.as_millis(), 2_500);
         assert_eq!(Duration::from_secs(90).count_of(Duration::from_secs(5)), 18);
         assert_eq!(
             Duration::from_nanos(20_000_000)

@@ -842,3 +842,16 @@ fn a_peer_readded_in_its_old_slot_gets_fresh_receiver_indices() {
 }
 
 mod load;
+
+#[test]
+fn lost_response_the_retry_completes() {
+    let mut p = Pair::new(None);
+    p.send_ip(0, b"first");
+    let (to, src, init) = p.wire.pop_front().unwrap();
+    assert_eq!((to, init[0]), (1, 1));
+    p.deliver(1, src, init).unwrap();
+    let (_, _, resp) = p.wire.pop_front().unwrap();
+    assert_eq!(resp[0], 2, "the response, lost");
+    p.advance(SEC * 6, SEC / 10);
+    assert_eq!(p.sides[1].delivered.len(), 1);
+}
