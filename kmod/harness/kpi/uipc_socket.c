@@ -93,11 +93,15 @@ kh_socket_count(void)
 	return (__atomic_load_n(&kh_sockets, __ATOMIC_RELAXED));
 }
 
+/* KH_TRACE_UDP: every datagram logged, ms, ports, message type, length. */
+static int kh_trace_udp;
+
 void
 kh_socket_init_model(void)
 {
 
 	malloc_init(M_KH_SOCKET);
+	kh_trace_udp = host_getenv("KH_TRACE_UDP") != NULL;
 }
 
 int
@@ -247,6 +251,13 @@ kh_udp_mbuf(struct kh_socket *ks, const char *data, long n,
 	return (m);
 }
 
+static u_int
+kh_so_port(struct kh_socket *ks)
+{
+
+	return (ntohs(ks->inp.inp_lport));
+}
+
 static void
 kh_udp_reader(void *arg)
 {
@@ -272,6 +283,10 @@ kh_udp_reader(void *arg)
 			continue;
 		if (ks->tun_f == NULL)
 			continue;	/* sbappend: no kernel reader */
+		if (kh_trace_udp)
+			kh_log("%llu udp rx %u<-%u type %d len %ld",
+			    host_monotonic_ns() / 1000000, kh_so_port(ks),
+			    from.port, n > 0 ? buf[0] : -1, n);
 		m = kh_udp_mbuf(ks, buf, n, &from, &off);
 		if (m == NULL)
 			continue;	/* udp_input: dropped, counted */
@@ -372,6 +387,10 @@ sosend(struct socket *so, struct sockaddr *addr, struct uio *uio,
 		buf = host_alloc(len);
 		m_copydata(top, 0, len, buf);
 		r = host_udp_sendto(ks->fd, buf, len, &a);
+		if (kh_trace_udp)
+			kh_log("%llu udp tx %u->%u type %d len %d r %ld",
+			    host_monotonic_ns() / 1000000,
+			    kh_so_port(ks), a.port, buf[0], len, r);
 		host_free(buf);
 		error = r < 0 ? -r : 0;
 		/* The host's buffer may be full: FreeBSD drops with ENOBUFS. */
