@@ -67,6 +67,13 @@ kh_fault_set(uint32_t ppm)
 	__atomic_store_n(&kh_fault_ppm, ppm, __ATOMIC_RELAXED);
 }
 
+uint32_t
+kh_fault_get(void)
+{
+
+	return (__atomic_load_n(&kh_fault_ppm, __ATOMIC_RELAXED));
+}
+
 bool
 kh_fault(const char *site __unused)
 {

@@ -152,6 +152,8 @@ void	kh_callout_init_model(void);
 
 /* M_NOWAIT failures per million from now on (0: none). */
 void	kh_fault_set(uint32_t ppm);
+uint32_t kh_fault_get(void);
+extern int kh_trace_udp;
 extern volatile u_long kh_faults_injected;
 
 /*

@@ -123,6 +123,22 @@ t_get(const char *name, uint8_t **out, size_t *len, int flags)
 	return (error);
 }
 
+/* The value of the first number pair NAME in a packed list, or -1. */
+int64_t
+nv_find_number(const uint8_t *b, size_t len, const char *name)
+{
+	size_t n = strlen(name) + 1, i;
+	uint64_t v;
+
+	for (i = 19; i + 19 + n + 8 <= len; i++) {
+		if (b[i] != 3 || memcmp(b + i + 19, name, n) != 0)
+			continue;
+		memcpy(&v, b + i + 19 + n, 8);
+		return ((int64_t)v);
+	}
+	return (-1);
+}
+
 /* The value of the first binary pair NAME of 32 bytes in a packed list. */
 int
 nv_find32(const uint8_t *b, size_t len, const char *name, uint8_t out[32])

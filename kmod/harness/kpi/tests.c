@@ -87,7 +87,7 @@ t_set(const char *name, struct nvb *b)
 		error = t_ioctl(KH_CTL_SIOCSWG, name, b->buf, b->len, &size, 0);
 		if (error != ENOMEM)
 			break;
-		if (host_getenv("KH_TRACE_UDP") != NULL)
+		if (kh_trace_udp)
 			kh_log("SIOCSWG %s: ENOMEM", name);
 		__atomic_add_fetch(&t_enomem, 1, __ATOMIC_RELAXED);
 	}
@@ -101,7 +101,7 @@ t_dev_create(struct tdev *d)
 	struct nvb b = { .len = 0 };
 	uint8_t *g;
 	size_t glen;
-	uint64_t port;
+	int64_t port;
 	if_t ifp;
 	int error;
 
@@ -121,12 +121,8 @@ t_dev_create(struct tdev *d)
 	if ((error = t_get(d->name, &g, &glen, 0)) != 0)
 		return (error);
 	error = nv_find32(g, glen, "public-key", d->pub);
-	/* listen-port: a number pair, the first of the list. */
-	port = 0;
-	if (glen > 19 + 19 + 12 + 8 && g[19] == 3 &&
-	    memcmp(g + 19 + 19, "listen-port", 12) == 0)
-		memcpy(&port, g + 19 + 19 + 12, 8);
-	d->port = port;
+	port = nv_find_number(g, glen, "listen-port");
+	d->port = port > 0 && port <= UINT16_MAX ? port : 0;
 	host_free(g);
 	if (port == 0)
 		return (EADDRNOTAVAIL);
@@ -242,22 +238,6 @@ t_wait_rx(const char *name, uint64_t n, int ms)
 	return (t_ipackets(name) >= n);
 }
 
-/* The first number pair NAME in a packed list, or -1. */
-static int64_t
-t_nv_number(const uint8_t *b, size_t len, const char *name)
-{
-	size_t n = strlen(name) + 1, i;
-	uint64_t v;
-
-	for (i = 19; i + 19 + n + 8 <= len; i++) {
-		if (b[i] != 3 || memcmp(b + i + 19, name, n) != 0)
-			continue;
-		memcpy(&v, b + i + 19 + n, 8);
-		return ((int64_t)v);
-	}
-	return (-1);
-}
-
 /* What an administrator would look at when traffic stops: counters, wg show. */
 static void
 t_diag(const char *name)
@@ -289,8 +269,8 @@ t_diag(const char *name)
 		if (memcmp(g + i, "public-key", 11) == 0)
 			n++;
 	kh_log("%s: %d public keys; peer rx-bytes %jd tx-bytes %jd", name, n,
-	    (intmax_t)t_nv_number(g, glen, "rx-bytes"),
-	    (intmax_t)t_nv_number(g, glen, "tx-bytes"));
+	    (intmax_t)nv_find_number(g, glen, "rx-bytes"),
+	    (intmax_t)nv_find_number(g, glen, "tx-bytes"));
 	host_free(g);
 }
 
@@ -307,11 +287,9 @@ static int
 t_reach(const char *from, int src, const char *to, int dst, int n)
 {
 	uint64_t want = t_ipackets(to) + n;
-	const char *e;
 	int ms, limit, errors;
 
-	e = host_getenv("KH_FAULT_PPM");
-	limit = e != NULL && strtoul(e, NULL, 10) != 0 ? 60000 : 15000;
+	limit = kh_fault_get() != 0 ? 60000 : 15000;
 	errors = 0;
 	for (ms = 0; ms < limit && t_ipackets(to) < want; ms += 50) {
 		if (t_send(from, src, dst, 100 + ms % 1300) != 0)

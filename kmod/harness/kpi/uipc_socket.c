@@ -94,7 +94,7 @@ kh_socket_count(void)
 }
 
 /* KH_TRACE_UDP: every datagram logged, ms, ports, message type, length. */
-static int kh_trace_udp;
+int kh_trace_udp;
 
 void
 kh_socket_init_model(void)
@@ -390,7 +390,8 @@ sosend(struct socket *so, struct sockaddr *addr, struct uio *uio,
 		if (kh_trace_udp)
 			kh_log("%llu udp tx %u->%u type %d len %d r %ld",
 			    host_monotonic_ns() / 1000000,
-			    kh_so_port(ks), a.port, buf[0], len, r);
+			    kh_so_port(ks), a.port, len > 0 ? buf[0] : -1, len,
+			    r);
 		host_free(buf);
 		error = r < 0 ? -r : 0;
 		/* The host's buffer may be full: FreeBSD drops with ENOBUFS. */
