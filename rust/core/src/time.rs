@@ -277,14 +277,6 @@ impl Deadline {
     pub const fn is_none(self) -> bool {
         self.0.is_none()
     }
-
-    /// Whether the deadline is set and has passed at `now`.
-    pub const fn is_due(self, now: Instant) -> bool {
-        match self.0 {
-            Some(t) => t.get() <= now.0,
-            None => false,
-        }
-    }
 }
 
 impl From<Option<Instant>> for Deadline {
@@ -360,14 +352,10 @@ mod tests {
     #[test]
     fn deadlines() {
         assert_eq!(Deadline::NONE.get(), None);
-        assert!(!Deadline::NONE.is_due(Instant::from_nanos(u64::MAX)));
         // Instant 0 is a deadline too, not "none".
         let d = Deadline::at(Instant::ZERO);
         assert_eq!(d.get(), Some(Instant::from_nanos(1)));
-        assert!(d.is_due(Instant::from_nanos(1)));
         let d = Deadline::at(Instant::from_nanos(7));
-        assert!(!d.is_due(Instant::from_nanos(6)));
-        assert!(d.is_due(Instant::from_nanos(7)));
         assert_eq!(Deadline::from(None), Deadline::NONE);
         assert_eq!(Deadline::from(Some(Instant::from_nanos(7))), d);
     }

@@ -163,11 +163,10 @@ impl Timers {
         ];
         let mut best: Option<(Instant, usize)> = None;
         for (i, (d, _)) in slots.iter().enumerate() {
-            let Some(t) = d.get().filter(|_| d.is_due(now)) else {
-                continue;
-            };
-            if best.is_none_or(|(bt, _)| t < bt) {
-                best = Some((t, i));
+            if let Some(t) = d.get() {
+                if t <= now && best.is_none_or(|(bt, _)| t < bt) {
+                    best = Some((t, i));
+                }
             }
         }
         let (_, i) = best?;
