@@ -16,7 +16,13 @@ fn ring_key(key: &[u8; 32]) -> LessSafeKey {
 fn pieces(buf: &mut [u8], ctl: u8) -> Vec<&mut [u8]> {
     let n = buf.len();
     let mut cuts: Vec<usize> = (0..(ctl & 3) as usize)
-        .map(|i| if n == 0 { 0 } else { (ctl as usize * 131 + i * 977) % (n + 1) })
+        .map(|i| {
+            if n == 0 {
+                0
+            } else {
+                (ctl as usize * 131 + i * 977) % (n + 1)
+            }
+        })
         .collect();
     cuts.sort_unstable();
     let mut out = Vec::new();
@@ -46,7 +52,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut theirs = pt.to_vec();
     let rk = ring_key(&key);
     let rtag = rk
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut theirs)
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut theirs,
+        )
         .expect("ring seals");
     let rtag: [u8; 16] = rtag.as_ref().try_into().unwrap();
 
@@ -76,7 +86,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             0..,
         )
         .is_ok();
-    let ours_ok = wg_aead::open(&key, &nonce, aad, &mut pieces(&mut ct, ctl.rotate_left(3)), &t);
+    let ours_ok = wg_aead::open(
+        &key,
+        &nonce,
+        aad,
+        &mut pieces(&mut ct, ctl.rotate_left(3)),
+        &t,
+    );
     assert_eq!(ours_ok, ring_ok, "open disagrees with ring");
     if ours_ok {
         assert_eq!(ct, pt, "opened to other bytes");

@@ -730,7 +730,13 @@ impl World {
                     .get_or_insert_with(|| Handshake::new(me, public, None));
                 let mut m = [0u8; messages::INITIATION_LEN];
                 if shadow
-                    .create_initiation(&me, index, eph, self.now.real - wg_core::Duration::from_nanos(back), &mut m)
+                    .create_initiation(
+                        &me,
+                        index,
+                        eph,
+                        self.now.real - wg_core::Duration::from_nanos(back),
+                        &mut m,
+                    )
                     .is_err()
                 {
                     return Ok(());
