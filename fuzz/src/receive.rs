@@ -43,6 +43,11 @@ const MAX_OPS: usize = 64;
 /// when inputs could hold 64 of them, and a third in one input reaches no
 /// state that two and the persisting pair do not. Beyond it they are no-ops.
 const MAX_HEAVY_OPS: u32 = 2;
+/// Waits of a second or more per input. Each one can fire a handshake
+/// retry or rekey (up to eight X25519s once answered); uncapped they were
+/// half of all X25519 work. The pair persists, so longer waits still add up
+/// across inputs. Beyond it they are no-ops.
+const MAX_LONG_WAITS: u32 = 4;
 const WIRE_CAP: usize = 64;
 const HISTORY_CAP: usize = 32;
 /// Plaintexts remembered per side: more than the wire and history can ever
@@ -137,6 +142,8 @@ pub struct World {
     inputs: u64,
     /// Heavy operations run in the current input (see MAX_HEAVY_OPS).
     heavy: u32,
+    /// Long waits run in the current input (see MAX_LONG_WAITS).
+    long_waits: u32,
     trace: Vec<String>,
 }
 
@@ -203,6 +210,7 @@ impl World {
             health_seen: false,
             inputs: 0,
             heavy: 0,
+            long_waits: 0,
             trace: Vec::new(),
         };
         w.check_health();
@@ -690,6 +698,12 @@ impl World {
             8 => {
                 let n = u64::from(u.arbitrary::<u16>()?);
                 let ns = if flag { (n % 600) * SEC } else { n * MS };
+                if ns >= SEC {
+                    if self.long_waits >= MAX_LONG_WAITS {
+                        return Ok(());
+                    }
+                    self.long_waits += 1;
+                }
                 self.trace.push(format!("advance {ns} ns"));
                 self.advance(ns);
             }
@@ -768,6 +782,7 @@ impl World {
     fn run_ops(&mut self, data: &[u8]) {
         self.inputs += 1;
         self.heavy = 0;
+        self.long_waits = 0;
         self.trace.push(format!("-- input {}", self.inputs));
         let mut u = Unstructured::new(data);
         for _ in 0..MAX_OPS {
