@@ -35,6 +35,7 @@ test-rust: deps
 lint:
 	python3 scripts/check-paths.py
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --all --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint-kernel
 
@@ -48,6 +49,7 @@ check-freebsd: deps test-audit audit-core audit-ko check-freebsd-arm64
 
 fmt:
 	$(CARGO) fmt --all
+	$(CARGO) fmt --all --manifest-path fuzz/Cargo.toml
 
 # Printed figures (docs/DESIGN.md section 6), not timed tests.
 bench: deps
