@@ -123,38 +123,49 @@ t_get(const char *name, uint8_t **out, size_t *len, int flags)
 	return (error);
 }
 
+/*
+ * The value of the first pair NAME of nvpair type TYPE and VLEN bytes in a
+ * packed list, or NULL.  A packed pair is a 19-byte header (type, name
+ * size, data size, items), the name with its NUL, then the value.
+ */
+static const uint8_t *
+nv_find(const uint8_t *b, size_t len, int type, const char *name, size_t vlen)
+{
+	size_t n = strlen(name) + 1, i;
+	uint64_t ds;
+
+	for (i = 19; i + 19 + n + vlen <= len; i++) {
+		if (b[i] != type || memcmp(b + i + 19, name, n) != 0)
+			continue;
+		memcpy(&ds, b + i + 3, 8);
+		if (ds == vlen)
+			return (b + i + 19 + n);
+	}
+	return (NULL);
+}
+
 /* The value of the first number pair NAME in a packed list, or -1. */
 int64_t
 nv_find_number(const uint8_t *b, size_t len, const char *name)
 {
-	size_t n = strlen(name) + 1, i;
-	uint64_t v;
+	const uint8_t *v;
+	uint64_t x;
 
-	for (i = 19; i + 19 + n + 8 <= len; i++) {
-		if (b[i] != 3 || memcmp(b + i + 19, name, n) != 0)
-			continue;
-		memcpy(&v, b + i + 19 + n, 8);
-		return ((int64_t)v);
-	}
-	return (-1);
+	if ((v = nv_find(b, len, 3, name, 8)) == NULL)
+		return (-1);
+	memcpy(&x, v, 8);
+	return ((int64_t)x);
 }
 
 /* The value of the first binary pair NAME of 32 bytes in a packed list. */
 int
 nv_find32(const uint8_t *b, size_t len, const char *name, uint8_t out[32])
 {
-	size_t n = strlen(name) + 1, i;
-	uint64_t ds;
+	const uint8_t *v;
 
-	for (i = 19; i + 19 + n + 32 <= len; i++) {
-		if (b[i] != 7 || memcmp(b + i + 19, name, n) != 0)
-			continue;
-		memcpy(&ds, b + i + 3, 8);
-		if (ds != 32)
-			continue;
-		memcpy(out, b + i + 19 + n, 32);
-		return (0);
-	}
-	return (ENOENT);
+	if ((v = nv_find(b, len, 7, name, 32)) == NULL)
+		return (ENOENT);
+	memcpy(out, v, 32);
+	return (0);
 }
 

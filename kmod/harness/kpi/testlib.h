@@ -35,8 +35,9 @@ int	t_ioctl(int op, const char *name, void *buf, size_t buflen,
 	    size_t *size, int flags);
 /* SIOCGWG as wg(8) does it: the size, then the list (host_free it). */
 int	t_get(const char *name, uint8_t **out, size_t *len, int flags);
-/* The first binary pair NAME of 32 bytes in a packed list. */
+/* The first number pair NAME in a packed list, or -1. */
 int64_t	nv_find_number(const uint8_t *b, size_t len, const char *name);
+/* The first binary pair NAME of 32 bytes in a packed list. */
 int	nv_find32(const uint8_t *b, size_t len, const char *name,
 	    uint8_t out[32]);
 
