@@ -569,11 +569,8 @@ impl World {
         let side = usize::from(tag >> 7);
         let flag = tag & 0x40 != 0;
         let op = (tag & 0x3f) % 14;
-        if op == 11 || op == 12 {
-            if self.heavy >= MAX_HEAVY_OPS {
-                return Ok(());
-            }
-            self.heavy += 1;
+        if (op == 11 || op == 12) && !spend(&mut self.heavy, MAX_HEAVY_OPS) {
+            return Ok(());
         }
         match op {
             0 => {
@@ -698,11 +695,8 @@ impl World {
             8 => {
                 let n = u64::from(u.arbitrary::<u16>()?);
                 let ns = if flag { (n % 600) * SEC } else { n * MS };
-                if ns >= SEC {
-                    if self.long_waits >= MAX_LONG_WAITS {
-                        return Ok(());
-                    }
-                    self.long_waits += 1;
+                if ns >= SEC && !spend(&mut self.long_waits, MAX_LONG_WAITS) {
+                    return Ok(());
                 }
                 self.trace.push(format!("advance {ns} ns"));
                 self.advance(ns);
@@ -745,7 +739,7 @@ impl World {
                 let mut m = [0u8; messages::INITIATION_LEN];
                 if shadow
                     .create_initiation(
-                        &me,
+                        me,
                         index,
                         eph,
                         self.now.real - wg_core::Duration::from_nanos(back),
@@ -797,6 +791,15 @@ impl Default for World {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Counts one more rationed operation of this input; false once `max` ran.
+fn spend(used: &mut u32, max: u32) -> bool {
+    if *used >= max {
+        return false;
+    }
+    *used += 1;
+    true
 }
 
 fn remember(list: &mut VecDeque<u32>, i: u32) {
